@@ -1,0 +1,99 @@
+"""What every command shares: the home, the workspace, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from pactclient.errors import PactError
+from pactclient.identity.device import default_home
+
+
+class PactGroup(click.Group):
+    """Runs the command and turns every PactError, and click's usage errors, into one line on stderr."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "pact", standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(0)
+        except click.UsageError as exc:
+            hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+            click.echo(f"pact: {exc.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("pact: aborted", err=True)
+            sys.exit(1)
+        except PactError as exc:
+            click.echo(f"pact: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def home_option(fn: Callable) -> Callable:
+    """``--home DIR`` on the group; falls back to PACT_HOME, then the platform's data directory."""
+
+    def store_home(ctx: click.Context, _param, value):
+        if value is not None:
+            ctx.ensure_object(dict)["home"] = Path(value).expanduser()
+        return value
+
+    return click.option(
+        "--home", type=click.Path(file_okay=False), default=None, expose_value=False, callback=store_home,
+        is_eager=True, help="Home directory of this party (default: $PACT_HOME or the user data directory).",
+    )(fn)
+
+
+def home_of(ctx: click.Context) -> Path:
+    obj = ctx.find_root().obj or {}
+    return obj.get("home") or default_home()
+
+
+def workspace(ctx: click.Context):
+    """The open workspace of this home, closed when the command ends."""
+    from pactclient.store.workspace import Workspace
+
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
+    if "workspace" not in obj:
+        ws = Workspace.open(home_of(ctx))
+        obj["workspace"] = ws
+        root.call_on_close(ws.close)
+    return obj["workspace"]
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (keys in docs/cli.md).")(fn)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def fmt_ms(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def parse_when(text: str, now_ms: int) -> int:
+    """'24h' / '3d' (from now) or an ISO date/time ('2026-12-01', '2026-12-01T17:00') -> ms UTC."""
+    from pactclient.errors import UsageError
+    from pactclient.model.actions import parse_duration
+
+    text = text.strip()
+    if text and text[0].isdigit() and text[-1] in "mhdw" and text[:-1].strip().isdigit():
+        return now_ms + parse_duration(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"not a time: {text!r} (use 24h, 3d, 2026-12-01 or 2026-12-01T17:00)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)

@@ -1,0 +1,87 @@
+"""Plain-Python reads and writes of an Automerge document.
+
+The model keeps every contract field as a plain scalar, map or list, so a whole document (or the
+document as it was at some heads) can be read into dicts and lists and reasoned about without
+Automerge object ids leaking into the rest of the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automerge.core import ROOT, Document, ObjType, ScalarType
+
+from pactclient.errors import FormatError
+
+
+def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = None) -> Any:
+    """Read ``obj`` (default: the root map) into dicts, lists, strings and numbers."""
+    kind = doc.object_type(obj)
+    if kind == ObjType.Map:
+        out: dict[str, Any] = {}
+        for key in doc.keys(obj, heads):
+            got = doc.get(obj, key, heads)
+            if got is not None:
+                out[key] = _value(doc, got, heads)
+        return out
+    if kind == ObjType.List:
+        return [_value(doc, got, heads) for got in doc.values(obj, heads)]
+    return doc.text(obj, heads)
+
+
+def _value(doc: Document, got: tuple, heads: list[bytes] | None) -> Any:
+    value, obj_id = got
+    if isinstance(value, ObjType):
+        return materialize(doc, obj_id, heads)
+    scalar_type, scalar = value
+    if scalar_type == ScalarType.Null:
+        return None
+    return scalar
+
+
+def put_value(tx, obj: bytes, key: str | int, value: Any, insert: bool = False) -> None:
+    """Write a plain Python value under ``key`` (or insert it at list index ``key``)."""
+    if isinstance(value, dict):
+        child = tx.insert_object(obj, key, ObjType.Map) if insert else tx.put_object(obj, key, ObjType.Map)
+        for k, v in value.items():
+            put_value(tx, child, k, v)
+        return
+    if isinstance(value, (list, tuple)):
+        child = tx.insert_object(obj, key, ObjType.List) if insert else tx.put_object(obj, key, ObjType.List)
+        for i, v in enumerate(value):
+            put_value(tx, child, i, v, insert=True)
+        return
+    scalar_type, scalar = _scalar(value)
+    if insert:
+        tx.insert(obj, key, scalar_type, scalar)
+    else:
+        tx.put(obj, key, scalar_type, scalar)
+
+
+def _scalar(value: Any) -> tuple[ScalarType, Any]:
+    if value is None:
+        return ScalarType.Null, None
+    if isinstance(value, bool):
+        return ScalarType.Boolean, value
+    if isinstance(value, int):
+        return ScalarType.Int, value
+    if isinstance(value, float):
+        return ScalarType.F64, value
+    if isinstance(value, str):
+        return ScalarType.Str, value
+    raise FormatError(f"cannot store a value of type {type(value).__name__} in a contract")
+
+
+def child(doc_or_tx, parent: bytes, key: str) -> bytes | None:
+    """The object id under ``parent[key]``, or None if there is no object there."""
+    got = doc_or_tx.get(parent, key)
+    if got is None or not isinstance(got[0], ObjType):
+        return None
+    return got[1]
+
+
+def scalar(doc_or_tx, parent: bytes, key: str, heads: list[bytes] | None = None) -> Any:
+    got = doc_or_tx.get(parent, key, heads) if heads is not None else doc_or_tx.get(parent, key)
+    if got is None or isinstance(got[0], ObjType):
+        return None
+    return got[0][1]

@@ -1,0 +1,344 @@
+"""Typed, read-only views of a contract and what is derived from them.
+
+``ContractView.from_raw(raw, now)`` turns the plain dict read from a document into frozen dataclasses:
+the terms in force (base terms plus applied proposals), each activity's progress, each item's value,
+the proposals with their state, the timeline, and the derived views — whose turn it is, the traffic
+light and the scorecard. Everything here is pure: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pactclient.model import terms as terms_mod
+from pactclient.model.money import format_debt
+from pactclient.model.schema import FINISHED
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    name: str
+    org: str
+    role: str
+    key: str  # hex public key; "" while the slot is not yet filled by a device
+
+    @property
+    def label(self) -> str:
+        """How the party is named in sentences: its organisation if it has one, else its name."""
+        return self.org or self.name or self.role
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    label: str
+    kind: str
+    owner: str
+    choices: tuple[str, ...] = ()
+    value: Any = None
+    amount: int | None = None
+    currency: str = ""
+    owed_by: str = ""
+    owed_to: str = ""
+    set_by: str = ""
+    set_at: int | None = None
+
+    def display(self, parties: dict[str, Party]) -> str:
+        if self.kind == "money":
+            if self.amount is None:
+                return "(not set)"
+            debtor = parties[self.owed_by].label if self.owed_by in parties else self.owed_by
+            creditor = parties[self.owed_to].label if self.owed_to in parties else self.owed_to
+            return format_debt(self.amount, self.currency, debtor, creditor)
+        if self.value is None:
+            return "(not set)"
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class Activity:
+    id: str
+    title: str
+    detail: str
+    assignee: str
+    problem_owner: str
+    due: int | None
+    depends_on: tuple[str, ...]
+    status: str = "open"
+    waiting_on: str = ""
+    outcome: str = ""
+    updated_at: int | None = None
+    done_at: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def overdue(self, now: int) -> bool:
+        return not self.finished and self.due is not None and self.due < now
+
+    def kept(self) -> bool | None:
+        """True if done on time, False if broken (late or overdue), None if not (yet) a judged commitment."""
+        if self.due is None or self.status == "cancelled":
+            return None
+        if self.status == "done":
+            return self.done_at is not None and self.done_at <= self.due
+        return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    party: str
+    answer: str  # accept | reject
+    at: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: str
+    kind: str
+    payload: dict
+    rationale: str
+    proposer: str
+    created_at: int
+    required: tuple[str, ...]
+    answers: tuple[Answer, ...]
+    state: str  # open | applied | rejected | void
+    resolved_at: int | None = None
+    note: str = ""
+
+    def answer_of(self, party: str) -> str | None:
+        if party == self.proposer:
+            return "accept"
+        for a in self.answers:
+            if a.party == party:
+                return a.answer
+        return None
+
+    def waiting_for(self) -> tuple[str, ...]:
+        if self.state != "open":
+            return ()
+        return tuple(p for p in self.required if self.answer_of(p) is None)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str
+    author: str
+    at: int
+    text: str
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class PartyScore:
+    party: str
+    kept: int
+    broken: int
+    open: int
+    messages: int
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    age_ms: int
+    resolved: bool
+    time_to_resolution_ms: int | None
+    per_party: tuple[PartyScore, ...]
+    contacts: int
+
+
+@dataclass(frozen=True)
+class ContractView:
+    id: str
+    title: str
+    template: str
+    created_at: int
+    created_by: str
+    schema: int
+    parties: dict[str, Party]
+    items: dict[str, Item]
+    activities: dict[str, Activity]
+    proposals: tuple[Proposal, ...]
+    timeline: tuple[TimelineEntry, ...]
+    now: int = field(compare=False)
+
+    # -- construction ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_raw(cls, raw: dict, now: int) -> "ContractView":
+        meta = raw.get("contract", {})
+        in_force = terms_mod.terms_in_force(raw)
+        parties = {
+            pid: Party(pid, p.get("name", ""), p.get("org", ""), p.get("role", ""), p.get("key", ""))
+            for pid, p in in_force.parties.items()
+        }
+        values = raw.get("values", {})
+        items = {}
+        for iid, d in in_force.items.items():
+            v = values.get(iid, {})
+            items[iid] = Item(
+                id=iid,
+                label=d.get("label", iid),
+                kind=d.get("kind", "text"),
+                owner=d.get("owner", ""),
+                choices=tuple(d.get("choices") or ()),
+                value=v.get("value"),
+                amount=v.get("amount"),
+                currency=v.get("currency") or d.get("currency", ""),
+                owed_by=v.get("owed_by", ""),
+                owed_to=v.get("owed_to", ""),
+                set_by=v.get("set_by", ""),
+                set_at=v.get("set_at"),
+            )
+        progress = raw.get("progress", {})
+        activities = {}
+        for aid, d in in_force.activities.items():
+            pr = progress.get(aid, {})
+            activities[aid] = Activity(
+                id=aid,
+                title=d.get("title", aid),
+                detail=d.get("detail", ""),
+                assignee=d.get("assignee", ""),
+                problem_owner=d.get("problem_owner", ""),
+                due=d.get("due"),
+                depends_on=tuple(d.get("depends_on") or ()),
+                status=pr.get("status", "open"),
+                waiting_on=pr.get("waiting_on", ""),
+                outcome=pr.get("outcome", ""),
+                updated_at=pr.get("updated_at"),
+                done_at=pr.get("done_at"),
+            )
+        proposals = tuple(
+            Proposal(
+                id=s.id,
+                kind=s.raw.get("kind", ""),
+                payload=dict(s.raw.get("payload") or {}),
+                rationale=s.raw.get("rationale", ""),
+                proposer=s.raw.get("proposer", ""),
+                created_at=s.raw.get("created_at", 0),
+                required=tuple(s.raw.get("required") or ()),
+                answers=tuple(
+                    Answer(pid, a.get("answer", ""), a.get("at", 0), a.get("reason", ""))
+                    for pid, a in sorted((s.raw.get("answers") or {}).items())
+                ),
+                state=s.state,
+                resolved_at=s.resolved_at,
+                note=s.note,
+            )
+            for s in in_force.proposals
+        )
+        timeline = tuple(
+            TimelineEntry(e.get("kind", ""), e.get("author", ""), e.get("at", 0), e.get("text", ""), e.get("ref", ""))
+            for e in raw.get("timeline", [])
+        )
+        return cls(
+            id=meta.get("id", ""),
+            title=meta.get("title", ""),
+            template=meta.get("template", ""),
+            created_at=meta.get("created_at", 0),
+            created_by=meta.get("created_by", ""),
+            schema=raw.get("schema", 0),
+            parties=parties,
+            items=items,
+            activities=activities,
+            proposals=proposals,
+            timeline=timeline,
+            now=now,
+        )
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def party_by_key(self, key_hex: str) -> Party | None:
+        for p in self.parties.values():
+            if p.key == key_hex:
+                return p
+        return None
+
+    def label(self, party_id: str) -> str:
+        p = self.parties.get(party_id)
+        return p.label if p else party_id
+
+    def proposal(self, proposal_id: str) -> Proposal | None:
+        for p in self.proposals:
+            if p.id == proposal_id:
+                return p
+        return None
+
+    def open_proposals(self) -> tuple[Proposal, ...]:
+        return tuple(p for p in self.proposals if p.state == "open")
+
+    def blocked_by(self, activity: Activity) -> tuple[str, ...]:
+        """Dependencies of ``activity`` that are not finished yet."""
+        return tuple(
+            dep for dep in activity.depends_on if dep in self.activities and not self.activities[dep].finished
+        )
+
+    # -- derived views ---------------------------------------------------------------------------
+
+    def turn(self) -> tuple[str, ...]:
+        """The parties that must act next, in party order."""
+        due: set[str] = set()
+        for act in self.activities.values():
+            if act.finished or self.blocked_by(act):
+                continue
+            due.add(act.waiting_on if act.status == "waiting" and act.waiting_on else act.assignee)
+        for prop in self.open_proposals():
+            due.update(prop.waiting_for())
+        return tuple(pid for pid in self.parties if pid in due)
+
+    def light(self) -> str:
+        """red: a commitment is overdue; amber: one is due within 24 h or a proposal waits; else green."""
+        open_acts = [a for a in self.activities.values() if not a.finished]
+        if any(a.overdue(self.now) for a in open_acts):
+            return "red"
+        if any(a.due is not None and a.due - self.now <= DAY_MS for a in open_acts) or self.open_proposals():
+            return "amber"
+        return "green"
+
+    def next_due(self) -> Activity | None:
+        pending = [a for a in self.activities.values() if not a.finished and a.due is not None]
+        return min(pending, key=lambda a: (a.due, a.id)) if pending else None
+
+    def last_activity_at(self) -> int:
+        times = [self.created_at] + [e.at for e in self.timeline]
+        return max(times)
+
+    def resolved(self) -> bool:
+        return bool(self.activities) and all(a.finished for a in self.activities.values()) and not self.open_proposals()
+
+    def scorecard(self) -> Scorecard:
+        per = {pid: {"kept": 0, "broken": 0, "open": 0, "messages": 0} for pid in self.parties}
+        for act in self.activities.values():
+            if act.assignee not in per or act.due is None or act.status == "cancelled":
+                continue
+            kept = act.kept()
+            if kept is True:
+                per[act.assignee]["kept"] += 1
+            elif kept is False or act.overdue(self.now):
+                per[act.assignee]["broken"] += 1
+            else:
+                per[act.assignee]["open"] += 1
+        contacts = 0
+        for entry in self.timeline:
+            if entry.kind in ("message", "decision"):
+                contacts += 1
+                if entry.author in per:
+                    per[entry.author]["messages"] += 1
+        resolved = self.resolved()
+        ttr = None
+        if resolved:
+            ends = [a.done_at or a.updated_at or self.created_at for a in self.activities.values()]
+            ttr = max(ends) - self.created_at
+        return Scorecard(
+            age_ms=max(0, self.now - self.created_at),
+            resolved=resolved,
+            time_to_resolution_ms=ttr,
+            per_party=tuple(PartyScore(pid, **v) for pid, v in per.items()),
+            contacts=contacts,
+        )

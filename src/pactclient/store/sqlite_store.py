@@ -1,0 +1,219 @@
+"""The database of one home: signed changes (append-only), snapshots, a summary index, peers.
+
+Crash safety comes from SQLite's atomic commit (WAL, synchronous=FULL): a change is acknowledged only
+after the transaction holding it committed. The file is identified by ``PRAGMA application_id``; a
+file that is not a SQLite database, or is another application's, is refused and never written to.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from pactclient.errors import StoreError
+
+APPLICATION_ID = 0x50414354  # "PACT"
+STORE_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE contracts (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    summary     TEXT NOT NULL
+);
+CREATE TABLE changes (
+    rowid       INTEGER PRIMARY KEY,
+    contract_id TEXT NOT NULL REFERENCES contracts(id),
+    hash        BLOB NOT NULL,
+    actor       BLOB NOT NULL,
+    seq         INTEGER NOT NULL,
+    data        BLOB NOT NULL,
+    signature   BLOB NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (contract_id, hash)
+);
+CREATE INDEX changes_by_actor ON changes (contract_id, actor, seq);
+CREATE TRIGGER changes_are_append_only_u BEFORE UPDATE ON changes
+    BEGIN SELECT RAISE(ABORT, 'signed changes are append-only'); END;
+CREATE TRIGGER changes_are_append_only_d BEFORE DELETE ON changes
+    BEGIN SELECT RAISE(ABORT, 'signed changes are append-only'); END;
+CREATE TABLE snapshots (
+    contract_id TEXT PRIMARY KEY REFERENCES contracts(id),
+    data        BLOB NOT NULL,
+    heads       BLOB NOT NULL,
+    last_rowid  INTEGER NOT NULL,
+    signature   BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE peers (
+    key         TEXT PRIMARY KEY,
+    name        TEXT NOT NULL DEFAULT '',
+    address     TEXT NOT NULL DEFAULT '',
+    last_seen   INTEGER,
+    state       TEXT NOT NULL DEFAULT 'known'
+);
+CREATE TABLE seen (
+    contract_id TEXT PRIMARY KEY REFERENCES contracts(id),
+    last_rowid  INTEGER NOT NULL
+);
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a pact database or is corrupt ({exc}); it was left untouched") from None
+        # A database with no tables holds nothing to lose (a new file, or a crash during creation).
+        fresh = app_id == 0 and tables == 0
+        if not fresh and app_id != APPLICATION_ID:
+            self.db.close()
+            raise StoreError(f"{self.path} is not a pact database (it belongs to another application); it was left untouched")
+        if version > STORE_VERSION:
+            self.db.close()
+            raise StoreError(f"{self.path} was written by a newer pact (store version {version}); upgrade pact")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        if fresh:
+            with self.write():
+                for stmt in _SCHEMA.split(";\n"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
+        self._check_integrity_quick()
+
+    def _check_integrity_quick(self) -> None:
+        try:
+            row = self.db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is corrupt ({exc}); it was left untouched") from None
+        if row[0] != "ok":
+            raise StoreError(f"{self.path} is corrupt ({row[0]}); it was left untouched")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so concurrent writers queue here."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"the store is busy or read-only: {exc}") from None
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # -- contracts ----------------------------------------------------------------------------------
+
+    def contract_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM contracts ORDER BY id")]
+
+    def has_contract(self, contract_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM contracts WHERE id=?", (contract_id,)).fetchone() is not None
+
+    def ensure_contract(self, contract_id: str, now: int) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO contracts (id, created_at, updated_at, summary) VALUES (?, ?, ?, '{}')",
+            (contract_id, now, now),
+        )
+
+    def put_summary(self, contract_id: str, summary: dict, now: int) -> None:
+        self.db.execute(
+            "UPDATE contracts SET summary=?, updated_at=? WHERE id=?", (json.dumps(summary), now, contract_id)
+        )
+
+    def summaries(self) -> list[tuple[str, dict, int]]:
+        """(id, summary, updated_at) for every contract, read from the index alone."""
+        return [
+            (cid, json.loads(s), upd)
+            for cid, s, upd in self.db.execute("SELECT id, summary, updated_at FROM contracts ORDER BY updated_at DESC")
+        ]
+
+    def match_prefix(self, prefix: str) -> list[str]:
+        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return [r[0] for r in self.db.execute("SELECT id FROM contracts WHERE id LIKE ? ESCAPE '\\' LIMIT 5", (like,))]
+
+    # -- changes ----------------------------------------------------------------------------------
+
+    def add_change(self, contract_id: str, hash_: bytes, actor: bytes, seq: int, data: bytes, signature: bytes, now: int) -> bool:
+        """Insert one signed change; False if it was already there."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO changes (contract_id, hash, actor, seq, data, signature, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (contract_id, hash_, actor, seq, data, signature, now),
+        )
+        return cur.rowcount == 1
+
+    def changes_after(self, contract_id: str, rowid: int) -> list[tuple[int, bytes, bytes, bytes, bytes]]:
+        """(rowid, hash, actor, data, signature) of changes stored after ``rowid``, in storage order."""
+        return self.db.execute(
+            "SELECT rowid, hash, actor, data, signature FROM changes WHERE contract_id=? AND rowid>? ORDER BY rowid",
+            (contract_id, rowid),
+        ).fetchall()
+
+    def last_rowid(self, contract_id: str) -> int:
+        row = self.db.execute("SELECT max(rowid) FROM changes WHERE contract_id=?", (contract_id,)).fetchone()
+        return row[0] or 0
+
+    def signatures(self, contract_id: str, hashes: list[bytes] | None = None) -> dict[bytes, bytes]:
+        if hashes is None:
+            rows = self.db.execute("SELECT hash, signature FROM changes WHERE contract_id=?", (contract_id,))
+            return dict(rows.fetchall())
+        out = {}
+        for h in hashes:
+            row = self.db.execute("SELECT signature FROM changes WHERE contract_id=? AND hash=?", (contract_id, h)).fetchone()
+            if row:
+                out[h] = row[0]
+        return out
+
+    def signer_keys(self, contract_id: str) -> set[bytes]:
+        return {r[0] for r in self.db.execute("SELECT DISTINCT actor FROM changes WHERE contract_id=?", (contract_id,))}
+
+    def change_count(self, contract_id: str) -> int:
+        return self.db.execute("SELECT count(*) FROM changes WHERE contract_id=?", (contract_id,)).fetchone()[0]
+
+    # -- snapshots ----------------------------------------------------------------------------------
+
+    def snapshot(self, contract_id: str) -> tuple[bytes, bytes, int, bytes] | None:
+        """(data, heads, last_rowid, signature) of the contract's compacted snapshot, if any."""
+        return self.db.execute(
+            "SELECT data, heads, last_rowid, signature FROM snapshots WHERE contract_id=?", (contract_id,)
+        ).fetchone()
+
+    def put_snapshot(self, contract_id: str, data: bytes, heads: bytes, last_rowid: int, signature: bytes, now: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO snapshots (contract_id, data, heads, last_rowid, signature, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (contract_id, data, heads, last_rowid, signature, now),
+        )
+
+    # -- seen marks (for "unseen changes") ----------------------------------------------------------
+
+    def mark_seen(self, contract_id: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO seen (contract_id, last_rowid) VALUES (?, ?)",
+            (contract_id, self.last_rowid(contract_id)),
+        )
+
+    def unseen_count(self, contract_id: str) -> int:
+        row = self.db.execute("SELECT last_rowid FROM seen WHERE contract_id=?", (contract_id,)).fetchone()
+        seen = row[0] if row else 0
+        return self.db.execute(
+            "SELECT count(*) FROM changes WHERE contract_id=? AND rowid>?", (contract_id, seen)
+        ).fetchone()[0]

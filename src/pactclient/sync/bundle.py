@@ -1,0 +1,83 @@
+"""Bundle files: the signed changes of one contract, for parties that exchange files instead of meeting.
+
+A bundle is one msgpack map (see docs/cli.md, "Bundle format")::
+
+    {"format": "pact-bundle", "version": 1, "contract": "<contract id>",
+     "exported_by": "<hex key>", "exported_at": <ms>,
+     "changes": [[<32-byte change hash>, <change bytes>, <64-byte Ed25519 signature>], ...]}
+
+Importing admits the changes exactly as if a peer had sent them: a bundle proves nothing by itself.
+The hash beside each change only says which signature belongs to it; admission computes every hash
+from the change bytes, so a wrong hash leaves its change unsigned and the bundle refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgpack
+
+from pactclient.errors import FormatError
+from pactclient.store.workspace import Received, Workspace
+
+FORMAT = "pact-bundle"
+VERSION = 1
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+
+
+def encode(workspace: Workspace, contract_id: str) -> bytes:
+    changes = [[h, data, sig] for h, data, sig in workspace.signed_changes(contract_id)]
+    return msgpack.packb({
+        "format": FORMAT,
+        "version": VERSION,
+        "contract": contract_id,
+        "exported_by": workspace.identity.key_hex,
+        "exported_at": workspace.clock(),
+        "changes": changes,
+    }, use_bin_type=True)
+
+
+def write(workspace: Workspace, contract_id: str, path: Path) -> int:
+    data = encode(workspace, contract_id)
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return workspace.store.change_count(contract_id)
+
+
+def decode(data: bytes) -> tuple[str, list[bytes], dict[bytes, bytes]]:
+    """(contract id, change blobs, signatures by hash) of a bundle; FormatError if it is not one."""
+    try:
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_BUNDLE_BYTES)
+    except Exception as exc:  # msgpack raises several unrelated exception types
+        raise FormatError(f"not a pact bundle (undecodable: {exc.__class__.__name__})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise FormatError("not a pact bundle")
+    if obj.get("version") != VERSION:
+        raise FormatError(f"unsupported bundle version {obj.get('version')!r}")
+    cid, changes = obj.get("contract"), obj.get("changes")
+    if not isinstance(cid, str) or not cid or not isinstance(changes, list):
+        raise FormatError("malformed bundle: contract or changes missing")
+    blobs, sigs = [], {}
+    for entry in changes:
+        if not (isinstance(entry, list) and len(entry) == 3 and all(isinstance(x, bytes) for x in entry)):
+            raise FormatError("malformed bundle: each change must be [hash, bytes, signature]")
+        sigs[entry[0]] = entry[2]
+        blobs.append(entry[1])
+    return cid, blobs, sigs
+
+
+def read(workspace: Workspace, path: Path) -> Received:
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_BUNDLE_BYTES:
+            raise FormatError(f"{path} is larger than a bundle may be ({MAX_BUNDLE_BYTES} bytes)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read {path}: {exc.strerror}") from None
+    cid, blobs, signatures = decode(data)
+    return workspace.receive(cid, blobs, signatures)
