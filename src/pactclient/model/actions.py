@@ -2,7 +2,7 @@
 Automerge transaction (so one signed change) and returns what happened.
 
 The caller passes an ``Actor``: the device key writing, the current time, and the keys that have
-signed at least one change in this copy (the parties whose answer a new proposal needs). Nothing here
+signed at least one change in this copy (which tells whether the contract is still a draft). Nothing here
 reads a clock or touches the disk.
 """
 
@@ -189,7 +189,14 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
     raw = materialize(doc)
     terms = terms_in_force(raw)
     _check_fits(terms, kind, payload, view)
-    required = sorted(pid for pid, p in view.parties.items() if p.key and (p.key in actor.signers or pid == me.id))
+    # While no other party has signed anything the contract is a draft only its author has seen, so
+    # the author's proposals apply at once. After that every party with a device must agree (observers
+    # watch and are not asked).
+    others_signed = any(p.key in actor.signers for p in view.parties.values() if p.key and p.id != me.id)
+    required = sorted(
+        pid for pid, p in view.parties.items()
+        if pid == me.id or (others_signed and p.key and p.role != "observer")
+    )
     digest = hashlib.sha256(f"{actor.key}|{actor.now}|{kind}|{sorted(payload.items())}".encode()).hexdigest()
     pid = _unique("p-" + digest[:6], set(raw.get("proposals", {})))
     summary = describe_proposal(kind, payload, view)
@@ -208,7 +215,7 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
         if others:
             _event(tx, me.id, actor.now, f"{me.label} proposed: {summary}" + (f" — {rationale}" if rationale else ""), ref=pid)
         else:
-            _event(tx, me.id, actor.now, f"{me.label}: {summary}", ref=pid)
+            _event(tx, me.id, actor.now, f"{me.label} set the terms (draft, no other party has signed yet): {summary}", ref=pid)
     if others:
         waiting = ", ".join(view.label(p) for p in others)
         return Outcome(f"proposed {pid}: {summary} (waiting on {waiting})", ref=pid, applied=False)

@@ -198,7 +198,9 @@ class ContractView:
             )
         progress = raw.get("progress", {})
         activities = {}
-        for aid, d in in_force.activities.items():
+        # Deadline order reads as a plan; activities without a deadline come last.
+        ordered = sorted(in_force.activities.items(), key=lambda kv: (kv[1].get("due") is None, kv[1].get("due") or 0, kv[0]))
+        for aid, d in ordered:
             pr = progress.get(aid, {})
             activities[aid] = Activity(
                 id=aid,

@@ -1,0 +1,154 @@
+"""How contracts are printed: rich text for people, JSON (keys documented in docs/cli.md) for scripts."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from pactclient.cli.common import fmt_ms
+from pactclient.identity.device import short_fingerprint
+from pactclient.model.views import ContractView
+from pactclient.signing.changes import verify_change
+from pactclient.store.workspace import Workspace, light_of
+
+LIGHT_COLOURS = {"red": "red", "amber": "yellow", "green": "green"}
+
+
+def summary_row(summary: dict, now: int) -> dict:
+    labels = summary.get("parties", {})
+    me = summary.get("my_party", "")
+    turn = summary.get("turn", [])
+    return {
+        "id": summary["id"],
+        "title": summary.get("title", ""),
+        "template": summary.get("template", ""),
+        "light": light_of(summary, now),
+        "my_party": me,
+        "my_turn": bool(me) and me in turn,
+        "turn": turn,
+        "turn_labels": [labels.get(p, p) for p in turn],
+        "next_due": summary.get("next_due"),
+        "next_due_title": summary.get("next_due_title", ""),
+        "open_proposals": summary.get("open_proposals", 0),
+        "last_activity_at": summary.get("last_activity_at"),
+        "resolved": summary.get("resolved", False),
+        "broken": summary.get("broken", 0),
+    }
+
+
+def contract_json(view: ContractView, ws: Workspace) -> dict:
+    me = view.party_by_key(ws.identity.key_hex)
+    score = view.scorecard()
+    nd = view.next_due()
+    return {
+        "id": view.id,
+        "title": view.title,
+        "template": view.template,
+        "schema": view.schema,
+        "created_at": view.created_at,
+        "created_by": view.created_by,
+        "me": me.id if me else None,
+        "light": view.light(),
+        "turn": list(view.turn()),
+        "next_due": {"activity": nd.id, "due": nd.due} if nd else None,
+        "parties": [
+            {"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key or None,
+             "fingerprint": short_fingerprint(bytes.fromhex(p.key)) if p.key else None}
+            for p in view.parties.values()
+        ],
+        "items": [
+            {"id": i.id, "label": i.label, "kind": i.kind, "owner": i.owner, "choices": list(i.choices),
+             "value": i.value, "amount_minor": i.amount, "currency": i.currency or None,
+             "owed_by": i.owed_by or None, "owed_to": i.owed_to or None, "display": i.display(view.parties),
+             "set_by": i.set_by or None, "set_at": i.set_at}
+            for i in view.items.values()
+        ],
+        "activities": [
+            {"id": a.id, "title": a.title, "detail": a.detail, "assignee": a.assignee,
+             "problem_owner": a.problem_owner, "status": a.status, "waiting_on": a.waiting_on or None,
+             "due": a.due, "overdue": a.overdue(view.now), "depends_on": list(a.depends_on),
+             "blocked_by": list(view.blocked_by(a)), "outcome": a.outcome, "done_at": a.done_at}
+            for a in view.activities.values()
+        ],
+        "proposals": [
+            {"id": p.id, "kind": p.kind, "payload": p.payload, "rationale": p.rationale, "proposer": p.proposer,
+             "created_at": p.created_at, "state": p.state, "resolved_at": p.resolved_at, "note": p.note or None,
+             "required": list(p.required), "answers": {pid: p.answer_of(pid) for pid in p.required},
+             "waiting_for": list(p.waiting_for())}
+            for p in view.proposals
+        ],
+        "timeline": [
+            {"kind": e.kind, "author": e.author, "at": e.at, "text": e.text, "ref": e.ref or None}
+            for e in view.timeline
+        ],
+        "scorecard": {
+            "age_ms": score.age_ms,
+            "resolved": score.resolved,
+            "time_to_resolution_ms": score.time_to_resolution_ms,
+            "contacts": score.contacts,
+            "per_party": {s.party: {"kept": s.kept, "broken": s.broken, "open": s.open, "messages": s.messages}
+                          for s in score.per_party},
+        },
+    }
+
+
+def changes_json(ws: Workspace, contract_id: str, view: ContractView) -> list[dict]:
+    """Every stored change with its author and a signature checked again now."""
+    out = []
+    for _rowid, hash_, actor, _data, signature in ws.store.changes_after(contract_id, 0):
+        party = view.party_by_key(actor.hex())
+        out.append({
+            "hash": hash_.hex(),
+            "author_key": actor.hex(),
+            "author": party.id if party else None,
+            "signature": signature.hex(),
+            "signature_verified": verify_change(actor, hash_, signature),
+        })
+    return out
+
+
+def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
+    me = view.party_by_key(ws.identity.key_hex)
+    light = view.light()
+    console.print(f"[bold]{view.title}[/]  [{LIGHT_COLOURS[light]}]● {light}[/]   id {view.id}")
+    turn = view.turn()
+    if turn:
+        whose = ["you" if me and p == me.id else view.label(p) for p in turn]
+        console.print(f"Waiting on: {', '.join(whose)}")
+    parties = Table("party", "role", "name", "organisation", "fingerprint", box=None, title="Parties", title_justify="left")
+    for p in view.parties.values():
+        fp = short_fingerprint(bytes.fromhex(p.key)) if p.key else "(no device yet)"
+        parties.add_row(p.id + (" (you)" if me and p.id == me.id else ""), p.role, p.name, p.org, fp)
+    console.print(parties)
+    if view.items:
+        items = Table("item", "value", "owner", box=None, title="Items", title_justify="left")
+        for i in view.items.values():
+            items.add_row(f"{i.label} [dim]({i.id})[/]", i.display(view.parties), view.label(i.owner))
+        console.print(items)
+    if view.activities:
+        acts = Table("activity", "assignee", "problem owner", "status", "due", box=None, title="Activities", title_justify="left")
+        for a in view.activities.values():
+            status = a.status.replace("_", " ") + (f" on {view.label(a.waiting_on)}" if a.status == "waiting" else "")
+            if view.blocked_by(a):
+                status += f" (after {', '.join(view.blocked_by(a))})"
+            due = fmt_ms(a.due) + (" [red]OVERDUE[/]" if a.overdue(view.now) else "")
+            acts.add_row(f"{a.title} [dim]({a.id})[/]", view.label(a.assignee), a.problem_owner or "-", status, due)
+        console.print(acts)
+    open_props = view.open_proposals()
+    if open_props:
+        props = Table("proposal", "what", "by", "answers", box=None, title="Open proposals", title_justify="left")
+        from pactclient.model.actions import describe_proposal
+
+        for p in open_props:
+            answers = ", ".join(f"{view.label(pid)}: {p.answer_of(pid) or 'waiting'}" for pid in p.required)
+            props.add_row(p.id, describe_proposal(p.kind, p.payload, view), view.label(p.proposer), answers)
+        console.print(props)
+    console.print("[bold]Timeline[/] (every entry is part of a signed change, verified on load)")
+    for e in view.timeline[-15:]:
+        mark = {"decision": "DECISION ", "message": ""}.get(e.kind, "")
+        style = "dim" if e.kind == "event" else ""
+        who = "" if e.kind == "event" else f"{view.label(e.author)}: "
+        text = f"  ✔ {fmt_ms(e.at)}  {who}{mark}{e.text}"
+        console.print(f"[{style}]{text}[/]" if style else text, markup=bool(style))
+    if len(view.timeline) > 15:
+        console.print(f"  … {len(view.timeline) - 15} earlier entries (pact show --json has them all)")
