@@ -209,9 +209,11 @@ def _status_command(action: str, help_text: str):
     @click.argument("contract")
     @click.argument("activity_id")
     @click.option("--outcome", default="", help="What came of it.")
+    @click.option("--owner", "problem_owner", default="", help="The named person who owns the problem from now on.")
     @click.pass_context
-    def command(ctx, contract, activity_id, outcome, **kw):
-        _run(ctx, contract, actions.change_status, activity_id, action, waiting_on=kw.get("on") or "", outcome=outcome)
+    def command(ctx, contract, activity_id, outcome, problem_owner, **kw):
+        _run(ctx, contract, actions.change_status, activity_id, action, waiting_on=kw.get("on") or "", outcome=outcome,
+             problem_owner=problem_owner)
 
     command.__doc__ = help_text
     if action == "wait":

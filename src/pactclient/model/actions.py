@@ -229,12 +229,12 @@ def _check_fits(terms: TermsInForce, kind: str, payload: dict, view: ContractVie
         activities={k: dict(v) for k, v in terms.activities.items()},
     )
     apply_proposal(trial, kind, payload)
-    for act in trial.activities.values():
+    for aid, act in trial.activities.items():
         if act.get("assignee") and act["assignee"] not in trial.parties:
             raise UsageError(f"no party {act['assignee']!r}; parties: {', '.join(trial.parties)}")
         for dep in act.get("depends_on") or []:
             if dep not in trial.activities:
-                raise UsageError(f"no activity {dep!r} to depend on")
+                raise UsageError(f"activity {aid!r} would depend on {dep!r}, which does not exist")
     for it in trial.items.values():
         if it.get("owner") and it["owner"] not in trial.parties:
             raise UsageError(f"no party {it['owner']!r}; parties: {', '.join(trial.parties)}")
@@ -377,7 +377,13 @@ _TRANSITIONS = {
 }
 
 
-def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: str = "", outcome: str = "") -> Outcome:
+def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: str = "", outcome: str = "",
+                  problem_owner: str = "") -> Outcome:
+    """start / wait / done / cancel an activity.
+
+    Whoever starts an activity with no named problem owner becomes it (by name): the customer then
+    always knows which person has taken the problem on.
+    """
     view = view_of(doc, actor.now)
     me = _me(view, actor)
     act = view.activities.get(activity_id)
@@ -395,6 +401,8 @@ def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: 
               "updated_by": me.id}
     if outcome:
         record["outcome"] = outcome
+    if problem_owner or (action == "start" and not act.problem_owner):
+        record["problem_owner"] = problem_owner or me.name or me.label
     if new_status == "done":
         record["done_at"] = actor.now
     words = {"start": "started", "wait": f"is waiting on {view.label(waiting_on)} for", "done": "finished", "cancel": "cancelled"}
@@ -402,6 +410,8 @@ def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: 
     if new_status == "done" and act.due is not None and actor.now > act.due:
         late = f" (late: was due {fmt_time(act.due)})"
     text = f"{me.label} {words[action]} {act.title!r}{late}" + (f" — {outcome}" if outcome else "")
+    if "problem_owner" in record:
+        text += f"; problem owner: {record['problem_owner']}"
     with doc.transaction() as tx:
         progress = child(tx, ROOT, "progress")
         existing = child(tx, progress, activity_id)

@@ -8,7 +8,7 @@ Root map of every contract document (schema 1)::
     items       {item_id: {label, kind, owner, choices, currency}}    base terms
     activities  {activity_id: {title, detail, assignee, problem_owner, due, depends_on, created_at}}
     values      {item_id: {value | amount, currency, owed_by, owed_to, set_by, set_at}}
-    progress    {activity_id: {status, waiting_on, outcome, updated_at, updated_by, done_at}}
+    progress    {activity_id: {status, waiting_on, outcome, problem_owner, updated_at, updated_by, done_at}}
     proposals   {proposal_id: {kind, payload, rationale, proposer, created_at, required, answers}}
     timeline    [{kind, author, at, text, ref}]
 

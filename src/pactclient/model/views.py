@@ -207,7 +207,7 @@ class ContractView:
                 title=d.get("title", aid),
                 detail=d.get("detail", ""),
                 assignee=d.get("assignee", ""),
-                problem_owner=d.get("problem_owner", ""),
+                problem_owner=pr.get("problem_owner") or d.get("problem_owner", ""),
                 due=d.get("due"),
                 depends_on=tuple(d.get("depends_on") or ()),
                 status=pr.get("status", "open"),

@@ -1,0 +1,3 @@
+from pactclient.cli import main
+
+main()
