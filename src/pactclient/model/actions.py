@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from automerge.core import ROOT, Document
 
 from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
-from pactclient.model.amdoc import child, materialize, put_value
+from pactclient.model.amdoc import EntryCache, child, materialize, put_value
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema
 from pactclient.model.terms import TermsInForce, apply_proposal, terms_in_force
@@ -31,6 +31,7 @@ class Actor:
     key: str  # hex Ed25519 public key of the writing device
     now: int  # ms since epoch
     signers: frozenset[str] = frozenset()
+    cache: EntryCache | None = field(default=None, compare=False)  # speeds up reading the document
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ class Outcome:
     applied: bool = True  # for term changes: applied at once (False: waiting for other parties)
 
 
-def view_of(doc: Document, now: int) -> ContractView:
+def view_of(doc: Document, now: int, cache: EntryCache | None = None) -> ContractView:
     check_schema(doc)
-    return ContractView.from_raw(materialize(doc), now)
+    return ContractView.from_raw(materialize(doc, cache=cache), now)
 
 
 def fmt_time(ms: int | None) -> str:
@@ -182,11 +183,11 @@ def parse_duration(text: str | int | None) -> int:
 
 def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: str = "") -> Outcome:
     """Propose a change to the terms. It applies at once if no other party has signed anything yet."""
-    view = view_of(doc, actor.now)
+    view = view_of(doc, actor.now, actor.cache)
     me = _me(view, actor)
     if kind not in PROPOSAL_KINDS:
         raise UsageError(f"unknown kind of proposal {kind!r}; one of: {', '.join(PROPOSAL_KINDS)}")
-    raw = materialize(doc)
+    raw = materialize(doc, cache=actor.cache)
     terms = terms_in_force(raw)
     _check_fits(terms, kind, payload, view)
     # While no other party has signed anything the contract is a draft only its author has seen, so
@@ -265,7 +266,7 @@ def describe_proposal(kind: str, payload: dict, view: ContractView) -> str:
 
 
 def answer(doc: Document, actor: Actor, proposal_id: str, accept: bool, reason: str = "") -> Outcome:
-    view = view_of(doc, actor.now)
+    view = view_of(doc, actor.now, actor.cache)
     me = _me(view, actor)
     prop = view.proposal(proposal_id)
     if prop is None:
@@ -282,7 +283,7 @@ def answer(doc: Document, actor: Actor, proposal_id: str, accept: bool, reason: 
         answers = child(tx, child(tx, child(tx, ROOT, "proposals"), proposal_id), "answers")
         put_value(tx, answers, me.id, {"answer": word, "at": actor.now, "reason": reason})
         _event(tx, me.id, actor.now, f"{me.label} {word}ed {proposal_id}: {summary}" + (f" — {reason}" if reason else ""), ref=proposal_id)
-    after = view_of(doc, actor.now).proposal(proposal_id)
+    after = view_of(doc, actor.now, actor.cache).proposal(proposal_id)
     state = after.state if after else "open"
     tail = {"applied": " — agreed by every party, now in force", "rejected": " — rejected", "void": f" — void: {after.note if after else ''}"}
     return Outcome(f"{word}ed {proposal_id}{tail.get(state, '')}", ref=proposal_id, applied=state == "applied")
@@ -293,7 +294,7 @@ def answer(doc: Document, actor: Actor, proposal_id: str, accept: bool, reason: 
 
 def add_activity(doc, actor: Actor, title: str, assignee: str, due: int | None, detail: str = "",
                  problem_owner: str = "", depends_on: tuple[str, ...] = (), rationale: str = "") -> Outcome:
-    view = view_of(doc, actor.now)
+    view = view_of(doc, actor.now, actor.cache)
     pending = {p.payload.get("id", "") for p in view.open_proposals()}
     aid = _unique(slug(title), set(view.activities) | pending)
     payload = {"id": aid, "title": title, "detail": detail, "assignee": assignee, "problem_owner": problem_owner,
@@ -302,7 +303,7 @@ def add_activity(doc, actor: Actor, title: str, assignee: str, due: int | None, 
 
 
 def add_party(doc, actor: Actor, key_hex: str, name: str, role: str, org: str = "", rationale: str = "") -> Outcome:
-    view = view_of(doc, actor.now)
+    view = view_of(doc, actor.now, actor.cache)
     if not re.fullmatch(r"[0-9a-f]{64}", key_hex or ""):
         raise UsageError("a party key is 64 hex characters, as printed by `pact whoami --json` (public_key)")
     if view.party_by_key(key_hex):
@@ -320,7 +321,7 @@ def add_party(doc, actor: Actor, key_hex: str, name: str, role: str, org: str = 
 
 def set_item(doc, actor: Actor, item_id: str, value=None, amount: str | None = None, currency: str | None = None,
              owed_by: str | None = None, owed_to: str | None = None) -> Outcome:
-    view = view_of(doc, actor.now)
+    view = view_of(doc, actor.now, actor.cache)
     me = _me(view, actor)
     item = view.items.get(item_id)
     if item is None:
@@ -384,7 +385,7 @@ def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: 
     Whoever starts an activity with no named problem owner becomes it (by name): the customer then
     always knows which person has taken the problem on.
     """
-    view = view_of(doc, actor.now)
+    view = view_of(doc, actor.now, actor.cache)
     me = _me(view, actor)
     act = view.activities.get(activity_id)
     if act is None:
@@ -425,7 +426,7 @@ def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: 
 
 
 def note(doc, actor: Actor, text: str, decision: bool = False) -> Outcome:
-    view = view_of(doc, actor.now)
+    view = view_of(doc, actor.now, actor.cache)
     me = _me(view, actor)
     if not text.strip():
         raise UsageError("a note needs text")

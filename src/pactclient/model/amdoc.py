@@ -14,19 +14,50 @@ from automerge.core import ROOT, Document, ObjType, ScalarType
 from pactclient.errors import FormatError
 
 
-def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = None) -> Any:
+class EntryCache:
+    """Plain forms of list elements that never change once written (timeline entries), by object id.
+
+    Reading a contract is dominated by its timeline, which only grows; keeping the entries already
+    read makes reading the current state cost a lookup per entry instead of a walk of each. Only
+    used for the current state (no ``heads``).
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[bytes, Any] = {}
+
+
+def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = None,
+                cache: EntryCache | None = None) -> Any:
     """Read ``obj`` (default: the root map) into dicts, lists, strings and numbers."""
     kind = doc.object_type(obj)
     if kind == ObjType.Map:
         out: dict[str, Any] = {}
         for key in doc.keys(obj, heads):
             got = doc.get(obj, key, heads)
-            if got is not None:
+            if got is None:
+                continue
+            if key == "timeline" and obj == ROOT and cache is not None and heads is None and isinstance(got[0], ObjType):
+                out[key] = _cached_list(doc, got[1], cache)
+            else:
                 out[key] = _value(doc, got, heads)
         return out
     if kind == ObjType.List:
         return [_value(doc, got, heads) for got in doc.values(obj, heads)]
     return doc.text(obj, heads)
+
+
+def _cached_list(doc: Document, obj: bytes, cache: EntryCache) -> list:
+    out = []
+    for got in doc.values(obj):
+        value, obj_id = got
+        if isinstance(value, ObjType):
+            entry = cache.entries.get(obj_id)
+            if entry is None:
+                entry = cache.entries[obj_id] = materialize(doc, obj_id)
+            out.append(entry)
+        else:
+            out.append(_value(doc, got, None))
+    return out
 
 
 def _value(doc: Document, got: tuple, heads: list[bytes] | None) -> Any:

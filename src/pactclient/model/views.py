@@ -9,6 +9,7 @@ light and the scorecard. Everything here is pure: ``now`` is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pactclient.model import terms as terms_mod
@@ -165,8 +166,15 @@ class ContractView:
     items: dict[str, Item]
     activities: dict[str, Activity]
     proposals: tuple[Proposal, ...]
-    timeline: tuple[TimelineEntry, ...]
+    raw_timeline: tuple[dict, ...]  # plain entries; ``timeline`` types them only when someone reads them
     now: int = field(compare=False)
+
+    @cached_property
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        return tuple(
+            TimelineEntry(e.get("kind", ""), e.get("author", ""), e.get("at", 0), e.get("text", ""), e.get("ref", ""))
+            for e in self.raw_timeline
+        )
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -235,10 +243,6 @@ class ContractView:
             )
             for s in in_force.proposals
         )
-        timeline = tuple(
-            TimelineEntry(e.get("kind", ""), e.get("author", ""), e.get("at", 0), e.get("text", ""), e.get("ref", ""))
-            for e in raw.get("timeline", [])
-        )
         return cls(
             id=meta.get("id", ""),
             title=meta.get("title", ""),
@@ -250,7 +254,7 @@ class ContractView:
             items=items,
             activities=activities,
             proposals=proposals,
-            timeline=timeline,
+            raw_timeline=tuple(raw.get("timeline", [])),
             now=now,
         )
 
@@ -308,8 +312,7 @@ class ContractView:
         return min(pending, key=lambda a: (a.due, a.id)) if pending else None
 
     def last_activity_at(self) -> int:
-        times = [self.created_at] + [e.at for e in self.timeline]
-        return max(times)
+        return max([self.created_at] + [e.get("at", 0) for e in self.raw_timeline])
 
     def resolved(self) -> bool:
         return bool(self.activities) and all(a.finished for a in self.activities.values()) and not self.open_proposals()
@@ -327,11 +330,12 @@ class ContractView:
             else:
                 per[act.assignee]["open"] += 1
         contacts = 0
-        for entry in self.timeline:
-            if entry.kind in ("message", "decision"):
+        for entry in self.raw_timeline:
+            if entry.get("kind") in ("message", "decision"):
                 contacts += 1
-                if entry.author in per:
-                    per[entry.author]["messages"] += 1
+                author = entry.get("author")
+                if author in per:
+                    per[author]["messages"] += 1
         resolved = self.resolved()
         ttr = None
         if resolved:

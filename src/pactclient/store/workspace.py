@@ -23,6 +23,7 @@ from automerge.core import Document
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions
+from pactclient.model.amdoc import EntryCache
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes
@@ -62,6 +63,7 @@ class Workspace:
         self.store = SqliteStore(self.home / DB_FILE)
         # Long-running processes keep documents in memory; the rowid says how far each is caught up.
         self._docs: dict[str, tuple[Document, int]] = {}
+        self._caches: dict[str, EntryCache] = {}
 
     @classmethod
     def open(cls, home: Path, clock: Callable[[], int] = now_ms) -> "Workspace":
@@ -129,8 +131,11 @@ class Workspace:
         doc.set_actor(self.identity.public_key)
         return doc
 
+    def cache(self, contract_id: str) -> EntryCache:
+        return self._caches.setdefault(contract_id, EntryCache())
+
     def view(self, contract_id: str, now: int | None = None) -> ContractView:
-        return view_of(self.document(contract_id), self.clock() if now is None else now)
+        return view_of(self.document(contract_id), self.clock() if now is None else now, self.cache(contract_id))
 
     def summaries(self) -> list[dict]:
         out = []
@@ -145,7 +150,8 @@ class Workspace:
 
     def _actor(self, contract_id: str | None) -> Actor:
         signers = self.signer_keys(contract_id) if contract_id else frozenset()
-        return Actor(key=self.identity.key_hex, now=self.clock(), signers=signers)
+        return Actor(key=self.identity.key_hex, now=self.clock(), signers=signers,
+                     cache=self.cache(contract_id) if contract_id else None)
 
     def create(self, title: str, template: dict, role: str | None = None) -> str:
         contract_id = uuid.uuid4().hex
@@ -180,7 +186,8 @@ class Workspace:
     def _after_write(self, contract_id: str, doc: Document, now: int) -> None:
         last = self.store.last_rowid(contract_id)
         self._docs[contract_id] = (doc, last)
-        self.store.put_summary(contract_id, summarize(view_of(doc, now), self.identity.key_hex), now)
+        view = view_of(doc, now, self.cache(contract_id))
+        self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now)
         snap = self.store.snapshot(contract_id)
         if last - (snap[2] if snap else 0) >= SNAPSHOT_EVERY:
             self._compact(contract_id, doc, last, now)
