@@ -114,3 +114,17 @@ def test_identity_files(tmp_path):
     (tmp_path / "device.key").chmod(0o644)
     with pytest.raises(IdentityError, match="readable by others"):
         DeviceIdentity.load(tmp_path)
+
+
+def test_truncated_database_is_detected_and_left_untouched(ws):
+    cid = ws.create("Fault", catalog.load("broadband-fault"), "customer")
+    for i in range(40):
+        ws.act(cid, actions.note, "x" * 500 + str(i))
+    ws.close()
+    db = ws.home / "pact.db"
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+    truncated = db.read_bytes()
+    with pytest.raises(StoreError, match="corrupt"):
+        Workspace(ws.home, ws.identity).document(cid)
+    assert db.read_bytes() == truncated
