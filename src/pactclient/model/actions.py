@@ -116,7 +116,7 @@ def create_contract(
     role_to_pid = {p["role"]: pid for pid, p in parties.items()}
     role_to_pid.update({pid: pid for pid in parties})
     items = {}
-    for it in template.get("items", []):
+    for position, it in enumerate(template.get("items", [])):
         iid = slug(it["id"])
         kind = it.get("kind", "text")
         if kind not in ITEM_KINDS:
@@ -127,6 +127,7 @@ def create_contract(
             "owner": role_to_pid.get(it.get("owner", ""), me),
             "choices": list(it.get("choices", [])),
             "currency": it.get("currency", ""),
+            "position": position,
         }
     activities = {}
     for a in template.get("activities", []):

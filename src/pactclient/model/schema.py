@@ -5,7 +5,7 @@ Root map of every contract document (schema 1)::
     schema      int                     SCHEMA_VERSION of the writer that created the document
     contract    {id, title, template, created_at, created_by}
     parties     {party_id: {name, org, role, key, added_at}}          base terms (written at creation)
-    items       {item_id: {label, kind, owner, choices, currency}}    base terms
+    items       {item_id: {label, kind, owner, choices, currency, position}}  base terms
     activities  {activity_id: {title, detail, assignee, problem_owner, due, depends_on, created_at}}
     values      {item_id: {value | amount, currency, owed_by, owed_to, set_by, set_at}}
     progress    {activity_id: {status, waiting_on, outcome, problem_owner, updated_at, updated_by, done_at}}

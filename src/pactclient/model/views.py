@@ -188,7 +188,9 @@ class ContractView:
         }
         values = raw.get("values", {})
         items = {}
-        for iid, d in in_force.items.items():
+        # Items keep the order their template gave them; items added later follow, by id.
+        ordered_items = sorted(in_force.items.items(), key=lambda kv: (kv[1].get("position", 1 << 30), kv[0]))
+        for iid, d in ordered_items:
             v = values.get(iid, {})
             items[iid] = Item(
                 id=iid,
