@@ -14,9 +14,11 @@ One failing change refuses the whole batch: the caller keeps nothing of it.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from automerge.core import ROOT, Document
+from automerge.core import ROOT, Document, ObjType
 
 from pactclient.errors import AdmissionError, SchemaError
 from pactclient.identity.device import short_fingerprint
@@ -24,6 +26,9 @@ from pactclient.model.amdoc import materialize, scalar
 from pactclient.model.schema import check_schema
 from pactclient.model.terms import terms_in_force
 from pactclient.signing.changes import verify_change
+
+
+PARALLEL_FROM = 512  # below this many changes, threads cost more than they save
 
 
 @dataclass(frozen=True)
@@ -36,21 +41,41 @@ class AdmittedChange:
 
 
 def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
-    """Hex keys of the parties in force at ``heads`` (base parties plus applied add_party proposals)."""
+    """Hex keys of the parties in force at ``heads`` (base parties plus applied add_party proposals).
+
+    Reads only what decides the party list — each party's key and the add_party proposals — because
+    this runs for every received change.
+    """
     if not heads:
         return set()
-    raw = {
-        "parties": _read(doc, "parties", heads),
-        "proposals": _read(doc, "proposals", heads),
-    }
-    return {p.get("key", "") for p in terms_in_force(raw).parties.values() if p.get("key")}
+    parties = {}
+    parties_obj = _obj(doc, ROOT, "parties", heads)
+    if parties_obj is not None:
+        for pid in doc.keys(parties_obj, heads):
+            party_obj = _obj(doc, parties_obj, pid, heads)
+            if party_obj is not None:
+                parties[pid] = {"key": scalar(doc, party_obj, "key", heads) or ""}
+    proposals = {}
+    proposals_obj = _obj(doc, ROOT, "proposals", heads)
+    if proposals_obj is not None:
+        for prop_id in doc.keys(proposals_obj, heads):
+            prop_obj = _obj(doc, proposals_obj, prop_id, heads)
+            if prop_obj is not None and scalar(doc, prop_obj, "kind", heads) == "add_party":
+                proposals[prop_id] = materialize(doc, prop_obj, heads)
+    terms = terms_in_force({"parties": parties, "proposals": proposals})
+    return {p.get("key", "") for p in terms.parties.values() if p.get("key")}
+
+
+def _obj(doc: Document, parent: bytes, key: str, heads: list[bytes]) -> bytes | None:
+    got = doc.get(parent, key, heads)
+    if got is None or not isinstance(got[0], ObjType):
+        return None
+    return got[1]
 
 
 def _read(doc: Document, key: str, heads: list[bytes]) -> dict:
-    got = doc.get(ROOT, key, heads)
-    if got is None:
-        return {}
-    return materialize(doc, got[1], heads)
+    obj = _obj(doc, ROOT, key, heads)
+    return materialize(doc, obj, heads) if obj is not None else {}
 
 
 def admit_changes(
@@ -74,16 +99,14 @@ def admit_changes(
     found_id = scalar(scratch, _contract_obj(scratch), "id") if _contract_obj(scratch) else None
     if contract_id is not None and found_id != contract_id:
         raise AdmissionError(f"refused: changes belong to contract {found_id!r}, not {contract_id!r}")
+    signed_ok = _verify_all(new, signatures)
     keys_cache: dict[tuple[bytes, ...], set[str]] = {}
     admitted = []
-    for change in new:
+    for change, ok in zip(new, signed_ok):
         h, actor = change.hash, change.actor_id
-        who = f"change {h.hex()[:12]} by key {actor.hex()[:16]} ({short_fingerprint(actor) if len(actor) == 32 else 'not a key'})"
-        sig = signatures.get(h)
-        if sig is None:
-            raise AdmissionError(f"refused {who}: it is not signed", h, actor)
-        if not verify_change(actor, h, sig):
-            raise AdmissionError(f"refused {who}: the signature does not verify", h, actor)
+        if not ok:
+            why = "it is not signed" if signatures.get(h) is None else "the signature does not verify"
+            raise AdmissionError(f"refused {_who(change)}: {why}", h, actor)
         deps = tuple(sorted(change.deps))
         if deps:
             if deps not in keys_cache:
@@ -92,9 +115,25 @@ def admit_changes(
         else:
             allowed = _creator_keys(scratch, h)
         if actor.hex() not in allowed:
-            raise AdmissionError(f"refused {who}: that key is not a party of the contract", h, actor)
-        admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, sig))
+            raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract", h, actor)
+        admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, signatures[h]))
     return admitted
+
+
+def _who(change) -> str:
+    actor = change.actor_id
+    fp = short_fingerprint(actor) if len(actor) == 32 else "not a key"
+    return f"change {change.hash.hex()[:12]} by key {actor.hex()[:16]} ({fp})"
+
+
+def _verify_all(changes: list, signatures: dict[bytes, bytes]) -> list[bool]:
+    """Verify every change's signature; large batches on two threads (the verify releases the GIL)."""
+    jobs = [(c.actor_id, c.hash, signatures.get(c.hash)) for c in changes]
+    if len(jobs) < PARALLEL_FROM:
+        return [verify_change(*job) for job in jobs]
+    workers = min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda job: verify_change(*job), jobs, chunksize=256))
 
 
 def _contract_obj(doc: Document):
