@@ -102,6 +102,7 @@ def admit_changes(
     signed_ok = _verify_all(new, signatures)
     keys_cache: dict[tuple[bytes, ...], set[str]] = {}
     admitted = []
+    roots_seen = 0
     for change, ok in zip(new, signed_ok):
         h, actor = change.hash, change.actor_id
         if not ok:
@@ -113,6 +114,12 @@ def admit_changes(
                 keys_cache[deps] = party_keys_at(scratch, list(deps))
             allowed = keys_cache[deps]
         else:
+            # A contract has exactly one first change. Another change without dependencies starts a
+            # different document (say a stranger's own contract, in which the stranger is the creator):
+            # merged in, it would graft that document onto this contract.
+            if known_heads or roots_seen:
+                raise AdmissionError(f"refused {_who(change)}: it starts another document, not a change to this contract", h, actor)
+            roots_seen += 1
             allowed = _creator_keys(scratch, h)
         if actor.hex() not in allowed:
             raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract", h, actor)

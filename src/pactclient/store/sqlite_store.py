@@ -217,3 +217,53 @@ class SqliteStore:
         return self.db.execute(
             "SELECT count(*) FROM changes WHERE contract_id=? AND rowid>?", (contract_id, seen)
         ).fetchone()[0]
+
+    # -- peers and invites (used by pactclient.net) ------------------------------------------------
+
+    def put_peer(self, key: str, name: str = "", address: str = "", state: str = "known") -> None:
+        """Add a peer or update it; empty name or address leave the stored one as it was."""
+        self.db.execute(
+            "INSERT INTO peers (key, name, address, state) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET name=CASE WHEN excluded.name='' THEN name ELSE excluded.name END,"
+            " address=CASE WHEN excluded.address='' THEN address ELSE excluded.address END, state=excluded.state",
+            (key, name, address, state),
+        )
+
+    def peer_seen(self, key: str, now: int, state: str) -> None:
+        self.db.execute("UPDATE peers SET last_seen=?, state=? WHERE key=?", (now, state, key))
+
+    def peers(self) -> list[dict]:
+        rows = self.db.execute("SELECT key, name, address, last_seen, state FROM peers ORDER BY name, key")
+        return [dict(zip(("key", "name", "address", "last_seen", "state"), r)) for r in rows]
+
+    def _ensure_invites(self) -> None:
+        # Created on first use so that stores made before invites existed need no migration.
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS invites (id BLOB PRIMARY KEY, contract_id TEXT NOT NULL,"
+            " role TEXT NOT NULL, secret_hash BLOB NOT NULL, created_at INTEGER NOT NULL,"
+            " expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT)"
+        )
+
+    def add_invite(self, invite_id: bytes, contract_id: str, role: str, secret_hash: bytes, now: int, expires_at: int) -> None:
+        self._ensure_invites()
+        self.db.execute(
+            "INSERT INTO invites (id, contract_id, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (invite_id, contract_id, role, secret_hash, now, expires_at),
+        )
+
+    def invite(self, invite_id: bytes) -> dict | None:
+        self._ensure_invites()
+        row = self.db.execute(
+            "SELECT contract_id, role, secret_hash, expires_at, used_at, used_by FROM invites WHERE id=?", (invite_id,)
+        ).fetchone()
+        return dict(zip(("contract_id", "role", "secret_hash", "expires_at", "used_at", "used_by"), row)) if row else None
+
+    def use_invite(self, invite_id: bytes, now: int, used_by: str) -> bool:
+        """Mark an invite used; False if it already was (single use, even under concurrent redemption)."""
+        self._ensure_invites()
+        cur = self.db.execute("UPDATE invites SET used_at=?, used_by=? WHERE id=? AND used_at IS NULL", (now, used_by, invite_id))
+        return cur.rowcount == 1
+
+    def open_invites(self, now: int) -> int:
+        self._ensure_invites()
+        return self.db.execute("SELECT count(*) FROM invites WHERE used_at IS NULL AND expires_at>?", (now,)).fetchone()[0]

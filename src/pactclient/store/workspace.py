@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from automerge.core import Document
+from automerge.core import ROOT, Document
 
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
-from pactclient.model import actions
+from pactclient.model import actions, agreements
 from pactclient.model.amdoc import EntryCache
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
-from pactclient.signing.admission import AdmittedChange, admit_changes
+from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
 from pactclient.store.sqlite_store import SqliteStore
 
@@ -64,6 +64,7 @@ class Workspace:
         # Long-running processes keep documents in memory; the rowid says how far each is caught up.
         self._docs: dict[str, tuple[Document, int]] = {}
         self._caches: dict[str, EntryCache] = {}
+        self._countersigned: dict[str, set[str]] = {}  # proposal ids countersigned (or not ours), per contract
 
     @classmethod
     def open(cls, home: Path, clock: Callable[[], int] = now_ms) -> "Workspace":
@@ -169,13 +170,46 @@ class Workspace:
             doc = self.document(contract_id)
             before = doc.get_heads()
             try:
-                outcome = action(doc, self._actor(contract_id), *args, **kwargs)
+                actor = self._actor(contract_id)
+                outcome = action(doc, actor, *args, **kwargs)
+                self._countersign_pending(doc, actor)
                 self._persist_new(contract_id, doc, before, self.clock())
             except BaseException:
                 # The in-memory document may hold the uncommitted change: forget it.
                 self._docs.pop(contract_id, None)
+                self._countersigned.pop(contract_id, None)
                 raise
         return outcome
+
+    def _countersign_pending(self, doc: Document, actor: Actor) -> int:
+        """Countersign agreed versions this party has not signed yet (see pactclient.model.agreements).
+
+        Runs only inside a local write transaction, never on receipt: no reply loops, no equivocation.
+        """
+        settled = self._countersigned.setdefault(self._contract_of(doc), set())
+        return agreements.countersign_pending(doc, lambda: view_of(doc, actor.now, actor.cache),
+                                              self.identity.key_hex, actor.now, self.identity.sign, settled)
+
+    @staticmethod
+    def _contract_of(doc: Document) -> str:
+        contract = doc.get(ROOT, "contract")
+        got = doc.get(contract[1], "id") if contract is not None else None
+        return got[0][1] if got is not None else ""
+
+    def countersign(self, contract_id: str) -> int:
+        """Countersign now whatever agreed versions wait for this device; returns how many."""
+        with self.store.write():
+            doc = self.document(contract_id)
+            before = doc.get_heads()
+            try:
+                written = self._countersign_pending(doc, self._actor(contract_id))
+                if written:
+                    self._persist_new(contract_id, doc, before, self.clock())
+            except BaseException:
+                self._docs.pop(contract_id, None)
+                self._countersigned.pop(contract_id, None)
+                raise
+        return written
 
     def _persist_new(self, contract_id: str, doc: Document, before: list[bytes], now: int) -> None:
         for change in doc.get_changes(before):
@@ -209,27 +243,48 @@ class Workspace:
         """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing."""
         with self.store.write():
             known = self.store.has_contract(contract_id)
-            doc = self.document(contract_id) if known else None
-            base = doc.save() if doc is not None else b""
+            base = self.document(contract_id).save() if known else b""
             try:
                 scratch = Document.load(base + b"".join(change_blobs))
             except Exception as exc:  # the bindings raise plain Exception on malformed data
                 raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
-            before = doc.get_heads() if doc is not None else []
-            admitted = admit_changes(scratch, before, signatures, contract_id)
-            if not admitted:
-                return Received(contract_id, ())
-            now = self.clock()
-            self.store.ensure_contract(contract_id, now)
-            for ch in admitted:
-                self.store.add_change(contract_id, ch.hash, ch.actor, ch.seq, ch.data, ch.signature, now)
-            if doc is None:
-                doc = scratch
-            else:
-                doc.merge(scratch)
-            doc.set_actor(self.identity.public_key)
-            self._after_write(contract_id, doc, now)
+            return self._admit(contract_id, scratch, signatures, keep_scratch=False)
+
+    def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes]) -> Received:
+        """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this
+        copy: verified by ``admit_changes``, then stored and merged. All or nothing.
+
+        This copy's committed changes are first merged into ``scratch`` (which the caller keeps using)
+        so that ``scratch`` knows every head of this copy.
+        """
+        with self.store.write():
+            return self._admit(contract_id, scratch, signatures, keep_scratch=True)
+
+    def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
+        """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction."""
+        doc = self.document(contract_id) if self.store.has_contract(contract_id) else None
+        if doc is not None:
+            scratch.merge(doc)
+        before = doc.get_heads() if doc is not None else []
+        admitted = admit_changes(scratch, before, signatures, contract_id)
+        if not admitted:
+            return Received(contract_id, ())
+        now = self.clock()
+        self.store.ensure_contract(contract_id, now)
+        for ch in admitted:
+            self.store.add_change(contract_id, ch.hash, ch.actor, ch.seq, ch.data, ch.signature, now)
+        if doc is None:
+            doc = scratch.fork() if keep_scratch else scratch
+        else:
+            doc.merge(scratch)
+        doc.set_actor(self.identity.public_key)
+        self._after_write(contract_id, doc, now)
         return Received(contract_id, tuple(admitted))
+
+    def party_keys(self, contract_id: str) -> set[bytes]:
+        """Keys of the parties in force in this copy of the contract."""
+        doc = self.document(contract_id)
+        return {bytes.fromhex(k) for k in party_keys_at(doc, doc.get_heads())}
 
     def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes]]:
         """(hash, data, signature) of every stored change, dependencies first."""
