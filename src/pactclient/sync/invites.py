@@ -1,0 +1,218 @@
+"""One-time invite codes, and the sans-IO exchange that redeems one.
+
+A code is ``pact-`` followed by unpadded lowercase base32 of a msgpack array::
+
+    [1, contract id (16 bytes), inviter key (32 bytes), invite id (8 bytes), secret (16 bytes),
+     expires_at (ms since epoch, UTC), ["host:port", ...]]
+
+The inviter's store keeps only the SHA-256 of the secret, the role offered and the expiry; an invite
+is marked used in the same write that checks it, so it can be redeemed once even by racing joiners.
+
+How a joiner with an unknown key gets past pinning: the joiner pins the inviter's key from the code and
+connects with the TLS server name ``invite.pact``. While the inviter has an open invite, its listener
+answers that name without asking for a client certificate; on such a connection the only frame it
+accepts is ``redeem`` (the secret, sent inside the encrypted channel to the pinned inviter). After a
+valid redemption it adds the joiner as a party with ``model.actions.add_party`` — a change signed by
+the inviter's device — sends the contract, and closes. Later connections are ordinary pinned ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+import msgpack
+
+from pactclient.errors import AdmissionError, FormatError, PactError, RefusedOperation, RemoteProtocolError, UsageError
+from pactclient.model import actions
+from pactclient.store.workspace import Workspace
+from pactclient.sync import events as ev
+from pactclient.sync.connection import PROTOCOL, VERSION, signatures_of
+from pactclient.sync.frames import FrameDecoder, encode_frame, field
+
+CODE_PREFIX = "pact-"
+DEFAULT_TTL_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class InviteCode:
+    contract_id: str
+    inviter_key: bytes
+    invite_id: bytes
+    secret: bytes
+    expires_at: int
+    addresses: tuple[str, ...]
+
+    def encode(self) -> str:
+        body = msgpack.packb([1, bytes.fromhex(self.contract_id), self.inviter_key, self.invite_id, self.secret,
+                              self.expires_at, list(self.addresses)], use_bin_type=True)
+        return CODE_PREFIX + base64.b32encode(body).decode().rstrip("=").lower()
+
+    @classmethod
+    def decode(cls, text: str) -> "InviteCode":
+        text = "".join((text or "").split()).lower()
+        if not text.startswith(CODE_PREFIX):
+            raise UsageError("not an invite code (it starts with 'pact-')")
+        raw = text[len(CODE_PREFIX):].upper()
+        try:
+            body = base64.b32decode(raw + "=" * (-len(raw) % 8))
+            v, cid, key, iid, secret, expires, addrs = msgpack.unpackb(body, raw=False)
+            ok = (v == 1 and isinstance(cid, bytes) and len(cid) == 16 and isinstance(key, bytes) and len(key) == 32
+                  and isinstance(iid, bytes) and len(iid) == 8 and isinstance(secret, bytes) and len(secret) == 16
+                  and isinstance(expires, int) and isinstance(addrs, list) and all(isinstance(a, str) for a in addrs))
+        except Exception:  # binascii, msgpack and unpacking errors alike: the code was mistyped
+            ok = False
+        if not ok:
+            raise UsageError("the invite code is damaged (check that it was copied whole)")
+        return cls(cid.hex(), key, iid, secret, expires, tuple(addrs))
+
+
+def create_invite(ws: Workspace, contract_id: str, role: str | None, addresses: list[str],
+                  ttl_ms: int = DEFAULT_TTL_MS) -> InviteCode:
+    """Record a new invite to ``contract_id`` in this home's store and return its code. ``role`` None
+    means the first role of the contract that no device fills yet."""
+    view = ws.view(contract_id)
+    if view.party_by_key(ws.identity.key_hex) is None:
+        raise RefusedOperation("only a party of the contract can invite to it")
+    if role is None:
+        open_slot = next((p for p in view.parties.values() if not p.key), None)
+        if open_slot is None:
+            raise UsageError("every role of this contract is filled; name the invitee's role (--role)")
+        role = open_slot.role
+    if not addresses:
+        raise UsageError("no address to put in the code: start `pact serve` first, or give --address HOST:PORT")
+    now = ws.clock()
+    code = InviteCode(contract_id, ws.identity.public_key, os.urandom(8), os.urandom(16), now + ttl_ms, tuple(addresses))
+    with ws.store.write():
+        ws.store.add_invite(code.invite_id, contract_id, role, hashlib.sha256(code.secret).digest(), now, code.expires_at)
+    return code
+
+
+class _Exchange:
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.closed = False
+        self._decoder = FrameDecoder()
+        self._out: list[bytes] = []
+        self._events: list = []
+
+    def data_to_send(self) -> bytes:
+        out, self._out = b"".join(self._out), []
+        return out
+
+    def events(self) -> list:
+        out, self._events = self._events, []
+        return out
+
+    def _send(self, frame: dict) -> None:
+        self._out.append(encode_frame(frame))
+
+    def receive_data(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._decoder.feed(data)
+            for frame in self._decoder.frames():
+                if not self.closed:
+                    self._handle(frame)
+        except PactError as exc:
+            self._fail(str(exc))
+
+    def _fail(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def _handle(self, frame: dict) -> None:
+        raise NotImplementedError
+
+
+class InviteHost(_Exchange):
+    """The inviter's side of an invite connection. ``sync_port`` is told to the joiner, who dials it
+    (on the host it reached the invite listener at) for every later sync."""
+
+    def __init__(self, ws: Workspace, sync_port: int):
+        super().__init__(ws)
+        self.sync_port = sync_port
+
+    def start(self) -> None:
+        pass
+
+    def _fail(self, reason: str) -> None:
+        self._events.append(ev.PeerRefused(b"", f"invite refused: {reason}"))
+        self._send({"t": "error", "reason": reason})
+        self.closed = True
+
+    def _handle(self, frame: dict) -> None:
+        if frame["t"] != "redeem" or frame.get("protocol") != PROTOCOL or frame.get("v") != VERSION:
+            raise RemoteProtocolError("only an invite redemption is accepted on this connection")
+        invite_id, secret = field(frame, "invite", bytes), field(frame, "secret", bytes)
+        key, name = field(frame, "key", bytes), str(frame.get("name", ""))[:200]
+        org = str(frame.get("org", ""))[:200]
+        if len(key) != 32:
+            raise RemoteProtocolError("malformed redemption: the key must be 32 bytes")
+        now = self.ws.clock()
+        with self.ws.store.write():
+            invite = self.ws.store.invite(invite_id)
+            if invite is None:
+                raise RefusedOperation("no such invite: the code is wrong, or was made by another device")
+            if not hmac.compare_digest(hashlib.sha256(secret).digest(), invite["secret_hash"]):
+                raise RefusedOperation("the invite code is wrong (its secret does not match)")
+            if invite["used_at"] is not None:
+                raise RefusedOperation("this invite code was already used; ask for a new one")
+            if invite["expires_at"] <= now:
+                raise RefusedOperation("this invite code has expired; ask for a new one")
+            self.ws.store.use_invite(invite_id, now, key.hex())
+            self.ws.store.put_peer(key.hex(), name, "", "known")
+        cid = invite["contract_id"]
+        view = self.ws.view(cid)
+        if view.party_by_key(key.hex()) is not None:
+            message = f"{name or 'the joiner'} is already a party"
+        else:
+            outcome = self.ws.act(cid, actions.add_party, key.hex(), name or "invitee", invite["role"], org,
+                                  "joined with an invite code")
+            message = outcome.message
+        doc = self.ws.document(cid)
+        sigs = self.ws.store.signatures(cid)
+        self._send({"t": "joined", "c": cid, "message": message, "name": self.ws.identity.name, "port": self.sync_port,
+                    "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
+        self._events.append(ev.InviteRedeemed(cid, key, name, message))
+        self.closed = True
+
+
+class InviteGuest(_Exchange):
+    """The joiner's side: proves the secret, then stores the contract the inviter sends."""
+
+    def __init__(self, ws: Workspace, code: InviteCode, host: str):
+        super().__init__(ws)
+        self.code = code
+        self.host = host  # the host the invite listener answered at
+
+    def start(self) -> None:
+        me = self.ws.identity
+        self._send({"t": "redeem", "protocol": PROTOCOL, "v": VERSION, "invite": self.code.invite_id,
+                    "secret": self.code.secret, "key": me.public_key, "name": me.name, "org": me.org})
+
+    def _fail(self, reason: str) -> None:
+        self._events.append(ev.PeerRefused(self.code.inviter_key, reason))
+        self.closed = True
+
+    def _handle(self, frame: dict) -> None:
+        if frame["t"] == "error":
+            self._events.append(ev.RefusedByPeer(self.code.inviter_key, str(frame.get("reason", ""))[:500]))
+            self.closed = True
+            return
+        if frame["t"] != "joined" or field(frame, "c", str) != self.code.contract_id:
+            raise RemoteProtocolError("the inviter answered with something other than the contract")
+        try:
+            got = self.ws.receive(self.code.contract_id, [field(frame, "data", bytes)], signatures_of(frame))
+        except (AdmissionError, FormatError) as exc:
+            raise RemoteProtocolError(f"the contract sent by the inviter was refused: {exc}") from None
+        port = frame.get("port")
+        address = f"{self.host}:{port}" if isinstance(port, int) and 0 < port < 65536 else ""
+        with self.ws.store.write():
+            self.ws.store.put_peer(self.code.inviter_key.hex(), str(frame.get("name", ""))[:200], address, "known")
+        self._events.append(ev.JoinCompleted(self.code.contract_id, self.code.inviter_key,
+                                             str(frame.get("message", "")), len(got.admitted)))
+        self.closed = True

@@ -1,0 +1,235 @@
+"""The peer protocol without sockets: two (or three) ``PeerConnection``s wired together through bytes."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from pactclient import catalog
+from pactclient.errors import UsageError
+from pactclient.model import actions
+from pactclient.sync import events as ev
+from pactclient.sync.connection import PeerConnection
+from pactclient.sync.frames import MAX_HELLO_BYTES, FrameDecoder, encode_frame
+from pactclient.sync.invites import InviteCode, InviteGuest, InviteHost, create_invite
+
+from conftest import copy_state, shared_contract
+
+
+def pump(x, y, rounds: int = 50, tamper=None):
+    """Deliver bytes both ways until neither side has anything to say; ``tamper(frame)`` may rewrite
+    what x sends."""
+    for _ in range(rounds):
+        a, b = x.data_to_send(), y.data_to_send()
+        if not a and not b:
+            return
+        if a:
+            if tamper is not None:
+                dec = FrameDecoder()
+                dec._limit = 1 << 30
+                dec.feed(a)
+                a = b"".join(encode_frame(tamper(f)) for f in dec.frames())
+            y.receive_data(a)
+        if b:
+            x.receive_data(b)
+    raise AssertionError("the two sides never went quiet")
+
+
+def connect(wa, wb):
+    ca = PeerConnection(wa, wb.identity.public_key, dialer=True)
+    cb = PeerConnection(wb, wa.identity.public_key, dialer=False)
+    ca.start()
+    cb.start()
+    pump(ca, cb)
+    return ca, cb
+
+
+def heads(ws, cid):
+    return sorted(ws.document(cid).get_heads())
+
+
+def texts(ws, cid):
+    return [e.text for e in ws.view(cid).timeline]
+
+
+def test_invite_adds_party_with_signed_change_and_delivers_contract(make_party, tmp_path):
+    alice, wa = make_party(tmp_path, "Alice")
+    priya, wp = make_party(tmp_path, "Priya", "BT")
+    cid = wa.create("Mail re-downloads", catalog.load("broadband-fault"), "customer")
+    code = InviteCode.decode(create_invite(wa, cid, "supplier", ["127.0.0.1:7401"]).encode())
+    host, guest = InviteHost(wa, 7400), InviteGuest(wp, code, "127.0.0.1")
+    guest.start()
+    pump(guest, host)
+    done = [e for e in guest.events() if isinstance(e, ev.JoinCompleted)]
+    assert done and done[0].contract_id == cid
+    party = wp.view(cid).party_by_key(priya.key_hex)
+    assert party is not None and party.role == "supplier"
+    # The party was added by a change signed by Alice's device, and Priya knows where to reach her.
+    assert heads(wp, cid) == heads(wa, cid)
+    assert wp.store.peers()[0]["address"] == "127.0.0.1:7400"
+
+
+@pytest.mark.parametrize("problem", ["reused", "expired", "wrong secret"])
+def test_bad_invite_codes_are_refused_with_a_reason(make_party, tmp_path, problem):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wp = make_party(tmp_path, "Priya", "BT")
+    cid = wa.create("Mail re-downloads", catalog.load("broadband-fault"), "customer")
+    code = create_invite(wa, cid, "supplier", ["127.0.0.1:7401"], ttl_ms=60_000)
+    if problem == "reused":
+        _, wo = make_party(tmp_path, "Other")
+        first = InviteGuest(wo, code, "127.0.0.1")
+        first.start()
+        pump(first, InviteHost(wa, 7400))
+    elif problem == "expired":
+        wa.clock.advance(120_000)
+    else:
+        code = InviteCode(code.contract_id, code.inviter_key, code.invite_id, b"\x00" * 16, code.expires_at, code.addresses)
+    before = copy_state(wa, cid)
+    guest = InviteGuest(wp, code, "127.0.0.1")
+    guest.start()
+    pump(guest, InviteHost(wa, 7400))
+    refused = [e for e in guest.events() if isinstance(e, ev.RefusedByPeer)]
+    expected = {"reused": "already used", "expired": "expired", "wrong secret": "wrong"}[problem]
+    assert refused and expected in refused[0].reason
+    assert not wp.store.has_contract(cid)
+    assert copy_state(wa, cid) == before
+
+
+def test_damaged_code_is_a_usage_error():
+    with pytest.raises(UsageError, match="damaged"):
+        InviteCode.decode("pact-abcdefgh")
+    with pytest.raises(UsageError, match="not an invite code"):
+        InviteCode.decode("hello")
+
+
+def test_edits_flow_both_ways_and_concurrent_edits_converge(make_party, tmp_path):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    ca, cb = connect(wa, wb)
+    wa.act(cid, actions.note, "from Alice")
+    ca.local_changed(cid)
+    pump(ca, cb)
+    assert "from Alice" in texts(wb, cid)
+    # Both edit before either hears of the other's edit.
+    wa.act(cid, actions.note, "Alice again")
+    wb.act(cid, actions.note, "Priya meanwhile")
+    ca.local_changed(cid)
+    cb.local_changed(cid)
+    pump(ca, cb)
+    assert heads(wa, cid) == heads(wb, cid)
+    assert texts(wa, cid) == texts(wb, cid)
+    admitted = [e for e in cb.events() if isinstance(e, ev.ChangesAdmitted)]
+    assert admitted and all(a.authors == (wa.identity.public_key,) for a in admitted)
+
+
+def test_empty_peer_gets_the_saved_document(make_party, tmp_path):
+    _, wa = make_party(tmp_path, "Alice")
+    priya, wb = make_party(tmp_path, "Priya", "BT")
+    cid = wa.create("Mail re-downloads", catalog.load("broadband-fault"), "customer")
+    wa.act(cid, actions.add_party, priya.key_hex, "Priya", "supplier", "BT")
+    for i in range(40):
+        wa.act(cid, actions.note, f"note {i}")
+    ca, cb = connect(wa, wb)
+    assert heads(wb, cid) == heads(wa, cid)
+    got = [e for e in cb.events() if isinstance(e, ev.ChangesAdmitted)]
+    assert got[0].new_contract and len(got[0].hashes) == wa.store.change_count(cid)
+    # One compressed document, not one message per change.
+    assert ca.bytes_out < len(wa.document(cid).save()) + 42 * 110 + 1500
+
+
+def test_contract_is_never_offered_to_a_non_party(make_party, tmp_path):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    _, wm = make_party(tmp_path, "Mallory")
+    cid = shared_contract([wa, wb])
+    ca = PeerConnection(wa, wm.identity.public_key, dialer=True)
+    ca.start()
+    sent = FrameDecoder()
+    sent.feed(ca.data_to_send())
+    frames = sent.frames()
+    assert [f["t"] for f in frames] == ["hello", "offer"] and frames[1]["contracts"] == {}
+    # Asking for it by id gets nothing but a refusal.
+    cm = PeerConnection(wm, wa.identity.public_key, dialer=False)
+    cm.start()
+    ca.receive_data(cm.data_to_send() + encode_frame({"t": "want", "c": cid}))
+    out = FrameDecoder()
+    out.feed(ca.data_to_send())
+    assert all(f["t"] != "doc" for f in out.frames())
+    assert ca.closed and not wm.store.has_contract(cid)
+
+
+def _tamper_signatures(frame):
+    if frame["t"] == "sync" and frame["sigs"]:
+        frame["sigs"] = [[h, bytes(64)] for h, _ in frame["sigs"]]
+    return frame
+
+
+def _drop_signatures(frame):
+    if frame["t"] == "sync":
+        frame["sigs"] = []
+    return frame
+
+
+@pytest.mark.parametrize("tamper", [_tamper_signatures, _drop_signatures], ids=["forged", "unsigned"])
+def test_badly_signed_changes_are_refused_and_nothing_is_kept(make_party, tmp_path, tamper):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    ca, cb = connect(wa, wb)
+    ca.events(), cb.events()
+    before = copy_state(wa, cid)
+    wb.act(cid, actions.note, "first")
+    wb.act(cid, actions.note, "second")
+    cb.local_changed(cid)
+    pump(cb, ca, tamper=tamper)
+    refused = [e for e in ca.events() if isinstance(e, ev.PeerRefused)]
+    assert refused and "refused" in refused[0].reason
+    told = [e for e in cb.events() if isinstance(e, ev.RefusedByPeer)]
+    assert told and told[0].reason == refused[0].reason
+    assert ca.closed and cb.closed
+    assert copy_state(wa, cid) == before
+
+
+def test_relay_carries_the_authors_signatures(make_party, tmp_path):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    _, wc = make_party(tmp_path, "Colin", "Openreach")
+    cid = shared_contract([wa, wb, wc])
+    ab, ba = connect(wa, wb)
+    bc, cb = connect(wb, wc)
+    wa.act(cid, actions.note, "Alice, via Priya")
+    ab.local_changed(cid)
+    pump(ab, ba)
+    bc.local_changed(cid)  # what PeerService does after admitting from another peer
+    pump(bc, cb)
+    assert "Alice, via Priya" in texts(wc, cid)
+    got = [e for e in cb.events() if isinstance(e, ev.ChangesAdmitted)]
+    assert got[-1].peer_key == wb.identity.public_key and got[-1].authors == (wa.identity.public_key,)
+
+
+def test_malformed_and_oversized_frames_are_refused_without_a_crash(make_party, tmp_path):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    bad_inputs = [
+        (MAX_HELLO_BYTES + 1).to_bytes(4, "big") + b"x" * 10,  # a hello longer than its limit
+        (3).to_bytes(4, "big") + b"\xc1\xc1\xc1",  # not msgpack
+        encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": b"wrong"}),
+        encode_frame({"t": "offer", "contracts": {}}),  # before the hello
+    ]
+    for data in bad_inputs:
+        conn = PeerConnection(wa, wb.identity.public_key, dialer=False)
+        conn.start()
+        conn.receive_data(data)
+        assert conn.closed
+        assert any(isinstance(e, ev.PeerRefused) for e in conn.events())
+    # After the hello: a sync message that Automerge cannot decode, and a frame over the size limit.
+    for frame in ({"t": "sync", "c": cid, "m": b"\x42garbage", "sigs": []}, {"t": "nonsense"}):
+        ca, cb = connect(wa, wb)
+        ca.receive_data(encode_frame(frame))
+        assert ca.closed
+    ca, cb = connect(wa, wb)
+    ca.receive_data((1 << 31).to_bytes(4, "big"))
+    assert ca.closed
+    assert msgpack.unpackb(ca.data_to_send()[4:])["t"] == "error"
