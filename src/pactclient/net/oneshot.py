@@ -1,0 +1,71 @@
+"""One-shot operations for the CLI: join with an invite code, sync once with known peers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pactclient.errors import PactError, RefusedOperation, RemoteProtocolError
+from pactclient.identity.certs import INVITE_SERVER_NAME
+from pactclient.net.service import HANDSHAKE_TIMEOUT, PeerService, split_address
+from pactclient.net.session import Session
+from pactclient.store.workspace import Workspace
+from pactclient.sync import events as ev
+from pactclient.sync.invites import InviteCode, InviteGuest
+
+log = logging.getLogger("pact.net")
+
+
+async def join(ws: Workspace, code: InviteCode) -> ev.JoinCompleted:
+    """Redeem ``code`` at the first of its addresses that answers; the contract is then stored here."""
+    if code.expires_at <= ws.clock():
+        raise RefusedOperation("this invite code has expired; ask for a new one")
+    tls = PeerService(ws, dial_known=False).tls
+    failures = []
+    for address in code.addresses:
+        host, port = split_address(address)
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                host, port, ssl=tls.client(only=code.inviter_key), server_hostname=INVITE_SERVER_NAME,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT), HANDSHAKE_TIMEOUT + 1)
+        except (OSError, asyncio.TimeoutError) as exc:
+            failures.append(f"{address}: {exc.__class__.__name__}")
+            continue
+        seen: list = []
+        guest = InviteGuest(ws, code, host)
+        await Session(reader, writer, guest, lambda _s, events: seen.extend(events), code.inviter_key, True).run()
+        for event in seen:
+            if isinstance(event, ev.JoinCompleted):
+                return event
+            if isinstance(event, ev.RefusedByPeer):
+                raise RefusedOperation(f"the inviter refused: {event.reason}")
+            if isinstance(event, ev.PeerRefused):
+                raise RemoteProtocolError(event.reason)
+        raise RemoteProtocolError(f"{address} closed the connection before the contract arrived")
+    raise PactError("cannot reach the inviter at " + "; ".join(failures) + " (is `pact serve` running there?)")
+
+
+async def sync_once(ws: Workspace, addresses: list[str], limit: float = 60.0) -> tuple[list, list[str], dict[str, int]]:
+    """Sync with each address until in step. Returns (events, failures, changes sent per contract)."""
+    service = PeerService(ws, dial_known=False)
+    seen: list = []
+    failures: list[str] = []
+    sent: dict[str, int] = {}
+    service.subscribe(seen.append)
+    for address in addresses:
+        try:
+            session = await service.sync_with(address, limit)
+        except PactError as exc:
+            failures.append(str(exc))
+            continue
+        except (OSError, asyncio.TimeoutError) as exc:
+            failures.append(f"{address}: {exc.__class__.__name__} {exc}".strip())
+            continue
+        for cid, n in session.exchange.sent.items():
+            sent[cid] = sent.get(cid, 0) + n
+        session.exchange.close()
+        session.push_soon()
+        session.writer.close()
+        await session.ended.wait()
+    await service.stop()
+    return seen, failures, sent

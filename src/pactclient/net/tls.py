@@ -1,0 +1,86 @@
+"""The pinned set of keys, and TLS contexts kept in step with it.
+
+Pinned keys = the keys of the parties of every contract in the store, plus the keys in the peers
+table (except blocked ones). The set is recomputed when the store changed (new changes or peers).
+The listener keeps one server context for its life and new anchors are added to it as keys become
+pinned, so a party added while ``pact serve`` runs can connect at once (a key that stops being pinned
+is dropped when the listener restarts). Dialling uses a client context rebuilt when the set changes.
+
+Invites are redeemed on a second listener whose context asks for no client certificate (OpenSSL keeps
+the verify mode of the first context even when SNI switches contexts, so one port cannot serve both).
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from pactclient.identity.certs import pin_anchor, tls_contexts
+from pactclient.store.workspace import Workspace
+
+
+class PinnedContexts:
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self._contexts = tls_contexts(ws.identity)
+        self._mark: tuple | None = None
+        self._pinned: frozenset[bytes] = frozenset()
+        self._server: ssl.SSLContext | None = None
+        self._server_keys: set[bytes] = set()
+        self._client: ssl.SSLContext | None = None
+        self._by_contract: dict[str, tuple[int, set[bytes]]] = {}  # contract -> (last rowid, party keys)
+
+    def _store_mark(self) -> tuple:
+        db = self.ws.store.db
+        changes = db.execute("SELECT max(rowid), count(*) FROM changes").fetchone()
+        peers = db.execute("SELECT group_concat(key || state) FROM peers").fetchone()
+        return (changes, peers)
+
+    def pinned(self) -> frozenset[bytes]:
+        mark = self._store_mark()
+        if mark != self._mark:
+            keys = set()
+            rowids = self.ws.store.db.execute("SELECT contract_id, max(rowid) FROM changes GROUP BY contract_id")
+            for cid, last in rowids.fetchall():
+                known = self._by_contract.get(cid)
+                if known is None or known[0] != last:  # only contracts that changed are read again
+                    known = (last, self.ws.party_keys(cid))
+                    self._by_contract[cid] = known
+                keys |= known[1]
+            for peer in self.ws.store.peers():
+                if peer["state"] != "blocked":
+                    keys.add(bytes.fromhex(peer["key"]))
+            keys.discard(self.ws.identity.public_key)
+            if keys != self._pinned:
+                self._pinned = frozenset(keys)
+                self._client = None
+                self._add_to_server()
+            self._mark = mark
+        return self._pinned
+
+    def _add_to_server(self) -> None:
+        if self._server is None:
+            return
+        new = self._pinned - self._server_keys
+        if new:
+            self._server.load_verify_locations(cadata="".join(pin_anchor(k, self.ws.identity).decode() for k in new))
+            self._server_keys |= new
+
+    def server(self) -> ssl.SSLContext:
+        """The listener's context (the same object for its life; anchors are added as keys are pinned)."""
+        if self._server is None:
+            pinned = self.pinned()
+            self._server = self._contexts.server(pinned)
+            self._server_keys = set(pinned)
+        return self._server
+
+    def client(self, only: bytes | None = None) -> ssl.SSLContext:
+        """Pinned to every known key, or to ``only`` (the inviter named by an invite code)."""
+        if only is not None:
+            return self._contexts.client([only])
+        self.pinned()
+        if self._client is None:
+            self._client = self._contexts.client(self._pinned)
+        return self._client
+
+    def invite_server(self) -> ssl.SSLContext:
+        return self._contexts.invite_server()

@@ -1,0 +1,63 @@
+"""The commands a user types, as real processes: `pact serve` in one home, invite/join/sync from another."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LIMIT = 30
+
+
+def pact(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "pactclient", "--home", str(home), *args],
+                          capture_output=True, text=True, timeout=LIMIT)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        if path.exists():
+            return json.loads(path.read_text())
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
+
+
+def test_serve_invite_join_sync_and_stop(tmp_path):
+    sup, cus = tmp_path / "supplier", tmp_path / "customer"
+    pact(sup, "init", "--name", "Priya", "--org", "BT")
+    pact(cus, "init", "--name", "Alice")
+    cid = json.loads(pact(sup, "new", "Mail re-downloads", "--template", "broadband-fault", "--as", "supplier",
+                          "--json").stdout)["id"]
+    server = subprocess.Popen([sys.executable, "-m", "pactclient", "--home", str(sup), "serve", "--port", "0",
+                               "--invite-port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_file(sup / "serve.json", server)
+        code = pact(sup, "invite", cid[:8]).stdout.strip()
+        joined = pact(cus, "join", code)
+        assert "joined Mail re-downloads" in joined.stdout
+        again = pact(cus, "join", code, check=False)
+        assert again.returncode == 1 and "already used" in again.stderr
+        pact(cus, "note", cid[:8], "Mail still re-downloads")
+        out = pact(cus, "sync").stdout
+        assert "sent 1 change" in out
+        pact(sup, "note", cid[:8], "Engineer booked for Tuesday")
+        out = json.loads(pact(cus, "sync", "--json").stdout)
+        assert out["changes"] and out["changes"][0]["contract"] == cid
+        shown = json.loads(pact(cus, "show", cid[:8], "--json").stdout)
+        assert "Engineer booked for Tuesday" in json.dumps(shown)
+        peers = json.loads(pact(cus, "peers", "--json").stdout)
+        assert peers[0]["name"] == "Priya" and peers[0]["last_seen"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=LIMIT)
+    assert server.returncode == 0, err
+    assert "stopped" in err and "admitted 1 change" in err
+    assert not (sup / "serve.json").exists()
