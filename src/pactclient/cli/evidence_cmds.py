@@ -1,0 +1,139 @@
+"""Evidence commands: ``pact export``, ``pact verify`` and ``pact report`` (format: docs/evidence.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pactclient.cli.common import emit_json, fmt_ms, json_option, workspace
+from pactclient.errors import FormatError
+
+PROGRESS_FROM = 1000  # contracts with fewer changes export too fast for a progress bar to help
+MAX_READ = 512 * 1024 * 1024
+
+
+def register(main: click.Group) -> None:
+    for cmd in (export, verify, report):
+        main.add_command(cmd)
+
+
+def _read(path: str) -> bytes:
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_READ:
+            raise FormatError(f"{p} is larger than an evidence file may be ({MAX_READ} bytes)")
+        return p.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read {p}: {exc.strerror}") from None
+
+
+@click.command()
+@click.argument("contract")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Evidence file to write.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write the readable HTML report here.")
+@click.option("--tsa", metavar="URL", help="Ask this RFC 3161 timestamp authority to stamp the evidence.")
+@json_option
+@click.pass_context
+def export(ctx, contract, output, html_path, tsa, as_json):
+    """Write a signed evidence file of CONTRACT that anyone can verify offline."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from pactclient import evidence
+    from pactclient.errors import UsageError
+    from pactclient.evidence import report as report_mod
+
+    if not output and not html_path:
+        raise UsageError("say where to write: -o FILE (evidence) and/or --html FILE (report)")
+    ws = workspace(ctx)
+    cid = ws.resolve(contract)
+    countersigned = ws.countersign(cid)
+    total = ws.store.change_count(cid)
+    stamp = None
+    if tsa:
+        from pactclient.evidence import timestamp
+
+        stamp = lambda digest: timestamp.request(tsa, digest)  # noqa: E731
+    if total >= PROGRESS_FROM:
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("gathering signed changes", total=total)
+            data = evidence.encode(ws, cid, lambda done, _total: bar.update(task, completed=done), stamp)
+    else:
+        data = evidence.encode(ws, cid, stamp=stamp)
+    verdict = evidence.verify_bytes(data)
+    if output:
+        evidence.write(Path(output), data)
+    if html_path:
+        evidence.write(Path(html_path), report_mod.render(verdict).encode())
+    result = {"contract": cid, "output": output, "html": html_path, "bytes": len(data), "changes": total,
+              "sha256": verdict.sha256, "countersigned": countersigned, "timestamped": bool(tsa),
+              "valid": verdict.valid}
+    if as_json:
+        emit_json(result)
+        return
+    if countersigned:
+        click.echo(f"countersigned {countersigned} agreed version(s) first")
+    if output:
+        click.echo(f"wrote {output}: {total} signed changes, {len(data)} bytes, sha256 {verdict.sha256}")
+    if html_path:
+        click.echo(f"wrote report {html_path}")
+    click.echo(f"give the recipient your key fingerprint to compare: {ws.identity.fingerprint}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--tsa-ca", type=click.Path(dir_okay=False), help="CA certificate(s) trusted for the timestamp authority.")
+@json_option
+def verify(file, tsa_ca, as_json):
+    """Check an evidence FILE offline: signatures, parties, heads. Exit 1 if anything fails."""
+    from pactclient.evidence import summary, verify_bytes
+
+    verdict = verify_bytes(_read(file), tsa_ca)
+    data = summary(verdict)
+    if as_json:
+        emit_json(data)
+    else:
+        _print_verdict(data)
+    if not verdict.valid:
+        raise click.exceptions.Exit(1)
+
+
+def _print_verdict(data: dict) -> None:
+    if data["valid"]:
+        click.echo(click.style("VALID", fg="green", bold=True) + f"  {data.get('title', '')}")
+    else:
+        click.echo(click.style("INVALID", fg="red", bold=True) + (f"  {data['title']}" if data.get("title") else ""))
+        for failure in data["failures"]:
+            click.echo(f"  failed: {failure}")
+    for check in data["checks"]:
+        click.echo(f"  ok: {check}")
+    if "contract" in data:
+        click.echo(f"contract {data['contract']}, exported {fmt_ms(data['exported_at'])} UTC, sha256 {data['sha256']}")
+    by_id = {}
+    for p in data.get("parties", []):
+        by_id[p["id"]] = p["org"] or p["name"] or p["id"]
+        click.echo(f"  party {p['id']}: {p['name']}{' (' + p['org'] + ')' if p['org'] else ''}, {p['role']}, "
+                   f"key {p['fingerprint'] or '(none)'}")
+    if "light" in data:
+        click.echo(f"light {data['light']}; broken commitments: {data['broken']}")
+        for b in data["broken_commitments"]:
+            click.echo(f"  broken: {b['title']} — {by_id.get(b['assignee'], b['assignee'])}, due {fmt_ms(b['due'])} UTC")
+    for a in data.get("agreements", []):
+        signed = ", ".join(by_id.get(p, p) for p in a["signed_by"]) or "nobody yet"
+        click.echo(f"agreed version {a['version']} ({a['proposal']}): countersigned by {signed}")
+    if "timestamp" in data:
+        click.echo(f"timestamp: {data['timestamp'].get('time', '')} by {data['timestamp'].get('tsa', '')}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
+def report(file, output):
+    """Render the readable HTML report of an evidence FILE (no home needed)."""
+    from pactclient.evidence import verify_bytes, write
+    from pactclient.evidence import report as report_mod
+
+    verdict = verify_bytes(_read(file))
+    write(Path(output), report_mod.render(verdict).encode())
+    click.echo(f"wrote {output} ({'verified' if verdict.valid else 'NOT VERIFIED: ' + '; '.join(verdict.failures)})")

@@ -1,0 +1,95 @@
+"""Export: one self-contained, signed evidence file of a contract (format in docs/evidence.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from automerge.core import Document
+
+from pactclient.evidence import fileformat
+from pactclient.evidence.countersigns import valid_countersignatures
+from pactclient.model import agreements
+from pactclient.model.views import ContractView
+from pactclient.store.workspace import Workspace
+
+FORMAT = "pact-evidence"
+VERSION = 1
+PROGRESS_EVERY = 256
+
+Progress = Callable[[int, int], None]  # (done, total) changes gathered
+
+
+def build_body(workspace: Workspace, contract_id: str, progress: Progress | None = None) -> dict:
+    """Everything the exporter signs, as plain data (encoded by ``fileformat.canonical``)."""
+    doc = workspace.document(contract_id)
+    exported_at = workspace.clock()
+    view = workspace.view(contract_id, now=exported_at)
+    rows = workspace.signed_changes(contract_id)
+    signatures = []
+    for done, (change_hash, _data, signature) in enumerate(rows, start=1):
+        signatures.append([change_hash, signature])
+        if progress and (done % PROGRESS_EVERY == 0 or done == len(rows)):
+            progress(done, len(rows))
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "contract": contract_id,
+        "exported_at": exported_at,
+        "exported_by": workspace.identity.public_key,
+        "document": doc.save(),
+        "heads": sorted(doc.get_heads()),
+        "signatures": sorted(signatures),
+        "parties": parties_of(view),
+        "agreements": agreements_of(doc, view),
+    }
+
+
+def parties_of(view: ContractView) -> list[dict]:
+    return [
+        {"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": bytes.fromhex(p.key) if p.key else b""}
+        for p in sorted(view.parties.values(), key=lambda p: p.id)
+    ]
+
+
+def agreements_of(doc: Document, view: ContractView) -> list[dict]:
+    """Every agreed version with the countersignatures that verify (by their party's key, over its heads)."""
+    out = []
+    for version in agreements.agreed_versions(view):
+        heads = agreements.version_heads(doc, view, version.proposal_id)
+        out.append({
+            "version": version.number,
+            "proposal": version.proposal_id,
+            "heads": heads,
+            "countersignatures": [
+                {"party": c.party, "key": bytes.fromhex(c.key), "signature": bytes.fromhex(c.signature)}
+                for c in valid_countersignatures(view, version, heads)
+            ],
+        })
+    return out
+
+
+def encode(workspace: Workspace, contract_id: str, progress: Progress | None = None,
+           stamp: Callable[[bytes], bytes] | None = None) -> bytes:
+    """The evidence file's bytes. ``stamp(sha256_digest) -> token`` adds a trusted timestamp."""
+    body = fileformat.canonical(build_body(workspace, contract_id, progress))
+    data = fileformat.pack(body, workspace.identity.public_key, workspace.identity.sign)
+    if stamp is not None:
+        import hashlib
+
+        container = fileformat.unpack(data)
+        data = fileformat.with_token(data, stamp(hashlib.sha256(container.stamped).digest()),
+                                    workspace.identity.sign)
+    return data
+
+
+def write(path: Path, data: bytes) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

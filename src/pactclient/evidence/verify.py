@@ -1,0 +1,193 @@
+"""Verify an evidence file offline: no home, no identity, no network (unless asked to check a timestamp).
+
+Checks, in order (docs/evidence.md, "What a verifier checks"):
+
+1. the container: magic bytes, lengths, nothing after the end;
+2. the body: canonical msgpack, the expected fields and types;
+3. the exporter's Ed25519 signature over bytes [0, 52+N) by the key in the header, and the exporter is a party;
+4. the document loads, and its heads are exactly the body's heads;
+5. every change of the document has exactly one signature in the body, and no signature is spare;
+6. admission: every signature verifies against its change's author key, and that key was a party of
+   the contract when the change was written (``pactclient.signing.admit_changes``);
+7. the body's parties are the parties in force in the document;
+8. the body's agreed versions are those of the document, each countersignature verifies;
+9. the timestamp token, if any, is sealed by the exporter and stamps SHA-256 of bytes [0, 116+N).
+
+Every failure is named; the verdict is valid only if there is none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from automerge.core import Document
+
+from pactclient.errors import AdmissionError, FormatError, PactError
+from pactclient.evidence import fileformat
+from pactclient.evidence.export import FORMAT, VERSION, agreements_of, parties_of
+from pactclient.identity.device import fingerprint, verify_signature
+from pactclient.model.actions import view_of
+from pactclient.model.views import ContractView
+from pactclient.signing.admission import admit_changes
+
+FIELDS = {
+    "format": str, "version": int, "contract": str, "exported_at": int, "exported_by": bytes,
+    "document": bytes, "heads": list, "signatures": list, "parties": list, "agreements": list,
+}
+
+
+@dataclass
+class Verdict:
+    valid: bool = False
+    failures: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    body: dict | None = None
+    view: ContractView | None = None
+    document: Document | None = None
+    sha256: str = ""
+    timestamp: dict | None = None
+
+    def fail(self, what: str) -> None:
+        self.failures.append(what)
+
+    def passed(self, what: str) -> None:
+        self.checks.append(what)
+
+
+def verify_bytes(data: bytes, tsa_ca: str | None = None) -> Verdict:
+    verdict = Verdict(sha256=hashlib.sha256(data).hexdigest())
+    try:
+        _verify(data, verdict, tsa_ca)
+    except FormatError as exc:
+        verdict.fail(str(exc))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # the bindings panic (PanicException) on some malformed documents
+        verdict.fail(f"the document cannot be read: {exc.__class__.__name__}")
+    verdict.valid = not verdict.failures
+    return verdict
+
+
+def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
+    container = fileformat.unpack(data)
+    exporter = container.exporter
+    if verify_signature(exporter, container.signature, container.signed):
+        v.passed("exporter's signature")
+    else:
+        v.fail("the exporter's signature does not verify: the file was altered or not signed by the key it names")
+    body = fileformat.decode_body(container.body)
+    for name, kind in FIELDS.items():
+        if not isinstance(body.get(name), kind) or isinstance(body.get(name), bool):
+            raise FormatError(f"the body's field {name!r} is missing or not a {kind.__name__}")
+    if set(body) != set(FIELDS):
+        raise FormatError(f"the body has unexpected fields: {', '.join(sorted(set(body) - set(FIELDS)))}")
+    if body["format"] != FORMAT or body["version"] != VERSION:
+        raise FormatError(f"not a {FORMAT} version {VERSION} body")
+    v.body = body
+    v.passed("container and canonical encoding")
+
+    if body["exported_by"] != exporter:
+        v.fail("the exporter's key in the header differs from the one in the body")
+
+    try:
+        doc = Document.load(body["document"])
+    except Exception as exc:  # the bindings raise plain Exception on malformed data
+        raise FormatError(f"the document cannot be loaded: {exc}") from None
+    v.document = doc
+    if sorted(doc.get_heads()) != body["heads"]:
+        v.fail("the heads in the file do not match the document's heads")
+    else:
+        v.passed("heads match the document")
+
+    signatures = _signatures(body["signatures"])
+    changes = doc.get_changes([])
+    hashes = {c.hash for c in changes}
+    missing = [c for c in changes if c.hash not in signatures]
+    spare = set(signatures) - hashes
+    if missing:
+        v.fail(f"{len(missing)} change(s) have no signature, first {missing[0].hash.hex()[:12]}")
+    if spare:
+        v.fail(f"{len(spare)} signature(s) name changes that are not in the document")
+    try:
+        admit_changes(doc, [], signatures, body["contract"])
+        v.passed(f"{len(changes)} changes signed by their authors, each a party when it wrote")
+    except AdmissionError as exc:
+        v.fail(str(exc))
+    except PactError as exc:
+        v.fail(f"the document is not a readable contract: {exc}")
+        return
+
+    try:
+        view = view_of(doc, body["exported_at"])
+    except PactError as exc:
+        v.fail(f"the document is not a readable contract: {exc}")
+        return
+    v.view = view
+    if parties_of(view) != body["parties"]:
+        v.fail("the parties listed in the file are not the parties in force in the document")
+    else:
+        v.passed("parties match the document")
+    if not any(p["key"] == exporter for p in body["parties"]):
+        v.fail(f"the exporter (key {fingerprint(exporter)[:9] if len(exporter) == 32 else '?'}) is not a party")
+    if agreements_of(doc, view) != body["agreements"]:
+        v.fail("the agreed versions listed in the file are not those of the document")
+    else:
+        v.passed(f"{len(body['agreements'])} agreed version(s) and their countersignatures")
+
+    if container.token:
+        from pactclient.evidence import timestamp
+
+        if not verify_signature(exporter, container.seal, container.sealed):
+            v.fail("the exporter's seal over the timestamp token does not verify: the token was altered")
+
+        try:
+            v.timestamp = timestamp.check(container.token, hashlib.sha256(container.stamped).digest(), tsa_ca)
+            v.passed("timestamp token")
+        except FormatError as exc:
+            v.fail(f"timestamp: {exc}")
+
+
+def _signatures(entries: list) -> dict[bytes, bytes]:
+    out: dict[bytes, bytes] = {}
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, bytes) for x in entry)):
+            raise FormatError("each signature must be [change hash, signature]")
+        if entry[0] in out:
+            raise FormatError(f"two signatures for change {entry[0].hex()[:12]}")
+        out[entry[0]] = entry[1]
+    return out
+
+
+def summary(v: Verdict) -> dict:
+    """The verdict as plain data (``pact verify --json``)."""
+    out: dict = {"valid": v.valid, "failures": v.failures, "checks": v.checks, "sha256": v.sha256}
+    if v.body is not None:
+        out.update(contract=v.body["contract"], exported_at=v.body["exported_at"],
+                   exported_by=v.body["exported_by"].hex(), changes=len(v.body["signatures"]))
+    if v.view is not None:
+        view = v.view
+        card = view.scorecard()
+        out.update(
+            title=view.title,
+            light=view.light(),
+            turn=list(view.turn()),
+            broken=sum(s.broken for s in card.per_party),
+            broken_commitments=[
+                {"activity": a.id, "title": a.title, "assignee": a.assignee, "due": a.due}
+                for a in view.activities.values() if a.kept() is False or a.overdue(view.now)
+            ],
+            parties=[{"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key,
+                      "fingerprint": fingerprint(bytes.fromhex(p.key)) if p.key else ""}
+                     for p in view.parties.values()],
+            scorecard=[{"party": s.party, "kept": s.kept, "broken": s.broken, "open": s.open} for s in card.per_party],
+        )
+    if v.body is not None and isinstance(v.body.get("agreements"), list):
+        out["agreements"] = [
+            {"version": a.get("version"), "proposal": a.get("proposal"),
+             "signed_by": [c.get("party") for c in a.get("countersignatures", []) if isinstance(c, dict)]}
+            for a in v.body["agreements"] if isinstance(a, dict)
+        ]
+    if v.timestamp is not None:
+        out["timestamp"] = v.timestamp
+    return out
