@@ -1,0 +1,141 @@
+"""The Textual app: owns the workspace, watches the store for changes from elsewhere, routes errors.
+
+Live updates have two sources. A sync engine (``pactclient.net``) may be injected; if it offers
+``subscribe(callback)`` the app hears about admitted changes at once, and ``status()`` feeds the status
+bar. Independently, the app polls SQLite's ``PRAGMA data_version`` every half second: it changes when
+*another connection* commits, so changes written by ``pact serve`` or ``pact bundle import`` in another
+process appear within a second, and the app's own writes do not trigger a refresh.
+
+SQLite work stays on the event loop: each action is one small write transaction (milliseconds), and
+the connection is not shared across threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from textual.app import App
+from textual.binding import Binding
+
+from pactclient.errors import PactError
+from pactclient.identity.device import DeviceIdentity
+from pactclient.store.workspace import Workspace, now_ms
+from pactclient.tui.commands import PactCommands
+from pactclient.tui.messages import StoreChanged
+
+POLL_SECONDS = 0.5
+
+
+class PactApp(App):
+    CSS_PATH = "pact.tcss"
+    TITLE = "pact"
+    COMMANDS = App.COMMANDS | {PactCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.command_palette"),
+        Binding("f2", "toggle_dark", "Theme", id="app.toggle_theme"),
+    ]
+
+    def __init__(self, home: Path, engine: Any = None, clock: Callable[[], int] | None = None):
+        super().__init__()
+        self.home = Path(home)
+        self.engine = engine
+        self.clock = clock or now_ms
+        self.workspace: Workspace | None = None
+        self._data_version: int | None = None
+        self._rowids: dict[str, int] = {}
+
+    # -- start-up ----------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        if (self.home / "identity.json").exists():
+            self.open_workspace(DeviceIdentity.load(self.home))
+        else:
+            from pactclient.tui.screens.setup import SetupScreen
+
+            self.push_screen(SetupScreen(self.home))
+
+    def open_workspace(self, identity: DeviceIdentity) -> None:
+        from pactclient.tui.screens.home import HomeScreen
+
+        self.workspace = Workspace(self.home, identity, self.clock)
+        self.sub_title = identity.org and f"{identity.name} ({identity.org})" or identity.name
+        self._data_version = self._read_data_version()
+        self._rowids = self._read_rowids()
+        if self.engine is not None and hasattr(self.engine, "subscribe"):
+            self.engine.subscribe(self._engine_event)
+        self.set_interval(POLL_SECONDS, self.poll_store, name="poll-store")
+        self.push_screen(HomeScreen())
+
+    def on_unmount(self) -> None:
+        if self.workspace is not None:
+            self.workspace.close()
+
+    # -- live updates --------------------------------------------------------------------------------
+
+    def _read_data_version(self) -> int:
+        return self.workspace.store.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _read_rowids(self) -> dict[str, int]:
+        rows = self.workspace.store.db.execute("SELECT contract_id, max(rowid) FROM changes GROUP BY contract_id")
+        return {cid: last for cid, last in rows}
+
+    def poll_store(self) -> None:
+        """Cheap check, every half second, for commits by other connections to this home's store."""
+        if self.workspace is None:
+            return
+        version = self._read_data_version()
+        if version == self._data_version:
+            return
+        self._data_version = version
+        self.announce_changes()
+
+    def _engine_event(self, event: Any = None) -> None:
+        # The engine may call from its own task or from a thread; hop onto the app's loop either way.
+        if threading.get_ident() == self._thread_id:
+            self.call_later(self.announce_changes)
+        else:
+            self.call_from_thread(self.announce_changes)
+
+    def announce_changes(self) -> None:
+        """Find which contracts grew since last time, tell the user, and refresh the open screen."""
+        rowids = self._read_rowids()
+        grown = frozenset(cid for cid, last in rowids.items() if last != self._rowids.get(cid))
+        self._rowids = rowids
+        if not grown:
+            return
+        titles = {s["id"]: s.get("title", s["id"][:8]) for s in self.workspace.summaries() if s["id"] in grown}
+        named = ", ".join(sorted(titles.values())[:3]) + ("…" if len(titles) > 3 else "")
+        self.notify(f"New changes in {named}", title="Updated")
+        self.screen.post_message(StoreChanged(grown))
+
+    def note_own_write(self, contract_id: str) -> None:
+        """After this app writes, remember the new rowid so the poll does not announce our own change."""
+        self._rowids[contract_id] = self.workspace.store.last_rowid(contract_id)
+        self._data_version = self._read_data_version()
+
+    # -- errors --------------------------------------------------------------------------------------
+
+    def report(self, exc: PactError) -> None:
+        """Every error a user can cause is a notification, never a crash."""
+        self.notify(str(exc), title=type(exc).__name__, severity="error", timeout=8)
+
+    def peer_status(self) -> str:
+        if self.engine is None or not hasattr(self.engine, "status"):
+            return "offline · sync not running"
+        try:
+            status = self.engine.status()
+        except Exception as exc:  # the engine is another package: never let its failure crash the UI
+            return f"sync error: {exc}"
+        if isinstance(status, dict):
+            peers = status.get("peers_online", 0)
+            return f"{peers} peer{'s' if peers != 1 else ''} online · {status.get('state', 'running')}"
+        return str(status)
+
+
+def create_app(home: Path, engine: Any = None, clock: Callable[[], int] | None = None) -> PactApp:
+    """The one factory for the app: used by ``pact tui``, the tests and the snapshots."""
+    return PactApp(home, engine=engine, clock=clock)

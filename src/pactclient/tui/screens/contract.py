@@ -1,0 +1,313 @@
+"""One contract: parties, items, activities, proposals and the timeline, worked from the keyboard.
+
+Every edit goes through ``Workspace.act`` (one signed, durable change). Keys for edits the user's role
+may not make are shown disabled, and the line under the activities says why; if such an edit is tried
+anyway (from the command palette) the model's ``RefusedOperation`` is shown as a notification.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from pactclient.errors import PactError, RefusedOperation
+from pactclient.model import actions, rules
+from pactclient.model.views import ContractView
+from pactclient.sync import bundle
+from pactclient.tui.messages import StoreChanged
+from pactclient.tui.queue import time_left, when
+from pactclient.tui.screens import contract_forms as forms
+from pactclient.tui.screens.form import FormScreen
+from pactclient.tui.screens.home import light_cell
+from pactclient.tui.widgets.status_bar import StatusBar
+
+SIGNED = Text("✔", style="green")
+STATUS_STYLE = {"done": "green", "cancelled": "dim", "in_progress": "cyan", "waiting": "yellow", "open": ""}
+TABLES = {
+    "parties": ("party", "role", "name", "organisation", "device"),
+    "items": ("item", "value", "set by"),
+    "activities": ("activity", "assignee", "problem owner", "status", "due"),
+    "proposals": ("proposal", "change", "by", "answers", "state"),
+    "timeline": ("when", "who", "sig", "kind", "what"),
+}
+
+
+class ContractScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="contract.back"),
+        Binding("i", "set_item", "Set item", id="contract.set_item"),
+        Binding("s", "status('start')", "Start", id="contract.start"),
+        Binding("w", "status('wait')", "Wait", id="contract.wait"),
+        Binding("d", "status('done')", "Done", id="contract.done"),
+        Binding("x", "status('cancel')", "Cancel", id="contract.cancel"),
+        Binding("m", "note(False)", "Message", id="contract.message"),
+        Binding("r", "note(True)", "Decision", id="contract.decision"),
+        Binding("a", "add_activity", "Add activity", id="contract.add_activity"),
+        Binding("p", "propose", "Propose", id="contract.propose"),
+        Binding("y", "answer(True)", "Accept", id="contract.accept"),
+        Binding("n", "answer(False)", "Reject", id="contract.reject"),
+        Binding("v", "invite", "Invite", id="contract.invite"),
+        Binding("b", "export_bundle", "Bundle", id="contract.export_bundle"),
+    ]
+
+    def __init__(self, contract_id: str) -> None:
+        super().__init__()
+        self.contract_id = contract_id
+        self.view: ContractView | None = None
+
+    # -- layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="contract-head")
+        with VerticalScroll(id="contract-body"):
+            for name, columns in TABLES.items():
+                table = DataTable(id=name, cursor_type="row", classes="contract-table")
+                table.border_title = name.capitalize()
+                for col in columns:
+                    table.add_column(col, key=col)
+                yield table
+                if name == "activities":
+                    yield Static("", id="activity-hint")
+        yield StatusBar(id="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.query_one("#activities", DataTable).focus()
+
+    @property
+    def ws(self):
+        return self.app.workspace
+
+    def me(self) -> str:
+        party = self.view.party_by_key(self.ws.identity.key_hex) if self.view else None
+        return party.id if party else ""
+
+    def reload(self) -> None:
+        try:
+            self.view = self.ws.view(self.contract_id)
+        except PactError as exc:
+            self.app.report(exc)
+            return
+        self.ws.store.mark_seen(self.contract_id)
+        self.paint()
+
+    def paint(self) -> None:
+        v, me, now = self.view, self.me(), self.ws.clock()
+        turn = [v.label(p) + (" (you)" if p == me else "") for p in v.turn()]
+        head = Text.assemble(light_cell(v.light()), "  ", (v.title, "bold"), f"  ·  {v.template or 'no template'}  ·  ",
+                             ("waiting on " + ", ".join(turn)) if turn else ("resolved" if v.resolved() else "nobody's turn"),
+                             f"  ·  you are {v.label(me) if me else 'not a party'}  ·  {v.id[:8]}")
+        self.query_one("#contract-head", Static).update(head)
+        self.fill("parties", [(pid, (pid, p.role, p.name, p.org, "joined" if p.key else "open slot"))
+                              for pid, p in v.parties.items()])
+        self.fill("items", [(iid, (it.label, it.display(v.parties), v.label(it.set_by) if it.set_by else f"({v.label(it.owner)} sets it)"))
+                            for iid, it in v.items.items()])
+        rows = []
+        for aid, a in v.activities.items():
+            due = "-" if a.due is None else (when(a.due) if a.finished else f"{when(a.due)} ({time_left(a.due, now)})")
+            due_text = Text(due, style="bold red" if a.overdue(now) else "")
+            status = a.status.replace("_", " ") + (f" on {v.label(a.waiting_on)}" if a.status == "waiting" else "")
+            blocked = v.blocked_by(a)
+            status += f" (after {', '.join(blocked)})" if blocked and not a.finished else ""
+            rows.append((aid, (a.title, v.label(a.assignee), a.problem_owner or "-", Text(status, style=STATUS_STYLE.get(a.status, "")), due_text)))
+        self.fill("activities", rows)
+        self.fill("proposals", [
+            (p.id, (p.id, actions.describe_proposal(p.kind, p.payload, v), v.label(p.proposer),
+                    "  ".join(f"{v.label(r)} {({'accept': '✔', 'reject': '✘'}).get(p.answer_of(r) or '', '?')}" for r in p.required),
+                    p.state))
+            for p in sorted(v.proposals, key=lambda p: (p.state != "open", -p.created_at))
+        ])
+        # Every change in a loaded copy was verified against its author's key when loaded: hence the mark.
+        self.fill("timeline", [(str(n), (when(e.at), v.label(e.author), SIGNED, e.kind, e.text))
+                               for n, e in reversed(list(enumerate(v.timeline)))])
+        self.update_hint()
+
+    def fill(self, name: str, rows: list[tuple[str, tuple]]) -> None:
+        table = self.query_one(f"#{name}", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+        table.styles.height = min(len(rows), 10 if name != "timeline" else 12) + 3
+
+    # -- what is selected, and what it permits --------------------------------------------------------
+
+    def selected(self, name: str) -> str | None:
+        table = self.query_one(f"#{name}", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+
+    def why_not_status(self) -> str | None:
+        aid = self.selected("activities")
+        if aid is None:
+            return "there are no activities"
+        act = self.view.activities[aid]
+        if not rules.can_change_status(self.view, self.me(), act):
+            return f"only {self.view.label(act.assignee)} (the assignee) or a coordinator may change {act.title!r}"
+        if act.finished:
+            return f"{act.title!r} is {act.status}"
+        return None
+
+    def why_not_item(self) -> str | None:
+        iid = self.selected("items")
+        if iid is None:
+            return "there are no data items"
+        item = self.view.items[iid]
+        if not rules.can_write_item(self.view, self.me(), item):
+            return f"only {self.view.label(item.owner)} (the owner of {item.label!r}) may set it"
+        return None
+
+    def answerable(self) -> str | None:
+        """The proposal to answer: the selected one if it waits on me, else the first that does."""
+        me = self.me()
+        waiting = [p.id for p in self.view.open_proposals() if me in p.waiting_for()]
+        chosen = self.selected("proposals")
+        return chosen if chosen in waiting else (waiting[0] if waiting else None)
+
+    def update_hint(self) -> None:
+        lines = []
+        if why := self.why_not_item():
+            lines.append(f"i (set item) not offered: {why}")
+        if why := self.why_not_status():
+            lines.append(f"s/w/d/x not offered: {why}")
+        self.query_one("#activity-hint", Static).update(Text("\n".join(lines), style="dim"))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if self.view is None:
+            return True
+        if action == "status":
+            return None if self.why_not_status() else True
+        if action == "set_item":
+            return None if self.why_not_item() else True
+        if action == "answer":
+            return True if self.answerable() else None
+        return True
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.view is not None:
+            self.update_hint()
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        if not message.contract_ids or self.contract_id in message.contract_ids:
+            self.reload()
+
+    # -- running edits -----------------------------------------------------------------------------
+
+    def run_edit(self, action, *args, **kwargs) -> bool:
+        try:
+            outcome = self.ws.act(self.contract_id, action, *args, **kwargs)
+        except PactError as exc:
+            self.app.report(exc)
+            return False
+        self.app.note_own_write(self.contract_id)
+        self.app.notify(outcome.message, title="Done")
+        self.reload()
+        return True
+
+    def ask(self, form, then) -> None:
+        """Open a dialog; ``then(answers)`` runs if the user submits. Bad input is a notification."""
+        def done(answers: dict | None) -> None:
+            if answers is None:
+                return
+            try:
+                then(answers)
+            except PactError as exc:
+                self.app.report(exc)
+        self.app.push_screen(FormScreen(form), done)
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_set_item(self) -> None:
+        why = self.why_not_item()
+        if why:
+            self.app.report(RefusedOperation(why))
+            return
+        item = self.view.items[self.selected("items")]
+        self.ask(forms.item_form(item, self.view),
+                 lambda ans: self.run_edit(actions.set_item, item.id, **forms.item_args(item, ans)))
+
+    def action_status(self, action: str) -> None:
+        why = self.why_not_status()
+        if why:
+            self.app.report(RefusedOperation(why))
+            return
+        aid = self.selected("activities")
+        if action == "start":
+            self.run_edit(actions.change_status, aid, "start")
+        elif action == "wait":
+            self.ask(forms.wait_form(self.view, self.me()),
+                     lambda ans: self.run_edit(actions.change_status, aid, "wait", waiting_on=ans["waiting_on"], outcome=ans["outcome"]))
+        else:
+            title = "Finish the activity" if action == "done" else "Cancel the activity"
+            self.ask(forms.outcome_form(title), lambda ans: self.run_edit(actions.change_status, aid, action, outcome=ans["outcome"]))
+
+    def action_note(self, decision: bool) -> None:
+        self.ask(forms.note_form(decision), lambda ans: self.run_edit(actions.note, ans["text"], decision=decision))
+
+    def action_add_activity(self) -> None:
+        def then(ans):
+            args, kwargs = forms.activity_args(ans, self.ws.clock())
+            self.run_edit(actions.add_activity, *args, **kwargs)
+        self.ask(forms.activity_form(self.view, self.me()), then)
+
+    def action_propose(self) -> None:
+        def then(ans):
+            kind, payload, why = forms.proposal_args(ans, self.ws.clock())
+            if kind == "add_activity":
+                due = forms.parse_when(ans["due"], self.ws.clock()) if ans["due"] else None
+                self.run_edit(actions.add_activity, ans["title"], ans["assignee"], due, rationale=why)
+            else:
+                self.run_edit(actions.propose, kind, payload, why)
+        self.ask(forms.propose_form(self.view, self.selected("activities") or ""), then)
+
+    def action_answer(self, accept: bool) -> None:
+        pid = self.answerable()
+        if pid is None:
+            self.app.report(RefusedOperation("no open proposal is waiting for your answer"))
+            return
+        prop = self.view.proposal(pid)
+        summary = f"{pid}: {actions.describe_proposal(prop.kind, prop.payload, self.view)}"
+        if prop.rationale:
+            summary += f" — {prop.rationale}"
+        self.ask(forms.answer_form(accept, summary), lambda ans: self.run_edit(actions.answer, pid, accept, ans["reason"]))
+
+    def action_invite(self) -> None:
+        engine = self.app.engine
+        if engine is not None and hasattr(engine, "invite"):
+            try:
+                code = engine.invite(self.contract_id)
+            except PactError as exc:
+                self.app.report(exc)
+                return
+            self.app.notify(f"Invite code: {code}\nGive it to the other party: pact join {code}", title="Invite", timeout=30)
+            return
+        self.ask(forms.invite_form(self.view), lambda ans: self.run_edit(
+            actions.add_party, ans["key"].lower(), ans["name"], ans["role"], ans["org"], ans["why"]))
+
+    def action_export_bundle(self) -> None:
+        default = Path.home() / f"{actions.slug(self.view.title)}-{self.contract_id[:6]}.pact"
+
+        def then(ans):
+            path = Path(ans["path"]).expanduser()
+            try:
+                count = bundle.write(self.ws, self.contract_id, path)
+            except OSError as exc:
+                self.app.notify(f"cannot write {path}: {exc.strerror or exc}", title="Export", severity="error")
+                return
+            self.app.notify(f"Wrote {count} signed changes to {path}", title="Export")
+        self.ask(forms.export_form(default), then)

@@ -1,0 +1,159 @@
+"""The dialogs of the contract screen: what each asks, and how its answers become model arguments.
+
+Turning answers into arguments raises ``UsageError`` with a one-line reason on bad input, which the
+screen shows as a notification; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pactclient.cli.common import parse_when
+from pactclient.errors import UsageError
+from pactclient.model.actions import slug
+from pactclient.model.schema import ITEM_KINDS
+from pactclient.model.views import ContractView, Item
+from pactclient.tui.screens.form import Field, Form
+
+PROPOSAL_CHOICES = (
+    ("move a deadline", "change_due"),
+    ("give an activity to another party", "change_assignee"),
+    ("add an activity", "add_activity"),
+    ("remove an activity", "remove_activity"),
+    ("add a data item", "add_item"),
+    ("remove a data item", "remove_item"),
+)
+WHEN_HINT = "24h, 3d, or a date/time like 2026-12-01T17:00 (UTC)"
+
+
+def _parties(view: ContractView) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{p.label} ({p.role})", pid) for pid, p in view.parties.items())
+
+
+def _activities(view: ContractView) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{a.title} [{aid}]", aid) for aid, a in view.activities.items())
+
+
+def item_form(item: Item, view: ContractView) -> Form:
+    if item.kind == "money":
+        amount = "" if item.amount is None else f"{item.amount / 100:.2f}"
+        fields = (
+            Field("amount", "Amount", amount, placeholder="e.g. 250.00"),
+            Field("currency", "Currency", item.currency or "GBP"),
+            Field("owed_by", "Owed by", item.owed_by, _parties(view)),
+            Field("owed_to", "Owed to", item.owed_to, _parties(view)),
+        )
+        return Form(f"Set {item.label}", fields, "Money always says who owes whom.")
+    if item.kind == "choice" and item.choices:
+        return Form(f"Set {item.label}", (Field("value", item.label, item.value or "", tuple((c, c) for c in item.choices)),))
+    placeholder = "YYYY-MM-DD" if item.kind == "date" else ""
+    return Form(f"Set {item.label}", (Field("value", f"{item.label} ({item.kind})", str(item.value or ""), placeholder=placeholder),))
+
+
+def item_args(item: Item, answers: dict) -> dict:
+    if item.kind == "money":
+        return {"amount": answers["amount"], "currency": answers["currency"], "owed_by": answers["owed_by"],
+                "owed_to": answers["owed_to"]}
+    return {"value": answers["value"] or None}
+
+
+def activity_form(view: ContractView, default_assignee: str) -> Form:
+    return Form("Add an activity", (
+        Field("title", "What must be done"),
+        Field("assignee", "Who does it", default_assignee, _parties(view)),
+        Field("due", "By when", placeholder=WHEN_HINT),
+        Field("detail", "Detail"),
+        Field("problem_owner", "Named problem owner (a person)"),
+        Field("why", "Why (shown to the other parties)"),
+    ), "Once another party has signed, every party must accept a new activity.", submit="Propose")
+
+
+def activity_args(answers: dict, now: int) -> tuple[tuple, dict]:
+    if not answers["title"]:
+        raise UsageError("an activity needs a title")
+    due = parse_when(answers["due"], now) if answers["due"] else None
+    return (answers["title"], answers["assignee"], due), {
+        "detail": answers["detail"], "problem_owner": answers["problem_owner"], "rationale": answers["why"]}
+
+
+def wait_form(view: ContractView, me: str) -> Form:
+    others = tuple(c for c in _parties(view) if c[1] != me) or _parties(view)
+    return Form("Waiting on…", (Field("waiting_on", "Waiting on", others[0][1], others),
+                                Field("outcome", "What for")))
+
+
+def outcome_form(title: str) -> Form:
+    return Form(title, (Field("outcome", "What came of it (optional)"),))
+
+
+def note_form(decision: bool) -> Form:
+    if decision:
+        return Form("Record a decision", (Field("text", "The decision, in one sentence"),),
+                    "A decision is kept on the timeline so nobody can later deny it was made.")
+    return Form("Write a message", (Field("text", "Message"),))
+
+
+def propose_form(view: ContractView, activity_id: str = "") -> Form:
+    acts = _activities(view)
+    return Form("Propose a change", (
+        Field("kind", "Change", "change_due", PROPOSAL_CHOICES),
+        Field("activity", "Activity (for deadline, assignee, remove)", activity_id or (acts[0][1] if acts else ""), acts),
+        Field("due", "New deadline", placeholder=WHEN_HINT),
+        Field("assignee", "Party (new assignee, or owner of a new item)", "", _parties(view)),
+        Field("title", "Title or label (for a new activity or item)"),
+        Field("item_kind", "Kind of new item", "text", tuple((k, k) for k in ITEM_KINDS)),
+        Field("item", "Item id (to remove)"),
+        Field("why", "Why (shown to the other parties)"),
+    ), "The change applies once every party has accepted it.", submit="Propose")
+
+
+def proposal_args(answers: dict, now: int) -> tuple[str, dict, str]:
+    """(kind, payload, rationale) for ``actions.propose``; add_activity is built the same way as the CLI's."""
+    kind, why = answers["kind"], answers["why"]
+    if kind == "change_due":
+        if not answers["due"]:
+            raise UsageError("say the new deadline (e.g. 3d or 2026-12-01)")
+        return kind, {"id": answers["activity"], "due": parse_when(answers["due"], now)}, why
+    if kind == "change_assignee":
+        if not answers["assignee"]:
+            raise UsageError("choose the party that should do it")
+        return kind, {"id": answers["activity"], "assignee": answers["assignee"]}, why
+    if kind == "remove_activity":
+        return kind, {"id": answers["activity"]}, why
+    if kind == "add_item":
+        if not answers["title"] or not answers["assignee"]:
+            raise UsageError("a new item needs a label and the party that sets it")
+        return kind, {"id": slug(answers["title"]), "label": answers["title"], "kind": answers["item_kind"] or "text",
+                      "owner": answers["assignee"], "choices": [], "currency": "GBP" if answers["item_kind"] == "money" else ""}, why
+    if kind == "remove_item":
+        if not answers["item"]:
+            raise UsageError("name the item to remove")
+        return kind, {"id": answers["item"]}, why
+    if kind == "add_activity":
+        if not answers["title"] or not answers["assignee"]:
+            raise UsageError("a new activity needs a title and the party that does it")
+        return kind, {}, why  # the screen routes this through actions.add_activity
+    raise UsageError(f"unknown change {kind!r}")
+
+
+def answer_form(accept: bool, summary: str) -> Form:
+    word = "Accept" if accept else "Reject"
+    return Form(f"{word} proposal", (Field("reason", "Reason (optional)" if accept else "Why not"),), summary, submit=word)
+
+
+def invite_form(view: ContractView) -> Form:
+    open_roles = sorted({p.role for p in view.parties.values() if not p.key}) or ["supplier"]
+    return Form("Add a party", (
+        Field("key", "Their public key (64 hex characters, from `pact whoami --json`)"),
+        Field("name", "Name"),
+        Field("role", "Role", open_roles[0], tuple((r, r) for r in sorted(set(open_roles) | {"customer", "supplier", "coordinator", "observer"}))),
+        Field("org", "Organisation"),
+        Field("why", "Why (shown to the other parties)"),
+    ), "No sync engine is running, so there is no invite code: add the party by key, then send them a bundle "
+       "(b) or run `pact invite` from the CLI once sync is available.", submit="Add")
+
+
+def export_form(default: Path) -> Form:
+    return Form("Export a bundle", (Field("path", "Write to file", str(default)),),
+                "The bundle holds every signed change; the other party imports it with `pact bundle import`.",
+                submit="Export")

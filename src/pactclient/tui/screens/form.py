@@ -1,0 +1,92 @@
+"""A small modal form: a title, a few labelled fields, OK / Cancel. Returns a dict of values or None.
+
+Every dialog of the app (set an item, propose a change, write a message, ...) is one of these, so
+they all behave alike: Enter in the last field or ctrl+s submits, Escape cancels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    value: str = ""
+    choices: tuple[tuple[str, str], ...] = ()  # (shown, value): a Select instead of an Input
+    placeholder: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    title: str
+    fields: tuple[Field, ...]
+    explain: str = ""
+    submit: str = "OK"
+    extra: dict = field(default_factory=dict)
+
+
+class FormScreen(ModalScreen[dict | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+s", "submit", "Submit", id="form.submit"),
+    ]
+
+    def __init__(self, form: Form) -> None:
+        super().__init__()
+        self.form = form
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-box") as box:
+            box.border_title = self.form.title
+            if self.form.explain:
+                yield Static(self.form.explain, classes="form-explain")
+            for f in self.form.fields:
+                yield Label(f.label, classes="form-label")
+                if f.choices:
+                    if f.value and f.value in {v for _, v in f.choices}:
+                        yield Select(list(f.choices), value=f.value, allow_blank=False, id=f"field-{f.name}")
+                    else:
+                        yield Select(list(f.choices), id=f"field-{f.name}")
+                else:
+                    yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}")
+                if f.hint:
+                    yield Static(f.hint, classes="form-hint")
+            with Horizontal(classes="form-buttons"):
+                yield Button(self.form.submit, variant="primary", id="form-ok")
+                yield Button("Cancel", id="form-cancel")
+
+    def values(self) -> dict:
+        out = {}
+        for f in self.form.fields:
+            widget = self.query_one(f"#field-{f.name}")
+            blank = isinstance(widget, Select) and widget.is_blank()
+            out[f.name] = "" if blank or widget.value is None else str(widget.value).strip()
+        return out
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        if event.input is inputs[-1]:
+            self.action_submit()
+        else:
+            self.focus_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "form-ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def action_submit(self) -> None:
+        self.dismiss(self.values())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

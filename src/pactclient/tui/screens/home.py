@@ -1,0 +1,132 @@
+"""Home: the work queue. Every contract, what needs me first, filtered as I type.
+
+Painted from the summary index only (``Workspace.summaries()``), never by loading documents, so it
+stays quick with a thousand contracts.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from pactclient.tui.messages import StoreChanged
+from pactclient.tui.queue import QueueRow, ago, build_rows, matching, time_left
+from pactclient.tui.widgets.status_bar import StatusBar
+
+LIGHT_STYLE = {"red": "bold red", "amber": "bold yellow", "green": "bold green"}
+
+
+def light_cell(light: str) -> Text:
+    return Text(f"● {light}", style=LIGHT_STYLE.get(light, ""))
+
+
+class HomeScreen(Screen):
+    BINDINGS = [
+        Binding("n", "new_contract", "New contract", id="home.new_contract"),
+        Binding("slash", "focus_filter", "Filter", id="home.filter"),
+        Binding("enter", "open_contract", "Open", id="home.open", show=True),
+        Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[QueueRow] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="Filter: type words from a title, a party, a template…", id="queue-filter")
+        yield Static("", id="queue-count")
+        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield StatusBar(id="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#queue", DataTable)
+        table.add_column("light", key="light", width=9)
+        table.add_column("contract", key="title", width=38)
+        table.add_column("whose turn", key="turn", width=22)
+        table.add_column("next deadline", key="due", width=26)
+        table.add_column("last activity", key="last", width=13)
+        table.add_column("new", key="unseen", width=4)
+        table.add_column("id", key="id", width=8)
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        ws = self.app.workspace
+        summaries = ws.summaries()
+        unseen = {s["id"]: ws.store.unseen_count(s["id"]) for s in summaries}
+        self.rows = build_rows(summaries, unseen, ws.clock())
+        self.paint()
+
+    def paint(self) -> None:
+        table = self.query_one("#queue", DataTable)
+        query = self.query_one("#queue-filter", Input).value
+        shown = matching(self.rows, query)
+        keep = table.cursor_row
+        table.clear()
+        now = self.app.workspace.clock()
+        for r in shown:
+            due = "-" if r.next_due is None else f"{time_left(r.next_due, now)} · {r.next_due_title}"
+            turn = Text(r.turn, style="bold" if r.mine else "dim" if r.resolved else "")
+            table.add_row(light_cell(r.light), r.title, turn, due, ago(r.last_activity_at, now),
+                          Text(str(r.unseen), style="bold cyan") if r.unseen else "", r.id[:6], key=r.id)
+        if shown:
+            table.move_cursor(row=min(keep, len(shown) - 1))
+        total = len(self.rows)
+        mine = sum(1 for r in self.rows if r.mine)
+        filt = f" · {len(shown)} match{'es' if len(shown) != 1 else ''} {query!r}" if query.strip() else ""
+        empty = "" if total else " · press n to start your first contract"
+        self.query_one("#queue-count", Static).update(
+            f"{total} contract{'s' if total != 1 else ''} · {mine} waiting on you{filt}{empty}")
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.paint()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#queue", DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open(event.row_key.value)
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self.app.workspace is not None:
+            self.reload()
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def selected_id(self) -> str | None:
+        table = self.query_one("#queue", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+
+    def open(self, contract_id: str) -> None:
+        from pactclient.tui.screens.contract import ContractScreen
+
+        self.app.push_screen(ContractScreen(contract_id))
+
+    def action_open_contract(self) -> None:
+        cid = self.selected_id()
+        if cid:
+            self.open(cid)
+
+    def action_new_contract(self) -> None:
+        from pactclient.tui.screens.new_contract import NewContractScreen
+
+        self.app.push_screen(NewContractScreen())
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#queue-filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#queue-filter", Input).value = ""
+        self.query_one("#queue", DataTable).focus()

@@ -1,0 +1,22 @@
+"""One line at the bottom of every screen: who I am, peers online and sync state."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    """Refreshed every second from the app (the sync engine's status when one runs, "offline" otherwise)."""
+
+    def on_mount(self) -> None:
+        self.update_status()
+        self.set_interval(1.0, self.update_status)
+
+    def update_status(self) -> None:
+        app = self.app
+        ws = getattr(app, "workspace", None)
+        me = ""
+        if ws is not None:
+            ident = ws.identity
+            me = f"{ident.name}{' · ' + ident.org if ident.org else ''} · {ident.short_fingerprint}  │  "
+        self.update(f"{me}{app.peer_status()}")
