@@ -61,3 +61,43 @@ def test_serve_invite_join_sync_and_stop(tmp_path):
     assert server.returncode == 0, err
     assert "stopped" in err and "admitted 1 change" in err
     assert not (sup / "serve.json").exists()
+
+
+def wait_until_shown(home: Path, cid: str, text: str) -> None:
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        if text in pact(home, "show", cid[:8]).stdout:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never reached {home.name}")
+
+
+def test_two_serves_on_one_machine_keep_both_copies_in_step(tmp_path):
+    """Both parties run `pact serve --port 0` on one machine; edits typed on either side reach the other."""
+    sup, cus = tmp_path / "supplier", tmp_path / "customer"
+    pact(sup, "init", "--name", "Priya", "--org", "BT")
+    pact(cus, "init", "--name", "Alice")
+    cid = json.loads(pact(sup, "new", "Mail re-downloads", "--template", "broadband-fault", "--as", "supplier",
+                          "--json").stdout)["id"]
+    servers = []
+    try:
+        for home in (sup, cus):
+            if home == cus:
+                pact(cus, "join", pact(sup, "invite", cid[:8]).stdout.strip())
+            # No --invite-port: with --port 0 the invite listener takes any free port, so two homes don't clash.
+            servers.append(subprocess.Popen([sys.executable, "-m", "pactclient", "--home", str(home), "serve",
+                                             "--port", "0"], stderr=subprocess.PIPE, text=True))
+            wait_for_file(home / "serve.json", servers[-1])
+        pact(sup, "note", cid[:8], "Engineer booked for Tuesday")
+        wait_until_shown(cus, cid, "Engineer booked for Tuesday")
+        pact(cus, "note", cid[:8], "Tuesday suits me")
+        wait_until_shown(sup, cid, "Tuesday suits me")
+        views = [json.loads(pact(h, "show", cid[:8], "--json").stdout) for h in (sup, cus)]
+        by_hash = [sorted(v["changes"], key=lambda c: c["hash"]) for v in views]
+        assert by_hash[0] == by_hash[1]
+        assert all(c["signature_verified"] for c in views[0]["changes"])
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+            server.communicate(timeout=LIMIT)
+    assert [s.returncode for s in servers] == [0, 0]

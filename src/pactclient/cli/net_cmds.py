@@ -34,7 +34,8 @@ def _port(value: int) -> int:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 to accept peers from the network.")
 @click.option("--port", default=7400, show_default=True, type=int, help="Port for pinned peers.")
-@click.option("--invite-port", default=7401, show_default=True, type=int, help="Port for redeeming invites.")
+@click.option("--invite-port", default=None, type=int,
+              help="Port for redeeming invites  [default: the next port after --port; any free one with --port 0]")
 @click.option("--discover/--no-discover", default=False, help="Advertise and find peers on the LAN (zeroconf).")
 @click.pass_context
 def serve(ctx, host, port, invite_port, discover):
@@ -50,6 +51,9 @@ def serve(ctx, host, port, invite_port, discover):
     if running_server(home):
         raise UsageError(f"`pact serve` is already running for {home}")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if invite_port is None:
+        # Two homes on one machine each run `pact serve --port 0`: their invite ports must not clash either.
+        invite_port = port + 1 if port else 0
     service = PeerService(ws, host, _port(port), discovery=discover, invite_port=_port(invite_port))
 
     async def run() -> None:
@@ -60,7 +64,8 @@ def serve(ctx, host, port, invite_port, discover):
         try:
             await service.start()
         except OSError as exc:
-            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            raise UsageError(f"cannot listen on {host} (port {port}, invite port {invite_port}): {exc.strerror};"
+                             " choose others with --port and --invite-port") from None
         record = home / RUNNING_FILE
         record.write_text(json.dumps({"pid": os.getpid(), "address": service.address,
                                       "invite_addresses": service.invite_addresses()}))
