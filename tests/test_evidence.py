@@ -272,3 +272,35 @@ def test_progress_is_reported_while_gathering(world):
     encode(world["wa"], world["cid"], progress=lambda done, total: seen.append((done, total)))
     total = world["wa"].store.change_count(world["cid"])
     assert seen and seen[-1] == (total, total)
+
+
+def _claim_countersignature(party: str, key: str):
+    """A model action writing an agreement entry in ``party``'s name with a signature that is not one."""
+    from automerge.core import ROOT
+
+    from pactclient.model.actions import Outcome
+    from pactclient.model.amdoc import child, put_value
+
+    def write(doc, actor, proposal_id: str):
+        with doc.transaction() as tx:
+            timeline = child(tx, ROOT, "timeline")
+            put_value(tx, timeline, tx.length(timeline), {
+                "kind": "agreement", "author": party, "at": actor.now, "text": "countersigned", "ref": proposal_id,
+                "heads": [], "key": key, "signature": "00" * 64}, insert=True)
+        return Outcome("claimed")
+    return write
+
+
+def test_a_false_countersignature_neither_counts_nor_stops_the_real_one(world):
+    """Alice writes an agreement entry in BT's name before BT countersigns: the file stays valid, shows
+    BT as not having countersigned, and BT's device still countersigns with its next write."""
+    wa, wb, cid = world["wa"], world["wb"], world["cid"]
+    wa.act(cid, _claim_countersignature("supplier", world["priya"].public_key.hex()), world["proposal"])
+    exchange(wa, wb, cid)
+    verdict = verify_bytes(encode(wa, cid))
+    assert verdict.valid, verdict.failures
+    assert summary(verdict)["agreements"][0]["signed_by"] == ["customer"]
+    wb.act(cid, actions.note, "engineer booked")
+    exchange(wb, wa, cid)
+    verdict = verify_bytes(encode(wa, cid))
+    assert verdict.valid and summary(verdict)["agreements"][0]["signed_by"] == ["customer", "supplier"]
