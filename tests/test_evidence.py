@@ -304,3 +304,14 @@ def test_a_false_countersignature_neither_counts_nor_stops_the_real_one(world):
     exchange(wb, wa, cid)
     verdict = verify_bytes(encode(wa, cid))
     assert verdict.valid and summary(verdict)["agreements"][0]["signed_by"] == ["customer", "supplier"]
+
+
+def test_the_file_and_its_report_are_written_both_or_neither(tmp_path):
+    from pactclient.errors import FormatError
+    from pactclient.evidence import write_all
+
+    with pytest.raises(FormatError, match="cannot write"):
+        write_all([(tmp_path / "case.pact", b"evidence"), (tmp_path / "gone" / "case.html", b"report")])
+    assert list(tmp_path.iterdir()) == []
+    write_all([(tmp_path / "case.pact", b"evidence"), (tmp_path / "case.html", b"report")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.html", "case.pact"]

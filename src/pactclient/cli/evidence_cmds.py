@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -60,25 +59,6 @@ def _check_targets(*paths: str | None) -> list[Path]:
     return targets
 
 
-def _write_all(files: list[tuple[Path, bytes]]) -> None:
-    """Write every file or none: each goes to a temporary file first, and all are renamed at the end."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, data in files:
-            tmp = path.with_name(path.name + ".tmp")
-            staged.append((tmp, path))
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise FormatError(f"cannot write {exc.filename or 'the output'}: {exc.strerror}") from None
-
-
 @click.command()
 @click.argument("contract")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Evidence file to write.")
@@ -117,7 +97,7 @@ def export(ctx, contract, output, html_path, tsa, as_json):
     files = [(Path(output), data)] if output else []
     if html_path:
         files.append((Path(html_path), report_mod.render(verdict).encode()))
-    _write_all(files)
+    evidence.write_all(files)
     result = {"contract": cid, "output": output, "html": html_path, "bytes": len(data), "changes": total,
               "sha256": verdict.sha256, "countersigned": countersigned, "timestamped": bool(tsa),
               "valid": verdict.valid}
@@ -189,10 +169,11 @@ def _print_verdict(data: dict) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
 def report(file, output):
     """Render the readable HTML report of an evidence FILE (no home needed)."""
+    from pactclient import evidence
     from pactclient.evidence import verify_bytes
     from pactclient.evidence import report as report_mod
 
     _check_targets(output)
     verdict = verify_bytes(_read(file))
-    _write_all([(Path(output), report_mod.render(verdict).encode())])
+    evidence.write_all([(Path(output), report_mod.render(verdict).encode())])
     click.echo(f"wrote {output} ({'verified' if verdict.valid else 'NOT VERIFIED: ' + '; '.join(verdict.failures)})")
