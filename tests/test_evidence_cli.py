@@ -135,6 +135,8 @@ def test_verify_and_report_refuse_what_is_not_a_whole_evidence_file(tmp_path, ge
         _one_line_error(pact(None, "report", str(tmp_path / name), "-o", str(tmp_path / "r.html"), ok=False),
                         code, words)
     assert not (tmp_path / "r.html").exists()
+    _one_line_error(pact(None, "report", str(genuine), "-o", str(genuine), ok=False), 2, "overwrite the evidence file")
+    assert genuine.read_bytes() == data
 
 
 def test_export_refuses_bad_targets_before_writing_anything(tmp_path):

@@ -173,6 +173,10 @@ def report(file, output):
     from pactclient.evidence import verify_bytes
     from pactclient.evidence import report as report_mod
 
+    from pactclient.errors import UsageError
+
+    if Path(output).resolve() == Path(file).resolve():
+        raise UsageError("the report would overwrite the evidence file: choose another -o")
     _check_targets(output)
     verdict = verify_bytes(_read(file))
     evidence.write_all([(Path(output), report_mod.render(verdict).encode())])
