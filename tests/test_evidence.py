@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import random
+from html.parser import HTMLParser
 
 import pytest
-from automerge.core import ROOT, Document, ScalarType
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from conftest import exchange, shared_contract
+from evidence_forgery import forge, resign
 from pactclient.evidence import encode, summary, verify_bytes
 from pactclient.evidence import fileformat
 from pactclient.evidence.report import render
 from pactclient.identity import DeviceIdentity
 from pactclient.model import actions
-from pactclient.signing.changes import sign_change
 
 HOUR = 3600 * 1000
 
@@ -49,8 +49,32 @@ def test_genuine_file_verifies_with_the_contract_summary(world):
     assert out["changes"] == world["wa"].store.change_count(world["cid"])
 
 
-def test_every_single_byte_change_is_rejected(world):
+# Which check named a failure: (check, words that only that check's failures use).
+CHECKS = [
+    ("container", ("magic bytes", "truncated", "length mismatch")),
+    ("exporter's signature", ("exporter's signature does not verify",)),
+    ("body encoding", ("not msgpack", "not a msgpack map", "canonical", "the body's field", "unexpected fields",
+                       "not a pact-evidence")),
+    ("exporter's key", ("header differs",)),
+    ("document", ("document cannot be",)),
+    ("heads", ("heads in the file",)),
+    ("one signature per change", ("have no signature", "name changes that are not", "two signatures",
+                                  "[change hash, signature]")),
+    ("admission", ("refused",)),
+    ("parties", ("parties listed",)),
+    ("agreed versions", ("agreed versions listed",)),
+]
+
+
+def caught_by(failures: list[str]) -> set[str]:
+    named = {check for check, words in CHECKS if any(w in f for f in failures for w in words)}
+    assert named or not failures, f"a failure no check claims: {failures}"
+    return named
+
+
+def test_every_single_byte_change_is_rejected_by_the_check_that_covers_that_byte(world):
     data = encode(world["wa"], world["cid"])
+    n = len(fileformat.unpack(data).body)
     rng = random.Random(20261123)
     for _ in range(1000):
         mutated = bytearray(data)
@@ -58,40 +82,54 @@ def test_every_single_byte_change_is_rejected(world):
         mutated[pos] ^= rng.randrange(1, 256)
         verdict = verify_bytes(bytes(mutated))
         assert not verdict.valid, f"a change at byte {pos} was accepted"
-        assert verdict.failures
+        checks = caught_by(verdict.failures)
+        if pos < 16 or 48 <= pos < 52 or pos >= 116 + n:  # magic, body length, token length
+            assert "container" in checks, (pos, verdict.failures)
+        else:  # the exporter's key, the body or the exporter's signature itself
+            assert "exporter's signature" in checks, (pos, verdict.failures)
     assert not verify_bytes(data + b"\x00").valid
     assert not verify_bytes(data[:-1]).valid
 
 
-def _resign(body: dict, key: Ed25519PrivateKey, public: bytes) -> bytes:
-    """An evidence file for ``body`` with a valid exporter signature: only the inner checks can catch it."""
-    return fileformat.pack(fileformat.canonical(body), public, key.sign)
-
-
-def _forge(body: dict, actor: bytes, signer: DeviceIdentity) -> dict:
-    """``body`` with one more change written by ``actor`` and signed by ``signer``."""
-    doc = Document.load(body["document"])
-    doc.set_actor(actor)
-    before = doc.get_heads()
-    with doc.transaction() as tx:
-        tx.put(ROOT, "forged", ScalarType.Str, "BT admits everything")
-    (forged,) = doc.get_changes(before)
-    return dict(body, document=doc.save(), heads=sorted(doc.get_heads()),
-                signatures=sorted(body["signatures"] + [[forged.hash, sign_change(signer, forged.hash)]]))
+def test_body_changes_vouched_for_by_the_exporter_are_caught_inside(world):
+    """The exporter's signature catches any change made after export, but not the exporter's own lies:
+    1,000 single-byte changes of the body, each signed again by the exporter, must all be caught by
+    the checks of what the body says. The export time is left alone: it is the exporter's own claim."""
+    wa = world["wa"]
+    body = fileformat.unpack(encode(wa, world["cid"])).body
+    start = body.index(b"\xabexported_at") + len(b"\xabexported_at")
+    claim = range(start, start + 9)  # a uint64: its marker byte and 8 bytes of value
+    rng = random.Random(5)
+    tally: dict[str, int] = {}
+    for _ in range(1000):
+        pos = rng.randrange(len(body))
+        while pos in claim:
+            pos = rng.randrange(len(body))
+        mutated = bytearray(body)
+        mutated[pos] ^= rng.randrange(1, 256)
+        verdict = verify_bytes(fileformat.pack(bytes(mutated), wa.identity.public_key, wa.identity.sign))
+        assert not verdict.valid, f"a change at body byte {pos} signed by the exporter was accepted"
+        for check in caught_by(verdict.failures):
+            tally[check] = tally.get(check, 0) + 1
+    assert "exporter's signature" not in tally
+    # Each of these catches dozens of the 1,000 here: no single early check does all the work.
+    for check in ("body encoding", "document", "one signature per change", "admission", "parties",
+                  "agreed versions"):
+        assert tally.get(check, 0) >= 5, tally
+    assert max(tally.values()) < 800, tally
 
 
 def test_a_forged_change_is_rejected_even_when_the_exporter_signs_it(world, tmp_path):
     wa, cid = world["wa"], world["cid"]
     body = fileformat.decode_body(fileformat.unpack(encode(wa, cid)).body)
     stranger = DeviceIdentity.create(tmp_path / "mallory", "Mallory")
-    verdict = verify_bytes(_resign(_forge(body, stranger.public_key, stranger), wa.identity.private_key,
-                                   wa.identity.public_key))
+    verdict = verify_bytes(resign(forge(body, stranger.public_key, stranger), wa.identity))
     assert not verdict.valid
     assert any("not a party" in f for f in verdict.failures)
 
     # A change in BT's name signed by Alice's key: the signature does not verify against its author.
-    in_bts_name = _forge(body, world["priya"].public_key, world["alice"])
-    verdict = verify_bytes(_resign(in_bts_name, wa.identity.private_key, wa.identity.public_key))
+    in_bts_name = forge(body, world["priya"].public_key, world["alice"])
+    verdict = verify_bytes(resign(in_bts_name, wa.identity))
     assert not verdict.valid
     assert any("signature does not verify" in f for f in verdict.failures)
 
@@ -107,13 +145,13 @@ def test_inner_lies_are_named(world):
         "agreed versions": dict(body, agreements=[]),
     }
     for expected, lie in cases.items():
-        verdict = verify_bytes(_resign(lie, key, public))
+        verdict = verify_bytes(resign(lie, wa.identity))
         assert not verdict.valid and any(expected in f for f in verdict.failures), (expected, verdict.failures)
     stranger = Ed25519PrivateKey.generate()
     from cryptography.hazmat.primitives import serialization
 
     raw = stranger.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    verdict = verify_bytes(_resign(dict(body, exported_by=raw), stranger, raw))
+    verdict = verify_bytes(resign(dict(body, exported_by=raw), stranger, raw))
     assert any("not a party" in f for f in verdict.failures)
 
 
@@ -139,23 +177,94 @@ def test_exporting_countersigns_what_waits(world):
     assert summary(verify_bytes(encode(wb, cid)))["agreements"][0]["signed_by"] == ["customer", "supplier"]
 
 
-def test_report_shows_parties_timeline_verdict_and_escapes_text(world):
+class PageReader(HTMLParser):
+    """The report as a reader sees it: the verdict, and each section's tables as rows of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdict = ""
+        self.sections: dict[str, list[list[str]]] = {"": []}
+        self.broken: list[str] = []
+        self._current, self._cell, self._row, self._where = "", None, None, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._where.append((tag, attrs.get("class", ""), attrs.get("id", "")))
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._row is not None:
+            self._row.append(self._cell.strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.sections[self._current].append(self._row)
+            self._row = None
+        while self._where and self._where.pop()[0] != tag:
+            pass
+
+    def handle_startendtag(self, tag, attrs):
+        if tag == "br" and self._cell is not None:
+            self._cell += " "
+
+    def handle_data(self, data):
+        inside = {c for _, c, _ in self._where} | {i for _, _, i in self._where}
+        tags = [t for t, _, _ in self._where]
+        if self._cell is not None:
+            self._cell += data
+        elif tags and tags[-1] == "h2":
+            self._current = data.split(" (")[0].strip()
+            self.sections.setdefault(self._current, [])
+        elif "verdict ok" in inside or "verdict bad" in inside and "broken" not in inside:
+            self.verdict += data
+        if "broken" in inside and "li" in tags:
+            if tags[-1] == "b" or not self.broken:
+                self.broken.append("")
+            self.broken[-1] += data
+
+
+def read_page(page: str) -> PageReader:
+    reader = PageReader()
+    reader.feed(page)
+    return reader
+
+
+def test_report_shows_verdict_broken_promise_parties_timeline_and_escapes_text(world):
     wa, cid = world["wa"], world["cid"]
     page = render(verify_bytes(encode(wa, cid)))
-    assert "VERIFIED" in page and "NOT VERIFIED" not in page
-    assert "Alice" in page and "BT" in page
-    assert "Mail keeps re-downloading &lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
-    assert "<script>" not in page
-    assert "an engineer must visit" in page
-    assert "signed by BT" in page and "signed by Alice" in page
-    assert wa.identity.fingerprint in page
-    assert "broken" in page and "countersigned" in page
+    seen = read_page(page)
+    assert seen.verdict.startswith("VERIFIED")
+    assert len(seen.broken) == 1 and seen.broken[0].startswith("Call the customer back: BT promised it by 2026-01-06")
+    assert "not done when the file was exported, 6 h 0 min past due" in seen.broken[0]
+
+    parties = {row[0]: row for row in seen.sections["Parties"][1:]}
+    assert parties["customer"][1:4] == ["Alice", "", "customer"] and parties["supplier"][1:4] == ["Priya", "BT", "supplier"]
+    assert parties["customer"][4] == wa.identity.fingerprint
+    assert parties["supplier"][4] == world["priya"].fingerprint
+
+    commitments = {row[0]: row[-1] for row in seen.sections["Terms in force"][1:] if len(row) == 6}
+    assert commitments["Call the customer back"] == "broken" and commitments["Find the cause"] == ""
+    versions = seen.sections["Agreed versions"][1:]
+    assert len(versions) == 1 and versions[0][0] == "1" and "an engineer" not in versions[0][1]
+    assert versions[0][3] == "Alice ✔ countersigned, BT ✘ not countersigned"  # BT has not written since
+
+    timeline = seen.sections["Timeline"][1:]
+    by_text = {row[3]: row for row in timeline}
+    note = by_text["Mail keeps re-downloading <script>alert(1)</script> & more"]
+    assert note[1:3] == ["Alice", "message"] and note[4] == "signed by Alice"
+    proposal = next(row for row in timeline if "an engineer must visit" in row[3])
+    assert proposal[1] == "BT" and proposal[4] == "signed by BT"
+    assert all(row[4] in ("signed by Alice", "signed by BT") for row in timeline)
+    assert "<script>" not in page and "&lt;script&gt;" in page
     assert "http://" not in page and "https://" not in page  # no external assets
 
     bad = bytearray(encode(wa, cid))
     bad[100] ^= 1
-    page = render(verify_bytes(bytes(bad)))
-    assert "NOT VERIFIED" in page
+    seen = read_page(render(verify_bytes(bytes(bad))))
+    assert seen.verdict.startswith("NOT VERIFIED")
+    assert all(row[4] == "signature not verified" for row in seen.sections["Timeline"][1:])
 
 
 def test_progress_is_reported_while_gathering(world):
@@ -163,3 +272,46 @@ def test_progress_is_reported_while_gathering(world):
     encode(world["wa"], world["cid"], progress=lambda done, total: seen.append((done, total)))
     total = world["wa"].store.change_count(world["cid"])
     assert seen and seen[-1] == (total, total)
+
+
+def _claim_countersignature(party: str, key: str):
+    """A model action writing an agreement entry in ``party``'s name with a signature that is not one."""
+    from automerge.core import ROOT
+
+    from pactclient.model.actions import Outcome
+    from pactclient.model.amdoc import child, put_value
+
+    def write(doc, actor, proposal_id: str):
+        with doc.transaction() as tx:
+            timeline = child(tx, ROOT, "timeline")
+            put_value(tx, timeline, tx.length(timeline), {
+                "kind": "agreement", "author": party, "at": actor.now, "text": "countersigned", "ref": proposal_id,
+                "heads": [], "key": key, "signature": "00" * 64}, insert=True)
+        return Outcome("claimed")
+    return write
+
+
+def test_a_false_countersignature_neither_counts_nor_stops_the_real_one(world):
+    """Alice writes an agreement entry in BT's name before BT countersigns: the file stays valid, shows
+    BT as not having countersigned, and BT's device still countersigns with its next write."""
+    wa, wb, cid = world["wa"], world["wb"], world["cid"]
+    wa.act(cid, _claim_countersignature("supplier", world["priya"].public_key.hex()), world["proposal"])
+    exchange(wa, wb, cid)
+    verdict = verify_bytes(encode(wa, cid))
+    assert verdict.valid, verdict.failures
+    assert summary(verdict)["agreements"][0]["signed_by"] == ["customer"]
+    wb.act(cid, actions.note, "engineer booked")
+    exchange(wb, wa, cid)
+    verdict = verify_bytes(encode(wa, cid))
+    assert verdict.valid and summary(verdict)["agreements"][0]["signed_by"] == ["customer", "supplier"]
+
+
+def test_the_file_and_its_report_are_written_both_or_neither(tmp_path):
+    from pactclient.errors import FormatError
+    from pactclient.evidence import write_all
+
+    with pytest.raises(FormatError, match="cannot write"):
+        write_all([(tmp_path / "case.pact", b"evidence"), (tmp_path / "gone" / "case.html", b"report")])
+    assert list(tmp_path.iterdir()) == []
+    write_all([(tmp_path / "case.pact", b"evidence"), (tmp_path / "case.html", b"report")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.html", "case.pact"]

@@ -1,154 +1,156 @@
-"""An independent checker written from docs/evidence.md alone, with cryptography, msgpack and automerge.
-
-It imports nothing of pactclient's signing or evidence code: if it agrees with ``pact verify`` on genuine
-and tampered files, the format document is complete enough for a third party.
-"""
+"""A third party's checks, without pactclient: the independent checker (tests/independent_checker.py) and
+the standard-tools recipe of docs/evidence.md, run exactly as written there, on genuine and forged files."""
 
 from __future__ import annotations
 
+import os
 import random
-import struct
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import msgpack
 import pytest
-from automerge.core import Document
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import exchange, shared_contract
+from evidence_forgery import body_of, forge, resign
+from pactclient.evidence import encode, verify_bytes
+from pactclient.identity import DeviceIdentity
 from pactclient.model import actions
 
-MAGIC = b"pact-evidence/1\n"
-CHANGE_TAG = b"pactclient/change/v1\x00"
-AGREEMENT_TAG = b"pactclient/agreement/v1\x00"
-
-
-def _ed25519_ok(key: bytes, signature: bytes, message: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(key).verify(signature, message)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
-
-
-def _canonical(obj):
-    if isinstance(obj, dict):
-        return {k: _canonical(obj[k]) for k in sorted(obj, key=lambda k: k.encode())}
-    if isinstance(obj, list):
-        return [_canonical(x) for x in obj]
-    return obj
-
-
-def independent_check(data: bytes) -> bool:
-    """True if the file passes every check docs/evidence.md lists for a third party."""
-    if len(data) < 52 or data[:16] != MAGIC:
-        return False
-    exporter = data[16:48]
-    (n,) = struct.unpack(">I", data[48:52])
-    if len(data) < 52 + n + 68:
-        return False
-    signed, signature = data[: 52 + n], data[52 + n : 116 + n]
-    (t,) = struct.unpack(">I", data[116 + n : 120 + n])
-    if len(data) != 120 + n + t or t != 0:  # no timestamp expected in these files
-        return False
-    if not _ed25519_ok(exporter, signature, signed):
-        return False
-    try:
-        body = msgpack.unpackb(data[52 : 52 + n], raw=False)
-    except Exception:
-        return False
-    if msgpack.packb(_canonical(body), use_bin_type=True) != data[52 : 52 + n]:
-        return False
-    if body.get("format") != "pact-evidence" or body.get("version") != 1 or body.get("exported_by") != exporter:
-        return False
-    party_keys = {p["key"] for p in body["parties"] if p["key"]}
-    if exporter not in party_keys:
-        return False
-    doc = Document.load(body["document"])
-    if sorted(doc.get_heads()) != body["heads"]:
-        return False
-    sigs = {h: s for h, s in body["signatures"]}
-    changes = doc.get_changes([])
-    if len(sigs) != len(body["signatures"]) or set(sigs) != {c.hash for c in changes}:
-        return False
-    for change in changes:
-        if change.actor_id not in party_keys:
-            return False
-        if not _ed25519_ok(change.actor_id, sigs[change.hash], CHANGE_TAG + change.hash):
-            return False
-    contract_id = body["contract"]
-    for version in body["agreements"]:
-        message = (AGREEMENT_TAG + contract_id.encode() + b"\x00" + version["proposal"].encode() + b"\x00"
-                   + b"".join(sorted(version["heads"])))
-        for c in version["countersignatures"]:
-            if c["key"] not in party_keys or not _ed25519_ok(c["key"], c["signature"], message):
-                return False
-    return True
+TESTS = Path(__file__).parent
+HOUR = 3_600_000
 
 
 @pytest.fixture
-def evidence_file(tmp_path, make_party):
-    _, wa = make_party(tmp_path, "Alice")
-    _, wb = make_party(tmp_path, "Priya", "BT")
+def world(tmp_path, make_party):
+    """Alice and BT with one agreed version countersigned by both; the 24 h callback is 30 h overdue."""
+    alice, wa = make_party(tmp_path, "Alice")
+    priya, wb = make_party(tmp_path, "Priya", "BT")
     cid = shared_contract([wa, wb], roles=("customer", "supplier"))
-    outcome = wb.act(cid, actions.propose, "change_due", {"id": "fix", "due": wb.clock.now + 9 * 86_400_000}, "parts")
+    outcome = wb.act(cid, actions.propose, "change_due", {"id": "fix", "due": wb.clock.now + 9 * 24 * HOUR}, "parts")
     exchange(wb, wa, cid)
     wa.act(cid, actions.answer, outcome.ref, True)
     exchange(wa, wb, cid)
     wb.act(cid, actions.note, "thanks")
     exchange(wb, wa, cid)
-    from pactclient.evidence import encode  # only to make the file; the checker never uses it
+    wa.clock.advance(30 * HOUR)
+    return {"wa": wa, "cid": cid, "alice": alice, "priya": priya, "file": encode(wa, cid)}
 
-    return encode(wa, cid)
+
+def _run_checker(path: Path) -> subprocess.CompletedProcess:
+    """The checker in a fresh interpreter where importing pactclient fails, so it cannot lean on it."""
+    code = ("import runpy, sys; sys.modules['pactclient'] = None; sys.argv = ['checker', sys.argv[1]]; "
+            f"runpy.run_path({str(TESTS / 'independent_checker.py')!r}, run_name='__main__'); "
+            "assert not [m for m in sys.modules if m.startswith('pactclient') and sys.modules[m]]")
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
 
 
-def test_independent_checker_agrees_with_pact_verify(evidence_file):
-    from pactclient.evidence import verify_bytes
+def test_the_independent_checker_runs_without_pactclient(world, tmp_path):
+    genuine, tampered = tmp_path / "genuine.pact", tmp_path / "tampered.pact"
+    genuine.write_bytes(world["file"])
+    bad = bytearray(world["file"])
+    bad[len(bad) // 2] ^= 0x01
+    tampered.write_bytes(bytes(bad))
+    good, wrong = _run_checker(genuine), _run_checker(tampered)
+    assert (good.returncode, good.stdout.strip()) == (0, "valid"), good.stderr
+    assert (wrong.returncode, wrong.stdout.strip()) == (0, "invalid"), wrong.stderr
 
-    body = msgpack.unpackb(evidence_file[52:-68], raw=False)
+
+def test_independent_checker_agrees_with_pact_verify(world, tmp_path):
+    from independent_checker import independent_check
+
+    data, wa = world["file"], world["wa"]
+    body = msgpack.unpackb(data[52:-68], raw=False)
     assert [len(a["countersignatures"]) for a in body["agreements"]] == [2]
-    assert independent_check(evidence_file) and verify_bytes(evidence_file).valid
+    assert independent_check(data) and verify_bytes(data).valid
     rng = random.Random(7)
     for _ in range(200):
-        mutated = bytearray(evidence_file)
+        mutated = bytearray(data)
         mutated[rng.randrange(len(mutated))] ^= rng.randrange(1, 256)
         assert independent_check(bytes(mutated)) is False
         assert verify_bytes(bytes(mutated)).valid is False
+    # Lies signed by the exporter itself: both must look inside.
+    stranger = DeviceIdentity.create(tmp_path / "mallory", "Mallory")
+    genuine = body_of(wa, world["cid"])
+    lies = [resign(forge(genuine, stranger.public_key, stranger), wa.identity),
+            resign(forge(genuine, world["priya"].public_key, world["alice"]), wa.identity),
+            resign(dict(genuine, heads=genuine["heads"][1:]), wa.identity)]
+    for lie in lies:
+        assert independent_check(lie) is False and verify_bytes(lie).valid is False
 
 
-def _doc_recipe() -> str:
-    """The shell recipe of docs/evidence.md ("Checking a file with standard tools"), as written there."""
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).parent.parent / "docs" / "evidence.md").read_text()
+def recipe_steps() -> dict[str, str]:
+    """The shell blocks of docs/evidence.md's "Checking a file with standard tools", by their first line."""
+    text = (TESTS.parent / "docs" / "evidence.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
-    return "set -e\n" + blocks[0].replace("F=case.pact", 'F="$1"') + blocks[1]
+    return {b.split("\n", 1)[0][2:]: b for b in blocks if b.startswith("# ")}
 
 
-def test_the_documented_openssl_recipe_verifies_genuine_and_rejects_tampered(evidence_file, tmp_path):
-    import os
-    import shutil
-    import subprocess
-    import sys
+def run_recipe(data: bytes, work: Path, steps: tuple[str, ...] = ("step 1", "step 2", "step 3", "step 4"),
+               files: dict[str, bytes] | None = None, stop_at_failure: bool = True) -> subprocess.CompletedProcess:
+    """Run the documented steps, as written, in an empty directory holding the file as case.pact.
 
-    if not (shutil.which("openssl") and shutil.which("xxd") and shutil.which("base32")):
-        pytest.skip("openssl, xxd or base32 not installed")
-    script = tmp_path / "recipe.sh"
-    script.write_text(_doc_recipe())
+    ``stop_at_failure=False`` runs every line whatever failed, as a person pasting the blocks would."""
+    blocks = recipe_steps()
+    work.mkdir()
+    (work / "case.pact").write_bytes(data)
+    for name, content in (files or {}).items():
+        (work / name).write_bytes(content)
+    script = ("set -e\n" if stop_at_failure else "") + "".join(blocks[s] for s in steps)
+    # The recipe's python3 is one with msgpack and automerge: this interpreter's.
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return subprocess.run(["bash", "-c", script], cwd=work, capture_output=True, text=True, env=env, timeout=120)
 
-    def run(data: bytes, name: str) -> subprocess.CompletedProcess:
-        work = tmp_path / name
-        work.mkdir()
-        (work / "case.pact").write_bytes(data)
-        return subprocess.run(["bash", str(script), "case.pact"], cwd=work, capture_output=True, text=True,
-                              env=env, timeout=120)
 
-    good = run(evidence_file, "good")
-    assert good.returncode == 0, good.stderr
-    assert "Signature Verified Successfully" in good.stdout and "BAD SIGNATURE" not in good.stdout
-    tampered = bytearray(evidence_file)
+needs_tools = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("openssl", "xxd", "base32", "cmp")),
+    reason="the documented recipe needs openssl, xxd, base32 and cmp, and one of them is not installed")
+
+
+@needs_tools
+def test_the_documented_recipe_passes_a_genuine_file_and_shows_the_broken_promise(world, tmp_path):
+    proc = run_recipe(world["file"], tmp_path / "genuine")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "Signature Verified Successfully" in out and "structure OK" in out
+    assert world["alice"].fingerprint in out  # step 1 prints the exporter's fingerprint
+    changes = len(msgpack.unpackb(world["file"][52:-68], raw=False)["signatures"])
+    assert f"{changes + 3} signatures checked, 0 bad" in out and "ALL CHECKS PASSED" in out
+    assert re.search(r"activity callback: 'Call the customer back', supplier, .* — PAST DUE when exported", out)
+    assert "supplier: thanks" in out
+
+
+@needs_tools
+def test_the_documented_recipe_fails_tampered_and_forged_files(world, tmp_path):
+    wa, cid = world["wa"], world["cid"]
+    genuine = body_of(wa, cid)
+    stranger = DeviceIdentity.create(tmp_path / "mallory", "Mallory")
+    tampered = bytearray(world["file"])
     tampered[60] ^= 0x01
-    bad = run(bytes(tampered), "bad")
-    assert bad.returncode != 0 and "Signature Verified Successfully" not in bad.stdout
+    countersigned = genuine["agreements"][0]["countersignatures"]
+    cases = {
+        # one changed byte: the exporter's signature fails in step 1
+        "tampered": (bytes(tampered), "Signature Verification Failure"),
+        # a change by a stranger, signed by the stranger, vouched for by the exporter: step 2
+        "outsider": (resign(forge(genuine, stranger.public_key, stranger), wa.identity), "not a party's"),
+        # a change in BT's name signed with Alice's key: step 3
+        "impostor": (resign(forge(genuine, world["priya"].public_key, world["alice"]), wa.identity),
+                     "BAD SIGNATURE: sigs/change-"),
+        # a countersignature whose signature was altered: step 3
+        "countersignature": (resign(dict(genuine, agreements=[dict(
+            genuine["agreements"][0],
+            countersignatures=[dict(countersigned[0], signature=bytes(64))] + countersigned[1:])]), wa.identity),
+            "BAD SIGNATURE: sigs/agreement-1-"),
+    }
+    for name, (data, expected) in cases.items():
+        assert not verify_bytes(data).valid, name
+        proc = run_recipe(data, tmp_path / name)
+        assert proc.returncode != 0, (name, proc.stdout)
+        assert "ALL CHECKS PASSED" not in proc.stdout, name
+        assert expected in proc.stdout + proc.stderr, (name, proc.stdout, proc.stderr)
+        if name in ("tampered", "impostor"):  # pasted by hand, every line running on after a failure
+            pasted = run_recipe(data, tmp_path / f"{name}-pasted", stop_at_failure=False)
+            assert "NOT VALID" in pasted.stdout and "ALL CHECKS PASSED" not in pasted.stdout, (name, pasted.stdout)

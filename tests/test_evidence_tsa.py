@@ -122,17 +122,20 @@ def test_an_unreachable_authority_is_one_clear_error(tmp_path, make_party):
 
 
 def test_the_documented_timestamp_recipe_works(tmp_path, make_party, authority):
-    import re
+    from test_evidence_checker import run_recipe
 
     url, ca = authority
     _, wa = make_party(tmp_path, "Alice")
     cid = wa.create("Mail", {}, "customer")
-    work = tmp_path / "check"
-    work.mkdir()
-    (work / "case.pact").write_bytes(encode(wa, cid, stamp=lambda digest: timestamp.request(url, digest)))
-    (work / "tsa-ca.pem").write_bytes(ca.read_bytes())
-    blocks = re.findall(r"```sh\n(.*?)```", (Path(__file__).parent.parent / "docs" / "evidence.md").read_text(), re.S)
-    script = "set -e\n" + blocks[0] + blocks[2]
-    proc = subprocess.run(["bash", "-c", script], cwd=work, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    data = encode(wa, cid, stamp=lambda digest: timestamp.request(url, digest))
+    steps = ("step 1", "step 2", "step 3", "timestamp")
+    proc = run_recipe(data, tmp_path / "check", steps, files={"tsa-ca.pem": ca.read_bytes()})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("Signature Verified Successfully") == 2 and "Verification: OK" in proc.stdout
+    assert "ALL CHECKS PASSED" in proc.stdout
+
+    # A token whose authority certificate was changed: the seal no longer verifies.
+    tampered = bytearray(data)
+    tampered[-100] ^= 0x01
+    proc = run_recipe(bytes(tampered), tmp_path / "tampered", steps, files={"tsa-ca.pem": ca.read_bytes()})
+    assert proc.returncode != 0 and proc.stdout.count("Signature Verified Successfully") < 2

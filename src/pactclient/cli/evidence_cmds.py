@@ -19,13 +19,44 @@ def register(main: click.Group) -> None:
 
 
 def _read(path: str) -> bytes:
+    """The bytes of an evidence file whose container is whole; FormatError (one line) otherwise.
+
+    A file that is not an evidence file at all, or whose container is cut short or overlong, gets an
+    error rather than a verdict: nothing inside it could be checked, and saying INVALID about a
+    holiday photo would suggest it had been an evidence file once.
+    """
+    from pactclient.evidence import fileformat
+
     p = Path(path)
     try:
         if p.stat().st_size > MAX_READ:
             raise FormatError(f"{p} is larger than an evidence file may be ({MAX_READ} bytes)")
-        return p.read_bytes()
+        data = p.read_bytes()
     except OSError as exc:
         raise FormatError(f"cannot read {p}: {exc.strerror}") from None
+    if not data:
+        raise FormatError(f"{p} is empty, not a pact evidence file")
+    try:
+        fileformat.unpack(data)
+    except FormatError as exc:
+        raise FormatError(f"{p}: {exc}") from None
+    return data
+
+
+def _check_targets(*paths: str | None) -> list[Path]:
+    """Refuse, before anything is written, output paths that cannot be written (UsageError)."""
+    from pactclient.errors import UsageError
+
+    targets = [Path(p) for p in paths if p]
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise UsageError("the evidence file and the report must be different files")
+    for t in targets:
+        folder = t.parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {t}: there is no directory {folder}")
+        if t.is_dir():
+            raise UsageError(f"cannot write {t}: it is a directory")
+    return targets
 
 
 @click.command()
@@ -46,6 +77,7 @@ def export(ctx, contract, output, html_path, tsa, as_json):
 
     if not output and not html_path:
         raise UsageError("say where to write: -o FILE (evidence) and/or --html FILE (report)")
+    _check_targets(output, html_path)
     ws = workspace(ctx)
     cid = ws.resolve(contract)
     countersigned = ws.countersign(cid)
@@ -62,10 +94,10 @@ def export(ctx, contract, output, html_path, tsa, as_json):
     else:
         data = evidence.encode(ws, cid, stamp=stamp)
     verdict = evidence.verify_bytes(data)
-    if output:
-        evidence.write(Path(output), data)
+    files = [(Path(output), data)] if output else []
     if html_path:
-        evidence.write(Path(html_path), report_mod.render(verdict).encode())
+        files.append((Path(html_path), report_mod.render(verdict).encode()))
+    evidence.write_all(files)
     result = {"contract": cid, "output": output, "html": html_path, "bytes": len(data), "changes": total,
               "sha256": verdict.sha256, "countersigned": countersigned, "timestamped": bool(tsa),
               "valid": verdict.valid}
@@ -100,6 +132,8 @@ def verify(file, tsa_ca, as_json):
 
 
 def _print_verdict(data: dict) -> None:
+    from pactclient.evidence.report import lateness
+
     if data["valid"]:
         click.echo(click.style("VALID", fg="green", bold=True) + f"  {data.get('title', '')}")
     else:
@@ -108,17 +142,21 @@ def _print_verdict(data: dict) -> None:
             click.echo(f"  failed: {failure}")
     for check in data["checks"]:
         click.echo(f"  ok: {check}")
-    if "contract" in data:
-        click.echo(f"contract {data['contract']}, exported {fmt_ms(data['exported_at'])} UTC, sha256 {data['sha256']}")
-    by_id = {}
+    by_id, by_key = {}, {}
     for p in data.get("parties", []):
-        by_id[p["id"]] = p["org"] or p["name"] or p["id"]
+        by_id[p["id"]] = by_key[p["key"]] = p["org"] or p["name"] or p["id"]
+    if "contract" in data:
+        exporter = by_key.get(data["exported_by"], "a key that is not a party")
+        click.echo(f"contract {data['contract']}, exported {fmt_ms(data['exported_at'])} UTC by {exporter}, "
+                   f"sha256 {data['sha256']}")
+    for p in data.get("parties", []):
         click.echo(f"  party {p['id']}: {p['name']}{' (' + p['org'] + ')' if p['org'] else ''}, {p['role']}, "
                    f"key {p['fingerprint'] or '(none)'}")
     if "light" in data:
         click.echo(f"light {data['light']}; broken commitments: {data['broken']}")
         for b in data["broken_commitments"]:
-            click.echo(f"  broken: {b['title']} — {by_id.get(b['assignee'], b['assignee'])}, due {fmt_ms(b['due'])} UTC")
+            click.echo(f"  broken: {b['title']} — {by_id.get(b['assignee'], b['assignee'])}, due {fmt_ms(b['due'])} UTC, "
+                       + lateness(b["due"], b["status"], b["done_at"], data["exported_at"]))
     for a in data.get("agreements", []):
         signed = ", ".join(by_id.get(p, p) for p in a["signed_by"]) or "nobody yet"
         click.echo(f"agreed version {a['version']} ({a['proposal']}): countersigned by {signed}")
@@ -131,9 +169,15 @@ def _print_verdict(data: dict) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
 def report(file, output):
     """Render the readable HTML report of an evidence FILE (no home needed)."""
-    from pactclient.evidence import verify_bytes, write
+    from pactclient import evidence
+    from pactclient.evidence import verify_bytes
     from pactclient.evidence import report as report_mod
 
+    from pactclient.errors import UsageError
+
+    if Path(output).resolve() == Path(file).resolve():
+        raise UsageError("the report would overwrite the evidence file: choose another -o")
+    _check_targets(output)
     verdict = verify_bytes(_read(file))
-    write(Path(output), report_mod.render(verdict).encode())
+    evidence.write_all([(Path(output), report_mod.render(verdict).encode())])
     click.echo(f"wrote {output} ({'verified' if verdict.valid else 'NOT VERIFIED: ' + '; '.join(verdict.failures)})")

@@ -5,7 +5,7 @@ standard tools; ``fileformat`` is the container, ``export`` builds it, ``verify`
 ``report`` renders the HTML page.
 """
 
-from pactclient.evidence.export import encode, write
+from pactclient.evidence.export import encode, write, write_all
 from pactclient.evidence.verify import Verdict, summary, verify_bytes
 
-__all__ = ["encode", "write", "Verdict", "summary", "verify_bytes"]
+__all__ = ["encode", "write", "write_all", "Verdict", "summary", "verify_bytes"]

@@ -21,8 +21,10 @@ def valid_countersignatures(view: ContractView, version: agreements.AgreedVersio
         return []
     message = agreements.agreement_message(view.id, version.proposal_id, heads)
     wanted_heads = tuple(sorted(h.hex() for h in heads))
-    out = []
+    out: list[agreements.Countersignature] = []
     for c in version.countersignatures:
+        if any(o.party == c.party for o in out):
+            continue  # one countersignature per party; its later ones are redundant
         party = view.parties.get(c.party)
         key, signature = _unhex(c.key), _unhex(c.signature)
         if party is None or not party.key or c.key != party.key or c.party not in version.required:

@@ -8,6 +8,7 @@ from typing import Callable
 
 from automerge.core import Document
 
+from pactclient.errors import FormatError
 from pactclient.evidence import fileformat
 from pactclient.evidence.countersigns import valid_countersignatures
 from pactclient.model import agreements
@@ -86,10 +87,27 @@ def encode(workspace: Workspace, contract_id: str, progress: Progress | None = N
 
 def write(path: Path, data: bytes) -> None:
     """Write atomically: a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_all([(path, data)])
+
+
+def write_all(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file or none: each goes to a temporary file first, and all are renamed at the end.
+
+    FormatError (one line) if one cannot be written; no temporary file is left behind.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files:
+            path = Path(path)
+            tmp = path.with_name(path.name + ".tmp")
+            staged.append((tmp, path))
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise FormatError(f"cannot write {exc.filename or 'the output'}: {exc.strerror}") from None

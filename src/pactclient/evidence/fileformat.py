@@ -109,8 +109,10 @@ def with_token(data: bytes, token: bytes, sign) -> bytes:
 
 def unpack(data: bytes) -> Container:
     """Split a file into its parts; FormatError naming what is wrong."""
-    if len(data) < HEADER or data[: len(MAGIC)] != MAGIC:
+    if data[: len(MAGIC)] != MAGIC:
         raise FormatError("not a pact evidence file (wrong magic bytes)")
+    if len(data) < HEADER:
+        raise FormatError(f"truncated: the file ends inside its {HEADER}-byte header")
     (n,) = struct.unpack(">I", data[48:HEADER])
     end_body = HEADER + n
     if len(data) < end_body + SIGNATURE_SIZE + 4:

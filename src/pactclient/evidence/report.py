@@ -24,7 +24,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid 
 th{background:#f0f0f0}code,.fp{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em;word-break:break-all}
 .verdict{padding:.6rem 1rem;border:2px solid;margin:1rem 0;font-weight:600}.ok{border-color:#1a7f37;color:#1a7f37}
 .bad{border-color:#c62828;color:#c62828}.broken{color:#c62828;font-weight:600}.kept{color:#1a7f37}
-.muted{color:#666}@media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}
+.muted{color:#666}#broken h2{margin-top:0;border:0}#broken li{font-weight:400}@media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}
 """
 
 
@@ -39,6 +39,13 @@ def span(ms: int | None) -> str:
         return "—"
     hours = ms // 3_600_000
     return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h {(ms // 60_000) % 60} min"
+
+
+def lateness(due: int, status: str, done_at: int | None, now: int) -> str:
+    """How a broken commitment was broken, as at ``now`` (the export)."""
+    if status == "done" and done_at is not None:
+        return f"done {when(done_at)}, {span(done_at - due)} late"
+    return f"not done when the file was exported, {span(now - due)} past due"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -85,6 +92,17 @@ def render(v: Verdict) -> str:
         return "".join(parts)
     label = view.label
     card = view.scorecard()
+
+    broken = [a for a in view.activities.values() if a.kept() is False or a.overdue(view.now)]
+    if broken:
+        items = "".join(
+            f"<li><b>{e(a.title)}</b>: {e(label(a.assignee))} promised it by {e(when(a.due))}"
+            + (f" (problem owner {e(a.problem_owner)})" if a.problem_owner else "")
+            + f"; {e(lateness(a.due, a.status, a.done_at, view.now))}.</li>"
+            for a in sorted(broken, key=lambda a: a.due or 0))
+        parts.append(f"<div class='verdict bad' id=broken><h2>Broken commitments ({len(broken)})</h2><ul>{items}</ul></div>")
+    else:
+        parts.append("<p id=broken>No commitment was broken as at the export.</p>")
 
     parts.append("<h2>Parties</h2>")
     parts.append(_table(["Party", "Name", "Organisation", "Role", "Key fingerprint"], [

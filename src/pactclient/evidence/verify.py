@@ -174,7 +174,8 @@ def summary(v: Verdict) -> dict:
             turn=list(view.turn()),
             broken=sum(s.broken for s in card.per_party),
             broken_commitments=[
-                {"activity": a.id, "title": a.title, "assignee": a.assignee, "due": a.due}
+                {"activity": a.id, "title": a.title, "assignee": a.assignee, "due": a.due, "status": a.status,
+                 "done_at": a.done_at}
                 for a in view.activities.values() if a.kept() is False or a.overdue(view.now)
             ],
             parties=[{"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key,

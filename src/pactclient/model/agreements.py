@@ -63,8 +63,9 @@ class AgreedVersion:
     required: tuple[str, ...]
     countersignatures: tuple[Countersignature, ...]
 
-    def by(self, party_id: str) -> Countersignature | None:
-        return next((c for c in self.countersignatures if c.party == party_id), None)
+    def by(self, party_id: str) -> list[Countersignature]:
+        """Every entry written in ``party_id``'s name (which of them hold is for a verifier to say)."""
+        return [c for c in self.countersignatures if c.party == party_id]
 
 
 def agreed_versions(view: ContractView) -> list[AgreedVersion]:
@@ -83,11 +84,10 @@ def agreed_versions(view: ContractView) -> list[AgreedVersion]:
             signature=str(e.get("signature", "")), at=int(e.get("at") or 0)))
     out = []
     for n, prop in enumerate(applied, start=1):
-        found: dict[str, Countersignature] = {}
-        for c in entries.get(prop.id, []):
-            found.setdefault(c.party, c)  # a party's first countersignature counts; more are redundant
-        out.append(AgreedVersion(n, prop.id, prop.resolved_at, prop.required,
-                                 tuple(sorted(found.values(), key=lambda c: c.party))))
+        # Every entry is kept, not only a party's first: the author field is only a claim, so an
+        # entry written in a party's name by someone else must not hide that party's real one.
+        found = sorted(entries.get(prop.id, []), key=lambda c: (c.party, c.at))
+        out.append(AgreedVersion(n, prop.id, prop.resolved_at, prop.required, tuple(found)))
     return out
 
 
@@ -182,11 +182,19 @@ def countersign_pending(doc: Document, view_of: Callable[[], ContractView], my_k
         return 0
     todo = []
     for version in agreed_versions(view):
-        if me.id not in version.required or version.by(me.id) is not None:
+        if me.id not in version.required or version.proposal_id in settled:
             settled.add(version.proposal_id)
             continue
         heads = version_heads(doc, view, version.proposal_id)
-        if heads:
+        if not heads:
+            continue
+        # Ed25519 signatures are deterministic: this device's own countersignature is exactly the
+        # one it would write now, so an entry that differs (a claim in my name) does not count.
+        mine = (my_key, tuple(sorted(h.hex() for h in heads)),
+                sign(agreement_message(view.id, version.proposal_id, heads)).hex())
+        if any((c.key, tuple(sorted(c.heads)), c.signature) == mine for c in version.countersignatures if c.party == me.id):
+            settled.add(version.proposal_id)
+        else:
             todo.append((version, heads))
     if not todo:
         return 0
