@@ -101,6 +101,8 @@ def test_usage_errors_exit_2_and_refusals_exit_1_and_write_nothing(tmp_path):
     garbage.write_bytes(b"\x00not a bundle")
     bad_bundle = pact(home, "bundle", "import", str(garbage), ok=False)
     assert bad_bundle.returncode == 1 and "not a pact bundle" in bad_bundle.stderr
+    nowhere = pact(home, "bundle", "export", cid, "-o", str(tmp_path / "no" / "x.bundle"), ok=False)
+    assert nowhere.returncode == 2 and nowhere.stderr.count("\n") == 1 and "there is no directory" in nowhere.stderr
 
     after = pact_json(home, "show", cid)
     for view in (before, after):

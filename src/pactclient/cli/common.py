@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import click
 
-from pactclient.errors import PactError
+from pactclient.errors import PactError, UsageError
 from pactclient.identity.device import default_home
 
 
@@ -84,7 +84,6 @@ def fmt_ms(ms: int | None) -> str:
 
 def parse_when(text: str, now_ms: int) -> int:
     """'24h' / '3d' (from now) or an ISO date/time ('2026-12-01', '2026-12-01T17:00') -> ms UTC."""
-    from pactclient.errors import UsageError
     from pactclient.model.actions import parse_duration
 
     text = text.strip()
@@ -97,3 +96,18 @@ def parse_when(text: str, now_ms: int) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return int(dt.timestamp() * 1000)
+
+
+def check_output_paths(*paths: str | None) -> list[Path]:
+    """Refuse, before anything is written, output paths that cannot be written (UsageError)."""
+
+    targets = [Path(p) for p in paths if p]
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise UsageError("the output files must be different files")
+    for t in targets:
+        folder = t.parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {t}: there is no directory {folder}")
+        if t.is_dir():
+            raise UsageError(f"cannot write {t}: it is a directory")
+    return targets

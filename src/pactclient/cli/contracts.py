@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pactclient import catalog
-from pactclient.cli.common import emit_json, fmt_ms, home_of, json_option, parse_when, workspace
+from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, home_of, json_option, parse_when, workspace
 from pactclient.cli.render import changes_json, contract_json, print_contract, summary_row
 from pactclient.errors import UsageError
 from pactclient.identity.device import DeviceIdentity
@@ -394,6 +394,7 @@ def bundle_export(ctx, contract, output):
     """Write every signed change of a contract to a file."""
     ws = workspace(ctx)
     cid = ws.resolve(contract)
+    check_output_paths(output)
     count = bundle.write(ws, cid, Path(output))
     console.print(f"Wrote {count} signed changes of {cid[:8]} to {output}")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pactclient.cli.common import emit_json, fmt_ms, json_option, workspace
+from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, json_option, workspace
 from pactclient.errors import FormatError
 
 PROGRESS_FROM = 1000  # contracts with fewer changes export too fast for a progress bar to help
@@ -43,22 +43,6 @@ def _read(path: str) -> bytes:
     return data
 
 
-def _check_targets(*paths: str | None) -> list[Path]:
-    """Refuse, before anything is written, output paths that cannot be written (UsageError)."""
-    from pactclient.errors import UsageError
-
-    targets = [Path(p) for p in paths if p]
-    if len({t.resolve() for t in targets}) != len(targets):
-        raise UsageError("the evidence file and the report must be different files")
-    for t in targets:
-        folder = t.parent
-        if not folder.is_dir():
-            raise UsageError(f"cannot write {t}: there is no directory {folder}")
-        if t.is_dir():
-            raise UsageError(f"cannot write {t}: it is a directory")
-    return targets
-
-
 @click.command()
 @click.argument("contract")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Evidence file to write.")
@@ -77,7 +61,7 @@ def export(ctx, contract, output, html_path, tsa, as_json):
 
     if not output and not html_path:
         raise UsageError("say where to write: -o FILE (evidence) and/or --html FILE (report)")
-    _check_targets(output, html_path)
+    check_output_paths(output, html_path)
     ws = workspace(ctx)
     cid = ws.resolve(contract)
     countersigned = ws.countersign(cid)
@@ -177,7 +161,7 @@ def report(file, output):
 
     if Path(output).resolve() == Path(file).resolve():
         raise UsageError("the report would overwrite the evidence file: choose another -o")
-    _check_targets(output)
+    check_output_paths(output)
     verdict = verify_bytes(_read(file))
     evidence.write_all([(Path(output), report_mod.render(verdict).encode())])
     click.echo(f"wrote {output} ({'verified' if verdict.valid else 'NOT VERIFIED: ' + '; '.join(verdict.failures)})")
