@@ -272,6 +272,27 @@ async def test_supplier_starts_waits_and_finishes(world):
         assert "finished 'Call the customer back'" in texts(app, "timeline")
 
 
+async def test_start_and_done_are_not_offered_before_what_an_activity_comes_after(world):
+    app = world.app("b")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        select_row(app, "activities", "diagnose")  # comes after the callback, still open
+        assert app.screen.check_action("status", ("start",)) is False
+        assert app.screen.check_action("status", ("done",)) is False
+        assert app.screen.check_action("status", ("wait",)) is True
+        await until(pilot, lambda: "s" not in footer_keys(app) and "w" in footer_keys(app))
+        assert "'Find the cause' comes after 'Call the customer back'" in str(app.screen.query_one("#activity-hint").render())
+        await pilot.press("s")
+        await pilot.pause()
+        assert any("comes after 'Call the customer back', not finished yet" in n.message for n in app._notifications)
+        assert "Find the cause | BT | - | open" in texts(app, "activities")
+        select_row(app, "activities", "callback")
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.screen.check_action("status", ("start",)) is False  # already in progress
+        assert app.screen.check_action("status", ("done",)) is True
+
+
 async def test_message_and_decision_go_on_the_timeline(world):
     app = world.app()
     async with app.run_test(size=SIZE) as pilot:

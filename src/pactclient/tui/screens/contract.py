@@ -168,7 +168,8 @@ class ContractScreen(Screen):
             return None
         return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
 
-    def why_not_status(self) -> str | None:
+    def why_not_status(self, action: str | None = None) -> str | None:
+        """Why the selected activity's status may not change (by ``action``, or at all), or None."""
         aid = self.selected("activities")
         if aid is None:
             return "there are no activities"
@@ -177,6 +178,12 @@ class ContractScreen(Screen):
             return f"only {self.view.label(act.assignee)} (the assignee) or a coordinator may change {act.title!r}"
         if act.finished:
             return f"{act.title!r} is {act.status}"
+        if action == "start" and act.status == "in_progress":
+            return f"{act.title!r} is already in progress"
+        blocked = self.view.blocked_by(act)
+        if action in ("start", "done") and blocked:
+            names = ", ".join(repr(self.view.activities[b].title) if b in self.view.activities else b for b in blocked)
+            return f"{act.title!r} comes after {names}, not finished yet"
         return None
 
     def why_not_item(self) -> str | None:
@@ -201,6 +208,10 @@ class ContractScreen(Screen):
             lines.append(f"i (set item) not offered: {why}")
         if why := self.why_not_status():
             lines.append(f"s/w/d/x not offered: {why}")
+        elif why := self.why_not_status("done"):
+            lines.append(f"s/d not offered: {why}")
+        elif why := self.why_not_status("start"):
+            lines.append(f"s not offered: {why}")
         self.query_one("#activity-hint", Static).update(Text("\n".join(lines), style="dim"))
         self.refresh_bindings()
 
@@ -209,7 +220,7 @@ class ContractScreen(Screen):
         if self.view is None:
             return True
         if action == "status":
-            return not self.why_not_status()
+            return not self.why_not_status(parameters[0] if parameters else None)
         if action == "set_item":
             return not self.why_not_item()
         if action == "answer":
@@ -220,10 +231,11 @@ class ContractScreen(Screen):
         """A key that is not offered was pressed anyway (Textual skipped its binding): say why."""
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             name, _, arg = binding.action.partition("(")
-            if name in ("status", "set_item", "answer") and self.view is not None and not self.check_action(name, ()):
+            args = (ast.literal_eval(arg[:-1]),) if arg else ()
+            if name in ("status", "set_item", "answer") and self.view is not None and not self.check_action(name, args):
                 event.stop()
                 # The action itself reports the reason (it is what the command palette runs too).
-                getattr(self, f"action_{name}")(*((ast.literal_eval(arg[:-1]),) if arg else ()))
+                getattr(self, f"action_{name}")(*args)
                 return
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -283,7 +295,7 @@ class ContractScreen(Screen):
                  lambda ans: self.run_edit(actions.set_item, item.id, **forms.item_args(item, ans)))
 
     def action_status(self, action: str) -> None:
-        why = self.why_not_status()
+        why = self.why_not_status(action)
         if why:
             self.app.report(RefusedOperation(why))
             return
