@@ -94,6 +94,34 @@ async def invite_from_the_tui(pilot) -> str:
     return text
 
 
+async def test_connect_to_a_peer_by_address_then_its_edits_arrive(homes):
+    wa, wb = homes("Alice"), homes("Priya", "BT")
+    cid = wa.create("Mail re-downloads", catalog.load("broadband-fault"), "customer")
+    wa.act(cid, actions.add_party, wb.identity.key_hex, "Priya", "supplier", "BT")
+    wb.receive(cid, [blob for _h, blob, _s in wa.signed_changes(cid)],
+               {h: sig for h, _b, sig in wa.signed_changes(cid)})  # as a bundle would carry it
+    sb = PeerService(wb, "127.0.0.1", 0, dial_known=False)  # BT does not know Alice's address
+    await sb.start()
+    app = create_app(wa.home, engine_factory=engine_for_tui)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for address, why in (("nowhere", "not an address"), ("127.0.0.1:1", "ConnectionRefusedError")):
+            await pilot.press("c")
+            await pilot.pause()
+            await fill(pilot, {"address": address})
+            await until(pilot, lambda: any(why in n for n in notes(app)))
+        await pilot.press("c")
+        await pilot.pause()
+        await fill(pilot, {"address": sb.address})
+        await until(pilot, lambda: any(n.startswith(f"in step with {sb.address}") for n in notes(app)))
+        await until(pilot, lambda: "1 peer online (Priya)" in status_line(app))  # the engine dials it now
+        await pilot.press("enter")
+        await pilot.pause()
+        sb.act(cid, actions.note, "An engineer comes on Friday")
+        await until(pilot, lambda: "An engineer comes on Friday" in texts(app, "timeline"))
+        await sb.stop()
+
+
 async def test_first_run_starts_sync_so_a_new_user_can_invite_at_once(tmp_path):
     home = tmp_path / "new"
     app = create_app(home, engine_factory=engine_for_tui)

@@ -155,8 +155,9 @@ class ServerEngine:
             return {"state": "pact serve stopped: restart it or this app", "peers_online": 0}
         if self._store is None:
             self._store = SqliteStore(self.home / DB_FILE)
-        online = sum(1 for p in self._store.peers() if p["state"] == "online")
-        return {"state": f"via {info.get('by', 'pact serve')} (pid {info['pid']})", "peers_online": online}
+        online = [{"key": p["key"], "name": p["name"]} for p in self._store.peers() if p["state"] == "online"]
+        return {"state": f"via {info.get('by', 'pact serve')} (pid {info['pid']})", "peers_online": len(online),
+                "peers": online}
 
     def invite(self, contract_id: str, role: str | None = None, ttl_ms: int = DEFAULT_TTL_MS) -> str:
         info = running_server(self.home)
@@ -185,6 +186,27 @@ def join_with_code(home: Path, text: str):
         return asyncio.run(join(ws, code))
     finally:
         ws.close()
+
+
+def connect_peer(home: Path, address: str) -> str:
+    """Sync once with the peer at ``address`` (blocking: run it off the UI thread) and remember it
+    there, so the running engine keeps dialling it. Returns what changed, in words; raises
+    ``PactError`` when the peer cannot be reached or refuses this device."""
+    from pactclient.net.oneshot import sync_once
+    from pactclient.net.service import split_address
+    from pactclient.sync.events import ChangesAdmitted, PeerRefused, RefusedByPeer
+
+    split_address(address)
+    ws = Workspace.open(home)
+    try:
+        events, failures, sent = asyncio.run(sync_once(ws, [address], limit=15.0))
+    finally:
+        ws.close()
+    refused = [e for e in events if isinstance(e, (PeerRefused, RefusedByPeer))]
+    if failures or refused:
+        raise PactError(failures[0] if failures else f"{address} refused: {refused[0].reason}")
+    got = sum(len(e.hashes) for e in events if isinstance(e, ChangesAdmitted))
+    return f"in step with {address}: {got} change(s) received, {sum(sent.values())} sent; it is dialled from now on"
 
 
 def engine_for_tui(home: Path):

@@ -182,8 +182,10 @@ class PactApp(App):
             return f"sync error: {exc}"
         if isinstance(status, dict):
             peers = status.get("peers_online", 0)
+            names = [p.get("name") or p.get("key", "")[:8] for p in status.get("peers", [])]
+            who = f" ({', '.join(names[:3])}{'…' if len(names) > 3 else ''})" if names else ""
             listening = f" on {status['listening']}" if status.get("listening") else ""
-            return f"{peers} peer{'s' if peers != 1 else ''} online · sync {status.get('state', 'running')}{listening}"
+            return f"{peers} peer{'s' if peers != 1 else ''} online{who} · sync {status.get('state', 'running')}{listening}"
         return str(status)
 
 

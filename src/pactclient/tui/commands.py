@@ -18,6 +18,7 @@ COMMANDS = (
     ("contract: open", "open_contract", "Open the selected contract"),
     ("contract: filter", "focus_filter", "Search the work queue as you type"),
     ("contract: join with an invite code", "join", "Join a contract someone invited you to"),
+    ("peers: connect to an address", "connect", "Sync with a peer at HOST:PORT and keep dialling it"),
     ("contract: set item", "set_item", "Set the value of the selected data item"),
     ("contract: start activity", "status('start')", "Start the selected activity"),
     ("contract: wait on a party", "status('wait')", "Mark the selected activity as waiting on a party"),

@@ -29,6 +29,7 @@ class HomeScreen(Screen):
     BINDINGS = [
         Binding("n", "new_contract", "New contract", id="home.new_contract"),
         Binding("j", "join", "Join with a code", id="home.join"),
+        Binding("c", "connect", "Connect to a peer", id="home.connect"),
         Binding("slash", "focus_filter", "Filter", id="home.filter"),
         Binding("enter", "open_contract", "Open", id="home.open", show=True),
         Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", show=False),
@@ -157,6 +158,30 @@ class HomeScreen(Screen):
             self.app.call_from_thread(self.app.report, PactError(f"cannot join: {exc}"))
             return
         self.app.call_from_thread(self.joined, done)
+
+    def action_connect(self) -> None:
+        from pactclient.tui.screens.form import Field, Form, FormScreen
+
+        form = Form("Connect to a peer", (Field("address", "Address (HOST:PORT)", placeholder="e.g. 192.168.1.20:7400"),),
+                    "Sync with a peer that listens at this address (its `pact serve`, or its pact). It must "
+                    "be a party of one of your contracts. Once reached, it is dialled again whenever it is "
+                    "not connected.", submit="Connect")
+
+        def done(answers: dict | None) -> None:
+            if answers and answers["address"]:
+                self.connect(answers["address"])
+        self.app.push_screen(FormScreen(form), done)
+
+    @work(thread=True, exclusive=True, group="connect")
+    def connect(self, address: str) -> None:
+        from pactclient.net.threaded import connect_peer
+
+        try:
+            said = connect_peer(self.app.home, address)
+        except PactError as exc:
+            self.app.call_from_thread(self.app.report, exc)
+            return
+        self.app.call_from_thread(self.app.notify, said, title="Peer")
 
     def joined(self, done) -> None:
         self.app.announce_changes()
