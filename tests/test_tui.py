@@ -238,7 +238,7 @@ async def test_edit_my_role_may_not_make_is_not_offered_and_says_why(world):
         assert app.screen.check_action("status", ("start",)) is False
         await until(pilot, lambda: "i" not in footer_keys(app))
         assert not {"s", "w", "d", "x", "y", "n"} & footer_keys(app)
-        assert {"m", "p", "v", "b"} <= footer_keys(app)
+        assert {"m", "p", "v"} <= footer_keys(app)
         assert "only BT (the assignee)" in str(app.screen.query_one("#activity-hint").render())
         await pilot.press("i")  # pressed anyway: says why
         await pilot.pause()
@@ -270,6 +270,28 @@ async def test_supplier_starts_waits_and_finishes(world):
         await fill(pilot, {"outcome": "called at 10:00"})
         assert "Call the customer back | BT | Priya | done" in texts(app, "activities")
         assert "finished 'Call the customer back'" in texts(app, "timeline")
+
+
+async def test_every_key_offered_fits_the_footer_at_120_columns(world):
+    """The busiest contract screen: an activity, an item and a proposal all waiting on BT."""
+    from textual.widgets._footer import FooterKey
+
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        await fill(pilot, {"kind": "change_due", "activity": "diagnose", "due": "5d"})
+    world.to_b()
+    app = world.app("b")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        select_row(app, "activities", "callback")
+        select_row(app, "items", "reference")
+        await until(pilot, lambda: {"i", "s", "w", "d", "x", "m", "r", "a", "p", "y", "n", "v"} <= footer_keys(app))
+        keys = sorted((k.region.x, k.region.right, k.key) for k in app.screen.query(FooterKey))
+        assert keys[-1][1] <= SIZE[0]
+        assert all(right <= nxt for (_x, right, _k), (nxt, _r, _k2) in zip(keys, keys[1:])), keys  # no overlap
 
 
 async def test_start_and_done_are_not_offered_before_what_an_activity_comes_after(world):

@@ -44,8 +44,8 @@ TABLES = {
 
 
 # Grouped keys share one label in the footer, so that every key fits in 120 columns.
-ACTIVITY_KEYS = Binding.Group("Start/wait/done/cancel")
-ANSWER_KEYS = Binding.Group("Accept/reject")
+ACTIVITY_KEYS = Binding.Group("Status", compact=True)
+ANSWER_KEYS = Binding.Group("Answer", compact=True)
 TIMELINE_TEXT_WIDTH = 62
 
 
@@ -64,7 +64,8 @@ class ContractScreen(Screen):
         Binding("y", "answer(True)", "Accept", id="contract.accept", group=ANSWER_KEYS),
         Binding("n", "answer(False)", "Reject", id="contract.reject", group=ANSWER_KEYS),
         Binding("v", "invite", "Invite", id="contract.invite"),
-        Binding("b", "export_bundle", "Bundle", id="contract.export_bundle"),
+        # Rarely needed once peers sync directly: kept out of the footer (also "contract: export bundle").
+        Binding("b", "export_bundle", "Bundle", id="contract.export_bundle", show=False),
     ]
 
     def __init__(self, contract_id: str) -> None:
@@ -88,7 +89,7 @@ class ContractScreen(Screen):
                 if name == "activities":
                     yield Static("", id="activity-hint")
         yield StatusBar(id="status-bar")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.reload()
