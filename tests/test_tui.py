@@ -289,9 +289,15 @@ async def test_every_key_offered_fits_the_footer_at_120_columns(world):
         select_row(app, "activities", "callback")
         select_row(app, "items", "reference")
         await until(pilot, lambda: {"i", "s", "w", "d", "x", "m", "r", "a", "p", "y", "n", "v"} <= footer_keys(app))
-        keys = sorted((k.region.x, k.region.right, k.key) for k in app.screen.query(FooterKey))
-        assert keys[-1][1] <= SIZE[0]
-        assert all(right <= nxt for (_x, right, _k), (nxt, _r, _k2) in zip(keys, keys[1:])), keys  # no overlap
+        from textual.widgets._footer import FooterLabel
+
+        parts = sorted((w.region.x, w.region.right, str(w.render()))
+                       for w in [*app.screen.query(FooterKey), *app.screen.query(FooterLabel)])
+        assert parts[-1][1] <= SIZE[0]
+        assert all(right <= nxt for (_x, right, _t), (nxt, _r, _t2) in zip(parts, parts[1:])), parts  # no overlap
+        labels = [(x, right) for x, right, _t in sorted((w.region.x, w.region.right, 0) for w in app.screen.query(FooterLabel))]
+        starts = {x for x, _r, _t in parts}
+        assert all(right not in starts for _x, right in labels)  # a group's label is not glued to the next key
 
 
 async def test_start_and_done_are_not_offered_before_what_an_activity_comes_after(world):

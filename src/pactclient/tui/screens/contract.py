@@ -89,7 +89,7 @@ class ContractScreen(Screen):
                 if name == "activities":
                     yield Static("", id="activity-hint")
         yield StatusBar(id="status-bar")
-        yield Footer(compact=True)
+        yield Footer(compact=True, id="contract-footer")
 
     def on_mount(self) -> None:
         self.reload()
