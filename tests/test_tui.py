@@ -242,7 +242,8 @@ async def test_edit_my_role_may_not_make_is_not_offered_and_says_why(world):
         assert "only BT (the assignee)" in str(app.screen.query_one("#activity-hint").render())
         await pilot.press("i")  # pressed anyway: says why
         await pilot.pause()
-        assert any("only BT (the owner of 'Severity')" in n.message for n in app._notifications)
+        assert [(n.title, n.severity) for n in app._notifications if "only BT (the owner of 'Severity')" in n.message] \
+            == [("Not allowed", "error")]
         await pilot.press("s")
         await pilot.pause()
         assert any("only BT (the assignee) or a coordinator may change" in n.message for n in app._notifications)

@@ -31,6 +31,18 @@ from pactclient.tui.commands import PactCommands
 from pactclient.tui.messages import StoreChanged
 
 POLL_SECONDS = 0.5
+# Notification titles in the user's words, by error class (see pactclient.errors).
+ERROR_TITLES = {
+    "UsageError": "Check what you typed",
+    "RefusedOperation": "Not allowed",
+    "NotInitialised": "No identity",
+    "IdentityError": "Identity problem",
+    "ContractNotFound": "No such contract",
+    "AdmissionError": "Refused change",
+    "StoreError": "Store problem",
+    "FormatError": "Unreadable file",
+    "RemoteProtocolError": "Peer problem",
+}
 
 
 class PactApp(App):
@@ -171,7 +183,7 @@ class PactApp(App):
 
     def report(self, exc: PactError) -> None:
         """Every error a user can cause is a notification, never a crash."""
-        self.notify(str(exc), title=type(exc).__name__, severity="error", timeout=8)
+        self.notify(str(exc), title=ERROR_TITLES.get(type(exc).__name__, "Error"), severity="error", timeout=8)
 
     def peer_status(self) -> str:
         if self.engine is None or not hasattr(self.engine, "status"):
