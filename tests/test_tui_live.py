@@ -7,6 +7,7 @@ The app is built as `pact tui` builds it: ``create_app(home, engine_factory=engi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -273,3 +274,17 @@ async def test_tui_uses_the_pact_serve_already_running_for_its_home(homes):
     assert running_server(wa.home) is None
     # Alice's copy, written by two processes, loads and verifies: every change chains, none was lost.
     assert "written in the TUI while serve runs" in [e.text for e in wa.view(cid).timeline]
+
+
+def test_pact_serve_refuses_to_start_while_the_tui_syncs_the_home(homes):
+    wa = homes("Alice")
+    engine = engine_for_tui(wa.home)
+    try:
+        pact = Path(sys.executable).parent / "pact"
+        done = subprocess.run([str(pact), "--home", str(wa.home), "serve", "--port", "0", "--invite-port", "0"],
+                              capture_output=True, text=True, timeout=LIMIT)
+        assert done.returncode == 2
+        assert f"`pact tui` (pid {os.getpid()}) already syncs {wa.home}" in done.stderr
+    finally:
+        engine.stop()
+    assert not (wa.home / RUNNING_FILE).exists()
