@@ -81,7 +81,7 @@ def homes(tmp_path):
         ws.close()
 
 
-async def invite_from_the_tui(pilot) -> str:
+async def invite_from_the_tui(pilot, close: bool = True) -> str:
     """Press v on the open contract, make a code for the open slot, and read it off the dialog."""
     await pilot.press("v")
     await pilot.pause()
@@ -90,8 +90,9 @@ async def invite_from_the_tui(pilot) -> str:
     text = pilot.app.screen.query_one("#invite-code").text
     assert pilot.app.screen.path.read_text().strip() == text  # the same code, saved for a shell
     assert oct(pilot.app.screen.path.stat().st_mode & 0o777) == "0o600"
-    await pilot.press("escape")
-    await pilot.pause()
+    if close:
+        await pilot.press("escape")
+        await pilot.pause()
     return text
 
 
@@ -149,11 +150,12 @@ async def test_a_peer_joins_with_the_tui_code_and_its_edits_appear_live(homes):
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ContractScreen)
-        text = await invite_from_the_tui(pilot)
+        text = await invite_from_the_tui(pilot, close=False)  # the dialog stays open while BT joins
 
         done = await join(wb, InviteCode.decode(text))  # what `pact join CODE` does in BT's home
         assert done.contract_id == cid
         await until(pilot, lambda: any("Priya joined with your invite code" in n for n in notes(app)))
+        await until(pilot, lambda: isinstance(app.screen, ContractScreen))  # the used code's dialog closed
         await until(pilot, lambda: "supplier | supplier | Priya | BT | joined" in texts(app, "parties"))
 
         sb = PeerService(wb, "127.0.0.1", 0)  # BT's always-on peer dials Alice's TUI engine

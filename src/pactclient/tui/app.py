@@ -146,6 +146,10 @@ class PactApp(App):
                         title="Sync refused", severity="error", timeout=10)
         elif isinstance(event, ev.InviteRedeemed):
             self.notify(f"{event.name or 'The invitee'} joined with your invite code: {event.message}", title="Invite used")
+            from pactclient.tui.screens.invite import InviteCodeScreen
+
+            if isinstance(self.screen, InviteCodeScreen) and self.screen.code.contract_id == event.contract_id:
+                self.screen.dismiss(None)  # the code did its job: back to the contract, which shows the new party
         if isinstance(event, (ev.ChangesAdmitted, ev.InviteRedeemed)):
             self.announce_changes()
 
