@@ -290,3 +290,23 @@ def test_pact_serve_refuses_to_start_while_the_tui_syncs_the_home(homes):
     finally:
         engine.stop()
     assert not (wa.home / RUNNING_FILE).exists()
+
+
+async def test_sync_that_cannot_start_is_a_notification_and_the_app_works_offline(homes, monkeypatch):
+    wa = homes("Alice")
+    blocker = PeerService(wa, "127.0.0.1", 0)  # something already listens where the TUI is told to
+    await blocker.start()
+    monkeypatch.setenv("PACT_LISTEN", blocker.address)
+    app = create_app(wa.home, engine_factory=engine_for_tui)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.engine is None
+            assert any(n.startswith("Sync could not start, working offline") for n in notes(app))
+            await until(pilot, lambda: "offline · sync not running" in status_line(app))
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "NewContractScreen"  # the rest of the app works
+    finally:
+        await blocker.stop()
+    assert running_server(wa.home) is None
