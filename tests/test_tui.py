@@ -289,16 +289,21 @@ async def test_every_key_offered_fits_the_footer_at_120_columns(world):
         await open_contract(pilot)
         select_row(app, "activities", "callback")
         select_row(app, "items", "reference")
-        await until(pilot, lambda: {"i", "s", "w", "d", "x", "m", "r", "a", "p", "y", "n", "v"} <= footer_keys(app))
         from textual.widgets._footer import FooterLabel
 
+        def laid_out() -> bool:  # every key there, and the recomposed footer placed on screen
+            widgets = [*app.screen.query(FooterKey), *app.screen.query(FooterLabel)]
+            return ({"i", "s", "w", "d", "x", "m", "r", "a", "p", "y", "n", "v"} <= footer_keys(app)
+                    and all(w.region.width for w in widgets))
+        await until(pilot, laid_out)
+        await pilot.pause()
         parts = sorted((w.region.x, w.region.right, str(w.render()))
                        for w in [*app.screen.query(FooterKey), *app.screen.query(FooterLabel)])
         assert parts[-1][1] <= SIZE[0]
         assert all(right <= nxt for (_x, right, _t), (nxt, _r, _t2) in zip(parts, parts[1:])), parts  # no overlap
         labels = [(x, right) for x, right, _t in sorted((w.region.x, w.region.right, 0) for w in app.screen.query(FooterLabel))]
         starts = {x for x, _r, _t in parts}
-        assert all(right not in starts for _x, right in labels)  # a group's label is not glued to the next key
+        assert all(right not in starts for _x, right in labels), (labels, parts)  # a label is not glued to the next key
 
 
 async def test_start_and_done_are_not_offered_before_what_an_activity_comes_after(world):
