@@ -310,3 +310,22 @@ async def test_sync_that_cannot_start_is_a_notification_and_the_app_works_offlin
     finally:
         await blocker.stop()
     assert running_server(wa.home) is None
+
+
+async def test_the_engine_thread_never_waits_on_a_busy_ui(homes):
+    """The UI waits on the engine (invite codes, stopping); if the engine waited on the UI they would deadlock."""
+    import threading
+
+    from pactclient.sync import events as ev
+
+    wa = homes("Alice")
+    app = create_app(wa.home, engine_factory=engine_for_tui)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        report = app.engine._subscribers[-1]  # what the engine calls for every event, on its own thread
+        refused = ev.RefusedByPeer(bytes(32), "your key is not pinned here")
+        caller = threading.Thread(target=report, args=(refused,))
+        caller.start()
+        caller.join(5.0)  # the UI's loop is busy right here, in this very test
+        assert not caller.is_alive()
+        await until(pilot, lambda: any("refused this device: your key is not pinned here" in n for n in notes(app)))

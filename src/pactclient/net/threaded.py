@@ -16,6 +16,7 @@ called from any thread), ``status()`` (a dict with ``state`` and ``peers_online`
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import threading
@@ -124,7 +125,10 @@ class ThreadedPeerService:
         async def make():
             return self._service.invite(contract_id, role, ttl_ms).encode()
 
-        return asyncio.run_coroutine_threadsafe(make(), self._loop).result(10)
+        try:
+            return asyncio.run_coroutine_threadsafe(make(), self._loop).result(10)
+        except concurrent.futures.TimeoutError:
+            raise PactError("the sync engine did not answer within 10 s; try again") from None
 
     def stop(self) -> None:
         remove_running_record(self.home)

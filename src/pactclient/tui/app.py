@@ -16,7 +16,6 @@ the connection is not shared across threads.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,7 +27,7 @@ from pactclient.identity.device import DeviceIdentity, short_fingerprint
 from pactclient.store.workspace import Workspace, now_ms
 from pactclient.sync import events as ev
 from pactclient.tui.commands import PactCommands
-from pactclient.tui.messages import StoreChanged
+from pactclient.tui.messages import StoreChanged, SyncEventReceived
 
 POLL_SECONDS = 0.5
 # Notification titles in the user's words, by error class (see pactclient.errors).
@@ -128,11 +127,11 @@ class PactApp(App):
         self.announce_changes()
 
     def _engine_event(self, event: Any = None) -> None:
-        # The engine may call from its own task or from a thread; hop onto the app's loop either way.
-        if threading.get_ident() == self._thread_id:
-            self.call_later(self.engine_event, event)
-        else:
-            self.call_from_thread(self.engine_event, event)
+        # Called from the engine's task or thread: post_message is thread-safe and does not wait.
+        self.post_message(SyncEventReceived(event))
+
+    def on_sync_event_received(self, message: SyncEventReceived) -> None:
+        self.engine_event(message.event)
 
     def engine_event(self, event: Any) -> None:
         """What the sync engine reports: admitted changes are news; refusals, both ways, are errors."""
