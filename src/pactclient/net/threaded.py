@@ -133,7 +133,10 @@ class ThreadedPeerService:
     def stop(self) -> None:
         remove_running_record(self.home)
         if self._service is not None:
-            asyncio.run_coroutine_threadsafe(self._service.stop(), self._loop).result(10)
+            try:
+                asyncio.run_coroutine_threadsafe(self._service.stop(), self._loop).result(10)
+            except concurrent.futures.TimeoutError:
+                pass  # peers that do not say goodbye in time are dropped with the loop below
             self._service.ws.close()
             self._service = None
         self._loop.call_soon_threadsafe(self._loop.stop)
