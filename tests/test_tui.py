@@ -95,6 +95,22 @@ async def open_contract(pilot) -> None:
     assert isinstance(pilot.app.screen, ContractScreen)
 
 
+async def until(pilot, condition, limit: float = 5.0) -> None:
+    """Let the app run until ``condition()`` holds (the footer, for one, repaints after a refresh)."""
+    for _ in range(int(limit / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition(), "condition not reached in time"
+
+
+def footer_keys(app) -> set[str]:
+    """The keys the footer offers on the open screen (the command palette key aside)."""
+    from textual.widgets._footer import FooterKey
+
+    return {k.key for k in app.screen.query(FooterKey) if "-command-palette" not in k.classes}
+
+
 def select_row(app, table_id: str, key: str) -> None:
     table = app.screen.query_one(f"#{table_id}", DataTable)
     table.move_cursor(row=table.get_row_index(key))
@@ -216,13 +232,25 @@ async def test_edit_my_role_may_not_make_is_not_offered_and_says_why(world):
     app = world.app()
     async with app.run_test(size=SIZE) as pilot:
         await open_contract(pilot)
+        assert "i" in footer_keys(app)  # Alice may set the account number (the first item)
         select_row(app, "items", "severity")
-        assert app.screen.check_action("set_item", ()) is None  # shown disabled in the footer
-        assert app.screen.check_action("status", ("start",)) is None
+        assert app.screen.check_action("set_item", ()) is False  # not offered: left out of the footer
+        assert app.screen.check_action("status", ("start",)) is False
+        await until(pilot, lambda: "i" not in footer_keys(app))
+        assert not {"s", "w", "d", "x", "y", "n"} & footer_keys(app)
+        assert {"m", "p", "v"} <= footer_keys(app)
         assert "only BT (the assignee)" in str(app.screen.query_one("#activity-hint").render())
+        await pilot.press("i")  # pressed anyway: says why
+        await pilot.pause()
+        assert [(n.title, n.severity) for n in app._notifications if "only BT (the owner of 'Severity')" in n.message] \
+            == [("Not allowed", "error")]
+        await pilot.press("s")
+        await pilot.pause()
+        assert any("only BT (the assignee) or a coordinator may change" in n.message for n in app._notifications)
+        assert isinstance(app.screen, ContractScreen)
         app.screen.action_set_item()  # as the command palette does
         await pilot.pause()
-        assert any("only BT (the owner of 'Severity')" in n.message for n in app._notifications)
+        assert sum("only BT (the owner of 'Severity')" in n.message for n in app._notifications) == 2
     assert world.wa.view(world.cid).items["severity"].value == "degraded"
 
 
@@ -243,6 +271,60 @@ async def test_supplier_starts_waits_and_finishes(world):
         await fill(pilot, {"outcome": "called at 10:00"})
         assert "Call the customer back | BT | Priya | done" in texts(app, "activities")
         assert "finished 'Call the customer back'" in texts(app, "timeline")
+
+
+async def test_every_key_offered_fits_the_footer_at_120_columns(world):
+    """The busiest contract screen: an activity, an item and a proposal all waiting on BT."""
+    from textual.widgets._footer import FooterKey
+
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        await fill(pilot, {"kind": "change_due", "activity": "diagnose", "due": "5d"})
+    world.to_b()
+    app = world.app("b")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        select_row(app, "activities", "callback")
+        select_row(app, "items", "reference")
+        from textual.widgets._footer import FooterLabel
+
+        def laid_out() -> bool:  # every key there, and the recomposed footer placed on screen
+            widgets = [*app.screen.query(FooterKey), *app.screen.query(FooterLabel)]
+            return ({"i", "s", "w", "d", "x", "m", "r", "a", "p", "y", "n", "v"} <= footer_keys(app)
+                    and all(w.region.width for w in widgets))
+        await until(pilot, laid_out)
+        await pilot.pause()
+        parts = sorted((w.region.x, w.region.right, str(w.render()))
+                       for w in [*app.screen.query(FooterKey), *app.screen.query(FooterLabel)])
+        assert parts[-1][1] <= SIZE[0]
+        assert all(right <= nxt for (_x, right, _t), (nxt, _r, _t2) in zip(parts, parts[1:])), parts  # no overlap
+        labels = [(x, right) for x, right, _t in sorted((w.region.x, w.region.right, 0) for w in app.screen.query(FooterLabel))]
+        starts = {x for x, _r, _t in parts}
+        assert all(right not in starts for _x, right in labels), (labels, parts)  # a label is not glued to the next key
+
+
+async def test_start_and_done_are_not_offered_before_what_an_activity_comes_after(world):
+    app = world.app("b")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        select_row(app, "activities", "diagnose")  # comes after the callback, still open
+        assert app.screen.check_action("status", ("start",)) is False
+        assert app.screen.check_action("status", ("done",)) is False
+        assert app.screen.check_action("status", ("wait",)) is True
+        await until(pilot, lambda: "s" not in footer_keys(app) and "w" in footer_keys(app))
+        assert "'Find the cause' comes after 'Call the customer back'" in str(app.screen.query_one("#activity-hint").render())
+        await pilot.press("s")
+        await pilot.pause()
+        assert any("comes after 'Call the customer back', not finished yet" in n.message for n in app._notifications)
+        assert "Find the cause | BT | - | open" in texts(app, "activities")
+        select_row(app, "activities", "callback")
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.screen.check_action("status", ("start",)) is False  # already in progress
+        assert app.screen.check_action("status", ("done",)) is True
 
 
 async def test_message_and_decision_go_on_the_timeline(world):
@@ -270,7 +352,7 @@ async def test_propose_then_the_other_party_accepts(world):
         await fill(pilot, {"kind": "change_due", "activity": "callback", "due": "2026-11-23T17:00", "why": "I am out all day"})
         assert "Alice ✔  BT ?" in texts(app, "proposals")
         assert "open" in texts(app, "proposals")
-        assert app.screen.check_action("answer", (True,)) is None  # nothing waits on Alice
+        assert app.screen.check_action("answer", (True,)) is False  # nothing waits on Alice: y/n not offered
     world.to_b()
     app = world.app("b")
     async with app.run_test(size=SIZE) as pilot:
@@ -356,7 +438,30 @@ async def test_change_from_elsewhere_appears_on_the_open_screen(world):
         app.poll_store()  # what the half-second timer does
         await pilot.pause()
         assert "Call the customer back | BT | Priya | in progress" in texts(app, "activities")
-        assert any("New changes in Mail re-downloads" in n.message for n in app._notifications)
+        news = [n for n in app._notifications if n.title == "New in Mail re-downloads"]
+        assert [n.message for n in news] == ["BT started 'Call the customer back'; problem owner: Priya"]
+
+
+async def test_change_arriving_under_an_open_dialog_refreshes_the_contract(world):
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("m")  # Alice is typing a message when BT's note arrives
+        await pilot.pause()
+        world.wb.act(world.cid, actions.note, "An engineer comes on Friday")
+        path = world.b_home / "live.pact"
+        bundle.write(world.wb, world.cid, path)
+        other = Workspace(world.a_home, world.alice, clock=world.clock)
+        bundle.read(other, path)
+        other.close()
+        app.poll_store()
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)
+        assert any(n.message == "BT: An engineer comes on Friday" for n in app._notifications)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "An engineer comes on Friday" in texts(app, "timeline")
+    assert world.wa.store.unseen_count(world.cid) == 0  # it was on screen: seen
 
 
 async def test_own_edits_are_not_announced_as_news(world):

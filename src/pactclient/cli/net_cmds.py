@@ -48,8 +48,11 @@ def serve(ctx, host, port, invite_port, discover):
 
     ws = workspace(ctx)
     home = home_of(ctx)
-    if running_server(home):
-        raise UsageError(f"`pact serve` is already running for {home}")
+    running = running_server(home)
+    if running:
+        # One device, one engine: a second would dial the same peers and fight over the connections.
+        raise UsageError(f"`{running.get('by', 'pact serve')}` (pid {running['pid']}) already syncs {home}; "
+                         "it accepts peers and invites for this home")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if invite_port is None:
         # Two homes on one machine each run `pact serve --port 0`: their invite ports must not clash either.

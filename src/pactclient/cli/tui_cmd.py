@@ -17,14 +17,14 @@ def tui(ctx: click.Context) -> None:
     """Open the terminal UI: the work queue, each contract, live updates."""
     from pactclient.tui import create_app
 
-    engine = _sync_engine(ctx)
-    create_app(home_of(ctx), engine=engine).run()
+    create_app(home_of(ctx), engine_factory=_engine_factory()).run()
 
 
-def _sync_engine(ctx: click.Context):
-    """The sync engine of ``pactclient.net``, when that package provides one; None means offline."""
+def _engine_factory():
+    """``pactclient.net.engine_for_tui``: the app calls it once the home has an identity, and stops the
+    engine when it ends. None (offline) only if the network package is missing."""
     try:
-        from pactclient.net import engine_for_tui  # type: ignore[attr-defined]
+        from pactclient.net import engine_for_tui
     except ImportError:
         return None
-    return engine_for_tui(home_of(ctx))
+    return engine_for_tui

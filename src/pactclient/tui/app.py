@@ -6,13 +6,16 @@ bar. Independently, the app polls SQLite's ``PRAGMA data_version`` every half se
 *another connection* commits, so changes written by ``pact serve`` or ``pact bundle import`` in another
 process appear within a second, and the app's own writes do not trigger a refresh.
 
+The engine is made by ``engine_factory(home)`` once the home has an identity (at start, or right after
+the first-run screen created one), so a new user is online without restarting. An engine the app made
+is stopped when the app ends.
+
 SQLite work stays on the event loop: each action is one small write transaction (milliseconds), and
 the connection is not shared across threads.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,12 +23,25 @@ from textual.app import App
 from textual.binding import Binding
 
 from pactclient.errors import PactError
-from pactclient.identity.device import DeviceIdentity
+from pactclient.identity.device import DeviceIdentity, short_fingerprint
 from pactclient.store.workspace import Workspace, now_ms
+from pactclient.sync import events as ev
 from pactclient.tui.commands import PactCommands
-from pactclient.tui.messages import StoreChanged
+from pactclient.tui.messages import StoreChanged, SyncEventReceived
 
 POLL_SECONDS = 0.5
+# Notification titles in the user's words, by error class (see pactclient.errors).
+ERROR_TITLES = {
+    "UsageError": "Check what you typed",
+    "RefusedOperation": "Not allowed",
+    "NotInitialised": "No identity",
+    "IdentityError": "Identity problem",
+    "ContractNotFound": "No such contract",
+    "AdmissionError": "Refused change",
+    "StoreError": "Store problem",
+    "FormatError": "Unreadable file",
+    "RemoteProtocolError": "Peer problem",
+}
 
 
 class PactApp(App):
@@ -34,14 +50,18 @@ class PactApp(App):
     COMMANDS = App.COMMANDS | {PactCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("ctrl+p", "command_palette", "Commands", id="app.command_palette"),
-        Binding("f2", "toggle_dark", "Theme", id="app.toggle_theme"),
+        # The footer already shows ^p at its right edge; the theme key stays out of the way.
+        Binding("ctrl+p", "command_palette", "Commands", id="app.command_palette", show=False),
+        Binding("f2", "toggle_dark", "Theme", id="app.toggle_theme", show=False),
     ]
 
-    def __init__(self, home: Path, engine: Any = None, clock: Callable[[], int] | None = None):
+    def __init__(self, home: Path, engine: Any = None, clock: Callable[[], int] | None = None,
+                 engine_factory: Callable[[Path], Any] | None = None):
         super().__init__()
         self.home = Path(home)
         self.engine = engine
+        self.engine_factory = engine_factory
+        self._owns_engine = False
         self.clock = clock or now_ms
         self.workspace: Workspace | None = None
         self._data_version: int | None = None
@@ -65,12 +85,25 @@ class PactApp(App):
         self.sub_title = identity.org and f"{identity.name} ({identity.org})" or identity.name
         self._data_version = self._read_data_version()
         self._rowids = self._read_rowids()
+        self.start_engine()
         if self.engine is not None and hasattr(self.engine, "subscribe"):
             self.engine.subscribe(self._engine_event)
         self.set_interval(POLL_SECONDS, self.poll_store, name="poll-store")
         self.push_screen(HomeScreen())
 
+    def start_engine(self) -> None:
+        if self.engine is not None or self.engine_factory is None:
+            return
+        try:
+            self.engine = self.engine_factory(self.home)
+        except (PactError, OSError) as exc:  # e.g. the port is taken: work offline, say why
+            self.notify(f"Sync could not start, working offline: {exc}", title="Offline", severity="warning", timeout=10)
+            return
+        self._owns_engine = self.engine is not None
+
     def on_unmount(self) -> None:
+        if self._owns_engine and hasattr(self.engine, "stop"):
+            self.engine.stop()
         if self.workspace is not None:
             self.workspace.close()
 
@@ -94,23 +127,55 @@ class PactApp(App):
         self.announce_changes()
 
     def _engine_event(self, event: Any = None) -> None:
-        # The engine may call from its own task or from a thread; hop onto the app's loop either way.
-        if threading.get_ident() == self._thread_id:
-            self.call_later(self.announce_changes)
-        else:
-            self.call_from_thread(self.announce_changes)
+        # Called from the engine's task or thread: post_message is thread-safe and does not wait.
+        self.post_message(SyncEventReceived(event))
+
+    def on_sync_event_received(self, message: SyncEventReceived) -> None:
+        self.engine_event(message.event)
+
+    def engine_event(self, event: Any) -> None:
+        """What the sync engine reports: admitted changes are news; refusals, both ways, are errors."""
+        if self.workspace is None:
+            return
+        if isinstance(event, ev.PeerRefused):
+            who = self.peer_name(event.peer_key) if event.peer_key else "an invitee"
+            self.notify(f"Refused {who}: {event.reason}", title="Sync refused", severity="error", timeout=10)
+        elif isinstance(event, ev.RefusedByPeer):
+            self.notify(f"{self.peer_name(event.peer_key)} refused this device: {event.reason}",
+                        title="Sync refused", severity="error", timeout=10)
+        elif isinstance(event, ev.InviteRedeemed):
+            self.notify(f"{event.name or 'The invitee'} joined with your invite code: {event.message}", title="Invite used")
+            from pactclient.tui.screens.invite import InviteCodeScreen
+
+            if isinstance(self.screen, InviteCodeScreen) and self.screen.code.contract_id == event.contract_id:
+                self.screen.dismiss(None)  # the code did its job: back to the contract, which shows the new party
+        if isinstance(event, (ev.ChangesAdmitted, ev.InviteRedeemed)):
+            self.announce_changes()
+
+    def peer_name(self, key: bytes) -> str:
+        names = {p["key"]: p["name"] for p in self.workspace.store.peers()}
+        name = names.get(key.hex(), "")
+        return f"{name} ({short_fingerprint(key)})" if name else short_fingerprint(key)
 
     def announce_changes(self) -> None:
-        """Find which contracts grew since last time, tell the user, and refresh the open screen."""
+        """Find which contracts grew since last time, tell the user, and refresh every screen.
+
+        The contract screen showing a grown contract names what changed itself; the others are named here.
+        """
         rowids = self._read_rowids()
         grown = frozenset(cid for cid, last in rowids.items() if last != self._rowids.get(cid))
         self._rowids = rowids
         if not grown:
             return
-        titles = {s["id"]: s.get("title", s["id"][:8]) for s in self.workspace.summaries() if s["id"] in grown}
-        named = ", ".join(sorted(titles.values())[:3]) + ("…" if len(titles) > 3 else "")
-        self.notify(f"New changes in {named}", title="Updated")
-        self.screen.post_message(StoreChanged(grown))
+        shown = {getattr(s, "contract_id", None) for s in self.screen_stack}
+        elsewhere = grown - shown
+        if elsewhere:
+            titles = {s["id"]: s.get("title", s["id"][:8]) for s in self.workspace.summaries() if s["id"] in elsewhere}
+            named = ", ".join(sorted(titles.values())[:3]) + ("…" if len(titles) > 3 else "")
+            self.notify(f"New changes in {named}", title="Updated")
+        # Every screen, not only the top one: a dialog may be open over the contract that changed.
+        for screen in self.screen_stack:
+            screen.post_message(StoreChanged(grown))
 
     def note_own_write(self, contract_id: str) -> None:
         """After this app writes, remember the new rowid so the poll does not announce our own change."""
@@ -121,7 +186,7 @@ class PactApp(App):
 
     def report(self, exc: PactError) -> None:
         """Every error a user can cause is a notification, never a crash."""
-        self.notify(str(exc), title=type(exc).__name__, severity="error", timeout=8)
+        self.notify(str(exc), title=ERROR_TITLES.get(type(exc).__name__, "Error"), severity="error", timeout=8)
 
     def peer_status(self) -> str:
         if self.engine is None or not hasattr(self.engine, "status"):
@@ -132,10 +197,18 @@ class PactApp(App):
             return f"sync error: {exc}"
         if isinstance(status, dict):
             peers = status.get("peers_online", 0)
-            return f"{peers} peer{'s' if peers != 1 else ''} online · {status.get('state', 'running')}"
+            names = [p.get("name") or p.get("key", "")[:8] for p in status.get("peers", [])]
+            who = f" ({', '.join(names[:3])}{'…' if len(names) > 3 else ''})" if names else ""
+            listening = f" on {status['listening']}" if status.get("listening") else ""
+            return f"{peers} peer{'s' if peers != 1 else ''} online{who} · sync {status.get('state', 'running')}{listening}"
         return str(status)
 
 
-def create_app(home: Path, engine: Any = None, clock: Callable[[], int] | None = None) -> PactApp:
-    """The one factory for the app: used by ``pact tui``, the tests and the snapshots."""
-    return PactApp(home, engine=engine, clock=clock)
+def create_app(home: Path, engine: Any = None, clock: Callable[[], int] | None = None,
+               engine_factory: Callable[[Path], Any] | None = None) -> PactApp:
+    """The one factory for the app: used by ``pact tui``, the tests and the snapshots.
+
+    ``engine_factory(home)`` makes the sync engine once the home has an identity (``pact tui`` passes
+    ``pactclient.net.engine_for_tui``); the app then stops it when it ends.
+    """
+    return PactApp(home, engine=engine, clock=clock, engine_factory=engine_factory)

@@ -17,6 +17,8 @@ COMMANDS = (
     ("contract: new", "new_contract", "Start a contract from a template"),
     ("contract: open", "open_contract", "Open the selected contract"),
     ("contract: filter", "focus_filter", "Search the work queue as you type"),
+    ("contract: join with an invite code", "join", "Join a contract someone invited you to"),
+    ("peers: connect to an address", "connect", "Sync with a peer at HOST:PORT and keep dialling it"),
     ("contract: set item", "set_item", "Set the value of the selected data item"),
     ("contract: start activity", "status('start')", "Start the selected activity"),
     ("contract: wait on a party", "status('wait')", "Mark the selected activity as waiting on a party"),
@@ -28,7 +30,8 @@ COMMANDS = (
     ("contract: propose change", "propose", "Propose a change to the terms"),
     ("contract: accept proposal", "answer(True)", "Accept the selected open proposal"),
     ("contract: reject proposal", "answer(False)", "Reject the selected open proposal"),
-    ("contract: invite party", "invite", "Invite a party (or add one by key)"),
+    ("contract: invite party", "invite", "Make a one-time invite code for a new party"),
+    ("contract: add party by key", "add_party", "Add a party by their public key (no network needed)"),
     ("contract: export bundle", "export_bundle", "Write the contract to a bundle file"),
     ("app: toggle theme", "app.toggle_dark", "Switch between dark and light"),
 )

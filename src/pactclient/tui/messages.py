@@ -14,3 +14,15 @@ class StoreChanged(Message):
     def __init__(self, contract_ids: frozenset[str]) -> None:
         super().__init__()
         self.contract_ids = contract_ids
+
+
+class SyncEventReceived(Message):
+    """The sync engine reported ``event`` (a ``pactclient.sync.events`` fact), possibly from its thread.
+
+    Posting a message never blocks the engine's thread: the engine must not wait on the UI, since the UI
+    waits on the engine (an invite code, stopping) and the two would deadlock.
+    """
+
+    def __init__(self, event: object) -> None:
+        super().__init__()
+        self.event = event

@@ -1,15 +1,18 @@
 """One contract: parties, items, activities, proposals and the timeline, worked from the keyboard.
 
 Every edit goes through ``Workspace.act`` (one signed, durable change). Keys for edits the user's role
-may not make are shown disabled, and the line under the activities says why; if such an edit is tried
-anyway (from the command palette) the model's ``RefusedOperation`` is shown as a notification.
+may not make are not offered (left out of the footer), and the line under the activities says why; if
+such an edit is tried anyway (its key, or the command palette) the reason is shown as a notification.
 """
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,12 +21,14 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from pactclient.errors import PactError, RefusedOperation
 from pactclient.model import actions, rules
+from pactclient.model.actions import parse_duration
 from pactclient.model.views import ContractView
 from pactclient.sync import bundle
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
 from pactclient.tui.screens import contract_forms as forms
 from pactclient.tui.screens.form import FormScreen
+from pactclient.tui.screens.invite import InviteCodeScreen
 from pactclient.tui.screens.home import light_cell
 from pactclient.tui.widgets.status_bar import StatusBar
 
@@ -38,22 +43,29 @@ TABLES = {
 }
 
 
+# Grouped keys share one label in the footer, so that every key fits in 120 columns.
+ACTIVITY_KEYS = Binding.Group("Status", compact=True)
+ANSWER_KEYS = Binding.Group("Answer", compact=True)
+TIMELINE_TEXT_WIDTH = 62
+
+
 class ContractScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="contract.back"),
         Binding("i", "set_item", "Set item", id="contract.set_item"),
-        Binding("s", "status('start')", "Start", id="contract.start"),
-        Binding("w", "status('wait')", "Wait", id="contract.wait"),
-        Binding("d", "status('done')", "Done", id="contract.done"),
-        Binding("x", "status('cancel')", "Cancel", id="contract.cancel"),
+        Binding("s", "status('start')", "Start", id="contract.start", group=ACTIVITY_KEYS),
+        Binding("w", "status('wait')", "Wait", id="contract.wait", group=ACTIVITY_KEYS),
+        Binding("d", "status('done')", "Done", id="contract.done", group=ACTIVITY_KEYS),
+        Binding("x", "status('cancel')", "Cancel", id="contract.cancel", group=ACTIVITY_KEYS),
         Binding("m", "note(False)", "Message", id="contract.message"),
         Binding("r", "note(True)", "Decision", id="contract.decision"),
         Binding("a", "add_activity", "Add activity", id="contract.add_activity"),
         Binding("p", "propose", "Propose", id="contract.propose"),
-        Binding("y", "answer(True)", "Accept", id="contract.accept"),
-        Binding("n", "answer(False)", "Reject", id="contract.reject"),
+        Binding("y", "answer(True)", "Accept", id="contract.accept", group=ANSWER_KEYS),
+        Binding("n", "answer(False)", "Reject", id="contract.reject", group=ANSWER_KEYS),
         Binding("v", "invite", "Invite", id="contract.invite"),
-        Binding("b", "export_bundle", "Bundle", id="contract.export_bundle"),
+        # Rarely needed once peers sync directly: kept out of the footer (also "contract: export bundle").
+        Binding("b", "export_bundle", "Bundle", id="contract.export_bundle", show=False),
     ]
 
     def __init__(self, contract_id: str) -> None:
@@ -71,12 +83,13 @@ class ContractScreen(Screen):
                 table = DataTable(id=name, cursor_type="row", classes="contract-table")
                 table.border_title = name.capitalize()
                 for col in columns:
-                    table.add_column(col, key=col)
+                    # Timeline text wraps in a fixed column instead of running off the screen.
+                    table.add_column(col, key=col, width=TIMELINE_TEXT_WIDTH if col == "what" else None)
                 yield table
                 if name == "activities":
                     yield Static("", id="activity-hint")
         yield StatusBar(id="status-bar")
-        yield Footer()
+        yield Footer(compact=True, id="contract-footer")
 
     def on_mount(self) -> None:
         self.reload()
@@ -98,6 +111,10 @@ class ContractScreen(Screen):
             return
         self.ws.store.mark_seen(self.contract_id)
         self.paint()
+
+    def timeline_line(self, entry) -> str:
+        who = self.view.label(entry.author)
+        return f"{who}: {entry.text}" if entry.kind in ("message", "decision") else entry.text
 
     def paint(self) -> None:
         v, me, now = self.view, self.me(), self.ws.clock()
@@ -127,18 +144,22 @@ class ContractScreen(Screen):
         ])
         # Every change in a loaded copy was verified against its author's key when loaded: hence the mark.
         self.fill("timeline", [(str(n), (when(e.at), v.label(e.author), SIGNED, e.kind, e.text))
-                               for n, e in reversed(list(enumerate(v.timeline)))])
+                               for n, e in reversed(list(enumerate(v.timeline)))], wrap=True)
         self.update_hint()
 
-    def fill(self, name: str, rows: list[tuple[str, tuple]]) -> None:
+    def fill(self, name: str, rows: list[tuple[str, tuple]], wrap: bool = False) -> None:
         table = self.query_one(f"#{name}", DataTable)
         keep = table.cursor_row
         table.clear()
+        lines = 0
         for key, cells in rows:
-            table.add_row(*cells, key=key)
+            height = _wrapped_height(cells[-1]) if wrap else 1
+            table.add_row(*cells, key=key, height=height)
+            lines += height
         if rows:
             table.move_cursor(row=min(keep, len(rows) - 1))
-        table.styles.height = min(len(rows), 10 if name != "timeline" else 12) + 3
+        # Borders and header take 3 lines; long tables scroll inside their box.
+        table.styles.height = min(lines, 10 if name != "timeline" else 14) + 3
 
     # -- what is selected, and what it permits --------------------------------------------------------
 
@@ -148,7 +169,8 @@ class ContractScreen(Screen):
             return None
         return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
 
-    def why_not_status(self) -> str | None:
+    def why_not_status(self, action: str | None = None) -> str | None:
+        """Why the selected activity's status may not change (by ``action``, or at all), or None."""
         aid = self.selected("activities")
         if aid is None:
             return "there are no activities"
@@ -157,6 +179,12 @@ class ContractScreen(Screen):
             return f"only {self.view.label(act.assignee)} (the assignee) or a coordinator may change {act.title!r}"
         if act.finished:
             return f"{act.title!r} is {act.status}"
+        if action == "start" and act.status == "in_progress":
+            return f"{act.title!r} is already in progress"
+        blocked = self.view.blocked_by(act)
+        if action in ("start", "done") and blocked:
+            names = ", ".join(repr(self.view.activities[b].title) if b in self.view.activities else b for b in blocked)
+            return f"{act.title!r} comes after {names}, not finished yet"
         return None
 
     def why_not_item(self) -> str | None:
@@ -181,27 +209,53 @@ class ContractScreen(Screen):
             lines.append(f"i (set item) not offered: {why}")
         if why := self.why_not_status():
             lines.append(f"s/w/d/x not offered: {why}")
+        elif why := self.why_not_status("done"):
+            lines.append(f"s/d not offered: {why}")
+        elif why := self.why_not_status("start"):
+            lines.append(f"s not offered: {why}")
         self.query_one("#activity-hint", Static).update(Text("\n".join(lines), style="dim"))
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # False: the key is not offered (not in the footer); pressed anyway, the action says why.
         if self.view is None:
             return True
         if action == "status":
-            return None if self.why_not_status() else True
+            return not self.why_not_status(parameters[0] if parameters else None)
         if action == "set_item":
-            return None if self.why_not_item() else True
+            return not self.why_not_item()
         if action == "answer":
-            return True if self.answerable() else None
+            return bool(self.answerable())
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that is not offered was pressed anyway (Textual skipped its binding): say why."""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            name, _, arg = binding.action.partition("(")
+            args = (ast.literal_eval(arg[:-1]),) if arg else ()
+            if name in ("status", "set_item", "answer") and self.view is not None and not self.check_action(name, args):
+                event.stop()
+                # The action itself reports the reason (it is what the command palette runs too).
+                getattr(self, f"action_{name}")(*args)
+                return
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.view is not None:
             self.update_hint()
 
     def on_store_changed(self, message: StoreChanged) -> None:
-        if not message.contract_ids or self.contract_id in message.contract_ids:
-            self.reload()
+        if message.contract_ids and self.contract_id not in message.contract_ids:
+            return
+        before = {(e.at, e.author, e.kind, e.text) for e in self.view.timeline} if self.view else set()
+        self.reload()
+        me = self.ws.identity.key_hex
+        mine = self.me()
+        news = [e for e in self.view.timeline
+                if (e.at, e.author, e.kind, e.text) not in before and e.author not in (mine, me)]
+        if news:
+            lines = [self.timeline_line(e) for e in news[-3:]]
+            more = f"\n(and {len(news) - 3} more)" if len(news) > 3 else ""
+            self.app.notify("\n".join(lines) + more, title=f"New in {self.view.title}")
 
     # -- running edits -----------------------------------------------------------------------------
 
@@ -242,7 +296,7 @@ class ContractScreen(Screen):
                  lambda ans: self.run_edit(actions.set_item, item.id, **forms.item_args(item, ans)))
 
     def action_status(self, action: str) -> None:
-        why = self.why_not_status()
+        why = self.why_not_status(action)
         if why:
             self.app.report(RefusedOperation(why))
             return
@@ -287,16 +341,20 @@ class ContractScreen(Screen):
         self.ask(forms.answer_form(accept, summary), lambda ans: self.run_edit(actions.answer, pid, accept, ans["reason"]))
 
     def action_invite(self) -> None:
+        """An invite code from the sync engine; without one, adding a party by key is the way."""
         engine = self.app.engine
-        if engine is not None and hasattr(engine, "invite"):
-            try:
-                code = engine.invite(self.contract_id)
-            except PactError as exc:
-                self.app.report(exc)
-                return
-            self.app.notify(f"Invite code: {code}\nGive it to the other party: pact join {code}", title="Invite", timeout=30)
+        if engine is None or not hasattr(engine, "invite"):
+            self.action_add_party(offline=True)
             return
-        self.ask(forms.invite_form(self.view), lambda ans: self.run_edit(
+
+        def then(ans):
+            role = ans["role"] or None
+            code = engine.invite(self.contract_id, role, parse_duration(ans["ttl"] or "24h"))
+            self.app.push_screen(InviteCodeScreen(code, self.ws, self.view.title))
+        self.ask(forms.invite_form(self.view), then)
+
+    def action_add_party(self, offline: bool = False) -> None:
+        self.ask(forms.add_party_form(self.view, offline), lambda ans: self.run_edit(
             actions.add_party, ans["key"].lower(), ans["name"], ans["role"], ans["org"], ans["why"]))
 
     def action_export_bundle(self) -> None:
@@ -311,3 +369,12 @@ class ContractScreen(Screen):
                 return
             self.app.notify(f"Wrote {count} signed changes to {path}", title="Export")
         self.ask(forms.export_form(default), then)
+
+
+def _wrapped_height(text) -> int:
+    """Lines ``text`` takes when wrapped at the timeline's text width (as the table will wrap it)."""
+    plain = text.plain if isinstance(text, Text) else str(text)
+    return max(1, len(Text(plain).wrap(_MEASURE, TIMELINE_TEXT_WIDTH)))
+
+
+_MEASURE = Console(width=200)

@@ -141,16 +141,34 @@ def answer_form(accept: bool, summary: str) -> Form:
     return Form(f"{word} proposal", (Field("reason", "Reason (optional)" if accept else "Why not"),), summary, submit=word)
 
 
+def _roles(view: ContractView) -> tuple[list[str], tuple[tuple[str, str], ...]]:
+    """(open roles of the contract, every role to choose from: open ones first)."""
+    open_roles = sorted({p.role for p in view.parties.values() if not p.key})
+    others = sorted({p.role for p in view.parties.values()} | {"customer", "supplier", "coordinator", "observer"})
+    return open_roles, tuple((f"{r} (open slot)", r) for r in open_roles) + tuple((r, r) for r in others if r not in open_roles)
+
+
 def invite_form(view: ContractView) -> Form:
-    open_roles = sorted({p.role for p in view.parties.values() if not p.key}) or ["supplier"]
-    return Form("Add a party", (
+    open_roles, choices = _roles(view)
+    return Form("Invite a party", (
+        Field("role", "Their role", open_roles[0] if open_roles else "", choices),
+        Field("ttl", "Valid for", "24h", placeholder="30m, 24h, 3d"),
+    ), "You get a one-time code. The other party joins with it (`pact join CODE`, or j in their pact); "
+       "this device then adds them as a party, signed, and sends them the contract.", submit="Make code")
+
+
+def add_party_form(view: ContractView, offline: bool = False) -> Form:
+    open_roles, choices = _roles(view)
+    why = ("No sync engine is running here, so there is no invite code: add the party by key, then send "
+           "them a bundle (b). " if offline else "")
+    return Form("Add a party by key", (
         Field("key", "Their public key (64 hex characters, from `pact whoami --json`)"),
         Field("name", "Name"),
-        Field("role", "Role", open_roles[0], tuple((r, r) for r in sorted(set(open_roles) | {"customer", "supplier", "coordinator", "observer"}))),
+        Field("role", "Role", open_roles[0] if open_roles else "supplier", choices),
         Field("org", "Organisation"),
         Field("why", "Why (shown to the other parties)"),
-    ), "No sync engine is running, so there is no invite code: add the party by key, then send them a bundle "
-       "(b) or run `pact invite` from the CLI once sync is available.", submit="Add")
+    ), why + "Adding a party is a change to the terms: once another party has signed, every party must accept it.",
+        submit="Add")
 
 
 def export_form(default: Path) -> Form:

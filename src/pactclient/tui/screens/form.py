@@ -47,6 +47,8 @@ class FormScreen(ModalScreen[dict | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box") as box:
             box.border_title = self.form.title
+            # Dialogs have no footer, and a long one scrolls its buttons out of sight: say how to finish.
+            box.border_subtitle = f"ctrl+s {self.form.submit.lower()} · esc cancel"
             if self.form.explain:
                 yield Static(self.form.explain, classes="form-explain")
             for f in self.form.fields:

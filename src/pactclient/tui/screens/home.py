@@ -7,11 +7,13 @@ stays quick with a thousand contracts.
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from pactclient.errors import PactError
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import QueueRow, ago, build_rows, matching, time_left
 from pactclient.tui.widgets.status_bar import StatusBar
@@ -26,6 +28,8 @@ def light_cell(light: str) -> Text:
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("n", "new_contract", "New contract", id="home.new_contract"),
+        Binding("j", "join", "Join with a code", id="home.join"),
+        Binding("c", "connect", "Connect to a peer", id="home.connect"),
         Binding("slash", "focus_filter", "Filter", id="home.filter"),
         Binding("enter", "open_contract", "Open", id="home.open", show=True),
         Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", show=False),
@@ -45,13 +49,14 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#queue", DataTable)
-        table.add_column("light", key="light", width=9)
-        table.add_column("contract", key="title", width=38)
-        table.add_column("whose turn", key="turn", width=22)
-        table.add_column("next deadline", key="due", width=26)
-        table.add_column("last activity", key="last", width=13)
-        table.add_column("new", key="unseen", width=4)
-        table.add_column("id", key="id", width=8)
+        # 104 columns of cells plus one space of padding each side of 7 columns: fits 120 with the margins.
+        table.add_column("light", key="light", width=8)
+        table.add_column("contract", key="title", width=32)
+        table.add_column("whose turn", key="turn", width=20)
+        table.add_column("next deadline", key="due", width=22)
+        table.add_column("updated", key="last", width=10)
+        table.add_column("new", key="unseen", width=5)
+        table.add_column("id", key="id", width=6)
         self.reload()
         table.focus()
 
@@ -78,10 +83,12 @@ class HomeScreen(Screen):
             table.move_cursor(row=min(keep, len(shown) - 1))
         total = len(self.rows)
         mine = sum(1 for r in self.rows if r.mine)
+        unseen = sum(r.unseen for r in self.rows)
+        news = f" · {unseen} unseen change{'s' if unseen != 1 else ''}" if unseen else ""
         filt = f" · {len(shown)} match{'es' if len(shown) != 1 else ''} {query!r}" if query.strip() else ""
-        empty = "" if total else " · press n to start your first contract"
+        empty = "" if total else " · press n to start your first contract, or j to join one with an invite code"
         self.query_one("#queue-count", Static).update(
-            f"{total} contract{'s' if total != 1 else ''} · {mine} waiting on you{filt}{empty}")
+            f"{total} contract{'s' if total != 1 else ''} · {mine} waiting on you{news}{filt}{empty}")
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -123,6 +130,64 @@ class HomeScreen(Screen):
         from pactclient.tui.screens.new_contract import NewContractScreen
 
         self.app.push_screen(NewContractScreen())
+
+    def action_join(self) -> None:
+        from pactclient.tui.screens.form import Field, Form, FormScreen
+
+        form = Form("Join a contract", (Field("code", "Invite code (starts with pact-)"),),
+                    "Paste the one-time code the other party gave you. This device connects to theirs, "
+                    "proves the code, and receives the contract.", submit="Join")
+
+        def done(answers: dict | None) -> None:
+            if answers and answers["code"]:
+                self.app.notify("Connecting to the inviter…", title="Join")
+                self.join(answers["code"])
+        self.app.push_screen(FormScreen(form), done)
+
+    @work(thread=True, exclusive=True, group="join")
+    def join(self, text: str) -> None:
+        """Redeem the code off the UI thread (it waits on the network); report back on the UI thread."""
+        from pactclient.net.threaded import join_with_code
+
+        try:
+            done = join_with_code(self.app.home, text)
+        except PactError as exc:
+            self.app.call_from_thread(self.app.report, exc)
+            return
+        except OSError as exc:
+            self.app.call_from_thread(self.app.report, PactError(f"cannot join: {exc}"))
+            return
+        self.app.call_from_thread(self.joined, done)
+
+    def action_connect(self) -> None:
+        from pactclient.tui.screens.form import Field, Form, FormScreen
+
+        form = Form("Connect to a peer", (Field("address", "Address (HOST:PORT)", placeholder="e.g. 192.168.1.20:7400"),),
+                    "Sync with a peer that listens at this address (its `pact serve`, or its pact). It must "
+                    "be a party of one of your contracts. Once reached, it is dialled again whenever it is "
+                    "not connected.", submit="Connect")
+
+        def done(answers: dict | None) -> None:
+            if answers and answers["address"]:
+                self.connect(answers["address"])
+        self.app.push_screen(FormScreen(form), done)
+
+    @work(thread=True, exclusive=True, group="connect")
+    def connect(self, address: str) -> None:
+        from pactclient.net.threaded import connect_peer
+
+        try:
+            said = connect_peer(self.app.home, address)
+        except PactError as exc:
+            self.app.call_from_thread(self.app.report, exc)
+            return
+        self.app.call_from_thread(self.app.notify, said, title="Peer")
+
+    def joined(self, done) -> None:
+        self.app.announce_changes()
+        self.reload()
+        self.app.notify(f"Joined: {done.message}", title="Join")
+        self.open(done.contract_id)
 
     def action_focus_filter(self) -> None:
         self.query_one("#queue-filter", Input).focus()
