@@ -20,7 +20,7 @@ from typing import Callable
 
 from automerge.core import ROOT, Document
 
-from pactclient.errors import AdmissionError, ContractNotFound, FormatError, StoreError
+from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
 from pactclient.model.amdoc import EntryCache
@@ -261,7 +261,23 @@ class Workspace:
             return self._admit(contract_id, scratch, signatures, keep_scratch=True)
 
     def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
-        """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction."""
+        """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction.
+
+        Validly signed changes by a party can still be malformed (a party list that is a string, a
+        timeline that is a number): reading them fails with whatever the model or the bindings raise.
+        Such changes are refused like forged ones; the in-memory copy, which may already have merged
+        them, is dropped so that the next read comes from the store (which the caller rolls back).
+        """
+        try:
+            return self._admit_checked(contract_id, scratch, signatures, keep_scratch)
+        except PactError:
+            raise
+        except Exception as exc:
+            raise AdmissionError(f"refused: the changes leave the contract unreadable ({exc.__class__.__name__}: "
+                                 f"{str(exc)[:200]})") from None
+
+    def _admit_checked(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
+                       keep_scratch: bool) -> Received:
         doc = self.document(contract_id) if self.store.has_contract(contract_id) else None
         if doc is not None:
             scratch.merge(doc)
@@ -273,12 +289,16 @@ class Workspace:
         self.store.ensure_contract(contract_id, now)
         for ch in admitted:
             self.store.add_change(contract_id, ch.hash, ch.actor, ch.seq, ch.data, ch.signature, now)
-        if doc is None:
-            doc = scratch.fork() if keep_scratch else scratch
-        else:
-            doc.merge(scratch)
-        doc.set_actor(self.identity.public_key)
-        self._after_write(contract_id, doc, now)
+        try:
+            if doc is None:
+                doc = scratch.fork() if keep_scratch else scratch
+            else:
+                doc.merge(scratch)
+            doc.set_actor(self.identity.public_key)
+            self._after_write(contract_id, doc, now)
+        except BaseException:
+            self._docs.pop(contract_id, None)  # it may hold what the rolled-back transaction refused
+            raise
         return Received(contract_id, tuple(admitted))
 
     def party_keys(self, contract_id: str) -> set[bytes]:

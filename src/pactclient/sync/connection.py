@@ -39,12 +39,15 @@ from pactclient.identity.device import short_fingerprint
 from pactclient.signing.admission import party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.carried import carried_hashes
+from pactclient.sync.carried import carried_hashes, needed_hashes
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 
 PROTOCOL = "pact-sync"
 VERSION = 1
-MAX_PENDING_SIGNATURES = 1_000_000
+# Resource limits per connection (see docs/security.md). Each is far above what an honest peer needs.
+MAX_PENDING_SIGNATURES = 100_000  # signatures held for changes that wait for a missing dependency
+MAX_WAITING_BYTES = 16 * 1024 * 1024  # sync bytes received while changes wait for a missing dependency
+MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection
 CONTRACT_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex, as Workspace.create makes them
 
 
@@ -56,8 +59,11 @@ class _Channel:
     state: SyncState
     # Signatures received but not yet used: Automerge may hold a change back until a later message
     # brings its missing dependency (e.g. after a bloom-filter false positive), so a signature can
-    # arrive one message before its change can be admitted.
+    # arrive one message before its change can be admitted. Kept only while something waits.
     signatures: dict = dataclass_field(default_factory=dict)
+    # Automerge queues changes whose dependencies are missing, without limit: count the sync bytes
+    # received while anything waits, and refuse a peer that never sends what they wait for.
+    waiting_bytes: int = 0
 
 
 class PeerConnection:
@@ -99,6 +105,10 @@ class PeerConnection:
                 self._handle(frame)
         except (RemoteProtocolError, AdmissionError, FormatError) as exc:
             self._refuse(str(exc))
+        except Exception as exc:
+            # Whatever a hostile frame provokes below (the bindings, the model, the store) ends this
+            # connection with the protocol's error, never the caller's loop; the store rolled back.
+            self._refuse(f"could not handle the peer's frame ({exc.__class__.__name__}: {str(exc)[:200]})")
 
     def local_changed(self, contract_id: str) -> None:
         """This copy of ``contract_id`` grew: tell the peer (a sync message, or an offer if new to it)."""
@@ -197,6 +207,8 @@ class PeerConnection:
                 raise RemoteProtocolError("malformed offer")
             if not self.ws.store.has_contract(cid):
                 if cid not in self._wanted:
+                    if len(self._wanted) >= MAX_WANTED:
+                        raise RemoteProtocolError(f"offered more than {MAX_WANTED} contracts this device lacks")
                     self._wanted.add(cid)
                     self._send({"t": "want", "c": cid})
                 continue
@@ -263,7 +275,15 @@ class PeerConnection:
             for ch in got.admitted:
                 channel.signatures.pop(ch.hash, None)
             self._admitted(cid, got.admitted)
-        self._push(cid)
+        reply = self._push(cid)
+        if reply is not None and needed_hashes(reply):
+            channel.waiting_bytes += len(frame["m"])
+            if channel.waiting_bytes > MAX_WAITING_BYTES:
+                raise RemoteProtocolError(f"sent over {MAX_WAITING_BYTES} bytes of changes whose dependencies never came")
+        else:
+            # Nothing is held back: every later change comes with its own signature.
+            channel.waiting_bytes = 0
+            channel.signatures.clear()
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -275,18 +295,20 @@ class PeerConnection:
     def _open(self, cid: str) -> None:
         self._channels[cid] = _Channel(self.ws.document(cid).fork(), SyncState())
 
-    def _push(self, cid: str) -> None:
+    def _push(self, cid: str) -> bytes | None:
+        """Send the next sync message of a shared contract, if there is one; returns it, encoded."""
         channel = self._channels[cid]
         channel.scratch.merge(self.ws.document(cid))
         message = channel.scratch.generate_sync_message(channel.state)
         if message is None:
-            return
+            return None
         encoded = message.encode()
         hashes = carried_hashes(encoded)
         sigs = self.ws.store.signatures(cid) if hashes is None else self.ws.store.signatures(cid, hashes)
         self._send({"t": "sync", "c": cid, "m": encoded, "sigs": [[h, s] for h, s in sigs.items()]})
         if hashes:
             self.sent[cid] = self.sent.get(cid, 0) + len(hashes)
+        return encoded
 
     def _send_offer(self, contract_ids: list[str], more: bool) -> None:
         offer = {cid: self.ws.document(cid).get_heads() for cid in contract_ids}

@@ -120,6 +120,8 @@ class _Exchange:
                     self._handle(frame)
         except PactError as exc:
             self._fail(str(exc))
+        except Exception as exc:  # a hostile frame must end the exchange, never the caller's loop
+            self._fail(f"could not handle the peer's frame ({exc.__class__.__name__}: {str(exc)[:200]})")
 
     def _fail(self, reason: str) -> None:
         raise NotImplementedError
