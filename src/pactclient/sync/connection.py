@@ -85,6 +85,7 @@ class PeerConnection:
         self._channels: dict[str, _Channel] = {}
         self._offered: set[str] = set()
         self._wanted: set[str] = set()
+        self._given: set[str] = set()  # contracts sent whole on this connection
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -225,6 +226,9 @@ class PeerConnection:
         cid = contract_id_of(frame)
         if not self.ws.store.has_contract(cid) or not self._peer_is_party(cid):
             raise RemoteProtocolError("asked for a contract it may not have")
+        if cid in self._given:
+            raise RemoteProtocolError("asked twice for the same contract")  # each answer costs a save()
+        self._given.add(cid)
         doc = self.ws.document(cid)
         sigs = self.ws.store.signatures(cid)
         self._send({"t": "doc", "c": cid, "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
