@@ -6,8 +6,10 @@ Everything here is test support; the protocol under test is ``pactclient.sync``.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import struct
+import zlib
 from dataclasses import dataclass
 
 import msgpack
@@ -39,6 +41,30 @@ def sync_message(heads: list[bytes], need: list[bytes], changes: list[bytes]) ->
     return bytes(out)
 
 
+def uncompressed(data: bytes) -> bytes:
+    """The change as an uncompressed chunk (type 1). Automerge stores larger changes deflated (type 2);
+    their hash is that of the uncompressed form, so a meaningful mutation works on that form."""
+    if data[8] != 2:
+        return data
+    pos, length, shift = 9, 0, 0
+    while True:
+        byte = data[pos]
+        length |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            break
+    body = zlib.decompress(data[pos : pos + length], -15)
+    inner = b"\x01" + uleb(len(body)) + body
+    return data[:4] + hashlib.sha256(inner).digest()[:4] + inner
+
+
+def rechecksum(chunk: bytearray) -> bytes:
+    """A change chunk is ``magic(4) checksum(4) type length body``; the checksum is the first 4 bytes of
+    SHA-256 over ``type length body``. Repairing it makes a mutated change parse, with a new hash."""
+    chunk[4:8] = hashlib.sha256(bytes(chunk[8:])).digest()[:4]
+    return bytes(chunk)
+
+
 def frames_of(data: bytes) -> list[dict]:
     dec = FrameDecoder()
     dec._limit = MAX_FRAME_BYTES  # read what a side sent, hello included
@@ -58,6 +84,8 @@ class World:
     unknown_cid: str
     honest: list[dict]  # frames Bob sent: hello, offer, sync messages (their changes are now Alice's)
     foreign_doc: dict  # a well-formed ``doc`` frame for a contract Alice is not a party of
+    changes: list[bytes]  # Bob's last changes of the shared contract, uncompressed (type 1 chunks)
+    history: list[bytes]  # every change of the shared contract, uncompressed, dependencies first
 
     def state(self) -> tuple:
         """What no hostile frame may change: every stored change and snapshot, and the contract list."""
@@ -114,7 +142,8 @@ def build_world(wa, wb, shared_contract) -> World:
     foreign = wb.create("Bob's own case", catalog.load("broadband-fault"), "supplier")
     sigs = wb.store.signatures(foreign)
     foreign_doc = {"t": "doc", "c": foreign, "data": wb.document(foreign).save(), "sigs": [[h, s] for h, s in sigs.items()]}
-    return World(wa, wb, cid, foreign, "0" * 32, honest, foreign_doc)
+    history = [uncompressed(data) for _, data, _ in wb.signed_changes(cid)]
+    return World(wa, wb, cid, foreign, "0" * 32, honest, foreign_doc, history[-4:], history)
 
 
 # -- Hypothesis strategies -------------------------------------------------------------------------
@@ -153,7 +182,7 @@ def _mutate(data: bytes, draw) -> bytes:
 def hostile_frame(draw, world: World) -> tuple[str, bytes]:
     """(kind, bytes on the wire) of one hostile frame, sent after a hello."""
     kind = draw(st.sampled_from(["garbage", "huge_length", "deep", "wrong_field", "automerge", "doc", "replay",
-                                 "mutated_frame"]))
+                                 "mutated_frame", "crafted_change"]))
     honest_sync = [f for f in world.honest if f["t"] == "sync"]
     if kind == "garbage":  # not msgpack, or msgpack that is not a frame
         body = draw(st.binary(max_size=200) | hostile_value.map(lambda v: msgpack.packb(v, use_bin_type=True)))
@@ -193,6 +222,19 @@ def hostile_frame(draw, world: World) -> tuple[str, bytes]:
     if kind == "replay":  # honest frames again, whose changes Alice already holds, or honest out of place
         frame = draw(st.sampled_from(world.honest + [world.foreign_doc]))
         return kind, encode_frame(frame)
+    if kind == "crafted_change":  # a change damaged *and* given a valid checksum, so Automerge parses it
+        original = draw(st.sampled_from(world.changes))
+        body = bytearray(original)
+        rng = random.Random(draw(st.integers(0, 2**32)))  # positions spread evenly over the change
+        for _ in range(rng.randint(1, 2)):
+            body[rng.randrange(8, len(body))] ^= 1 << rng.randrange(8)
+        crafted = rechecksum(body)
+        sigs = [[hashlib.sha256(crafted[8:]).digest(), draw(st.binary(min_size=64, max_size=64))]]
+        if draw(st.booleans()):
+            return kind, encode_frame({"t": "sync", "c": world.cid, "m": sync_message([], [], [crafted]), "sigs": sigs})
+        # As a whole document: the history up to the crafted change (loading that is where panics lurk).
+        data = b"".join(world.history[: world.history.index(original)]) + crafted
+        return kind, encode_frame({"t": "doc", "c": world.foreign_cid, "data": data, "sigs": sigs})
     frame = draw(st.sampled_from(world.honest))  # mutated_frame: honest frame bytes, damaged
     return kind, _with_length(_mutate(msgpack.packb(frame, use_bin_type=True), draw))
 

@@ -1,5 +1,6 @@
 """Hostile frames: malformed msgpack, huge declared lengths, deep nesting, wrong types in every field,
-undecodable or damaged Automerge messages and documents, replays — fed to the sans-IO protocol of a
+undecodable or damaged Automerge messages and documents, changes damaged under a repaired checksum (some
+make the Automerge bindings panic), replays — fed to the sans-IO protocol of a
 device whose peer is a party gone rogue (its key is pinned, so only the frames can hurt).
 
 Every frame must end in one of: handled (a ping, a replay of what is already held), refused with the
@@ -112,7 +113,8 @@ def test_hostile_frames_are_refused_without_crash_hang_or_change(world):
     assert total >= FRAMES
     assert slowest[0] < HANG_LIMIT
     # Every family of attack was tried, and most hostile frames were refused outright.
-    families = {"garbage", "huge_length", "deep", "wrong_field", "automerge", "doc", "replay", "mutated_frame"}
+    families = {"garbage", "huge_length", "deep", "wrong_field", "automerge", "doc", "replay", "mutated_frame",
+                "crafted_change"}
     assert set(kinds) == families | {f + "+damaged" for f in families}
     assert outcomes["refused with error"] > total // 2
 

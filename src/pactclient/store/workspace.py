@@ -23,7 +23,7 @@ from automerge.core import ROOT, Document
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
-from pactclient.model.amdoc import EntryCache
+from pactclient.model.amdoc import EntryCache, bindings_failed
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
@@ -117,7 +117,9 @@ class Workspace:
         blobs.extend(r[3] for r in rows)
         try:
             doc = Document.load(b"".join(blobs)) if blobs else Document()
-        except Exception as exc:  # the bindings raise plain Exception on malformed data
+        except BaseException as exc:  # a tampered store may make the bindings panic
+            if not bindings_failed(exc):
+                raise
             raise StoreError(f"contract {contract_id[:12]} cannot be loaded from the store: {exc}") from None
         if snap is not None and sorted(Document.load(snap[0]).get_heads()) != sorted(base_heads):
             raise StoreError(f"the stored snapshot of {contract_id[:12]} does not match its heads; the store was altered")
@@ -246,7 +248,9 @@ class Workspace:
             base = self.document(contract_id).save() if known else b""
             try:
                 scratch = Document.load(base + b"".join(change_blobs))
-            except Exception as exc:  # the bindings raise plain Exception on malformed data
+            except BaseException as exc:  # crafted changes can make the bindings panic
+                if not bindings_failed(exc):
+                    raise
                 raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
             return self._admit(contract_id, scratch, signatures, keep_scratch=False)
 
@@ -272,7 +276,9 @@ class Workspace:
             return self._admit_checked(contract_id, scratch, signatures, keep_scratch)
         except PactError:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            if not bindings_failed(exc):
+                raise
             raise AdmissionError(f"refused: the changes leave the contract unreadable ({exc.__class__.__name__}: "
                                  f"{str(exc)[:200]})") from None
 

@@ -36,6 +36,7 @@ from automerge.core import Document, Message, SyncState
 
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RemoteProtocolError
 from pactclient.identity.device import short_fingerprint
+from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
@@ -106,9 +107,12 @@ class PeerConnection:
                 self._handle(frame)
         except (RemoteProtocolError, AdmissionError, FormatError) as exc:
             self._refuse(str(exc))
-        except Exception as exc:
-            # Whatever a hostile frame provokes below (the bindings, the model, the store) ends this
-            # connection with the protocol's error, never the caller's loop; the store rolled back.
+        except BaseException as exc:
+            # Whatever a hostile frame provokes below (the bindings, even a panic in them, the model,
+            # the store) ends this connection with the protocol's error, never the caller's loop; the
+            # store rolled back.
+            if not bindings_failed(exc):
+                raise
             self._refuse(f"could not handle the peer's frame ({exc.__class__.__name__}: {str(exc)[:200]})")
 
     def local_changed(self, contract_id: str) -> None:
@@ -244,7 +248,9 @@ class PeerConnection:
         data = field(frame, "data", bytes)
         try:
             doc = Document.load(data)
-        except Exception:  # the bindings raise plain Exception on malformed data
+        except BaseException as exc:  # a plain Exception, or a panic, on malformed data
+            if not bindings_failed(exc):
+                raise
             raise RemoteProtocolError("sent a document that cannot be read") from None
         if self.ws.identity.key_hex not in party_keys_at(doc, doc.get_heads()):
             raise RemoteProtocolError("sent a contract this device is not a party of")
@@ -263,13 +269,17 @@ class PeerConnection:
             message = Message.decode(field(frame, "m", bytes))
         except RemoteProtocolError:
             raise
-        except Exception:  # the bindings raise plain Exception on malformed data
+        except BaseException as exc:  # a plain Exception, or a panic, on malformed data
+            if not bindings_failed(exc):
+                raise
             raise RemoteProtocolError("sent a sync message that cannot be decoded") from None
         real = self.ws.document(cid)
         channel.scratch.merge(real)
         try:
             channel.scratch.receive_sync_message(channel.state, message)
-        except Exception as exc:
+        except BaseException as exc:
+            if not bindings_failed(exc):
+                raise
             raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
         channel.signatures.update(signatures_of(frame))
         if len(channel.signatures) > MAX_PENDING_SIGNATURES:
