@@ -23,7 +23,18 @@ PING_AFTER = 15.0
 DEAD_AFTER = 45.0
 WRITE_TIMEOUT = 30.0
 MAX_UNSENT_BYTES = 2 * MAX_FRAME_BYTES
+DRAINED_BELOW = 256 * 1024  # a write is done once less than this waits in the socket transport
 READ_SIZE = 256 * 1024
+
+
+def unsent_bytes(writer: asyncio.StreamWriter) -> int:
+    """Bytes written but not yet taken by the kernel, the TLS layer's and the socket transport's alike."""
+    transport = writer.transport
+    total = transport.get_write_buffer_size()
+    inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)  # CPython's TLS transport
+    if inner is not None and inner is not transport:
+        total += inner.get_write_buffer_size()
+    return total
 
 
 class Session:
@@ -43,17 +54,25 @@ class Session:
         data = self.exchange.data_to_send()
         if data:
             self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), WRITE_TIMEOUT)
+            await asyncio.wait_for(self._drained(), WRITE_TIMEOUT)
         events = self.exchange.events()
         if events:
             self.on_events(self, events)
+
+    async def _drained(self) -> None:
+        await self.writer.drain()
+        # asyncio's TLS transport hands a large write straight to the socket transport beneath it, whose
+        # buffer ``drain()`` does not wait for: wait for that one too, or a peer that never reads would
+        # only be noticed on some later write.
+        while unsent_bytes(self.writer) > DRAINED_BELOW:
+            await asyncio.sleep(0.01)
 
     def push_soon(self) -> None:
         """Send what the exchange queued outside ``run`` (e.g. after ``local_changed``)."""
         data = self.exchange.data_to_send()
         if data and not self.writer.is_closing():
             self.writer.write(data)
-            if self.writer.transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
+            if unsent_bytes(self.writer) > MAX_UNSENT_BYTES:
                 self.error = TimeoutError(f"the peer left over {MAX_UNSENT_BYTES} bytes unread")
                 self.exchange.closed = True
                 self.writer.transport.abort()  # the read loop then ends and cleans up
