@@ -18,13 +18,19 @@ import shutil
 import time
 from collections import Counter
 
+import pytest
+from automerge.core import ROOT, ScalarType
+
 from pactclient.errors import AdmissionError, FormatError
 from pactclient.model import actions
 from pactclient.signing.changes import sign_change
 from pactclient.store import Workspace
+from pactclient.sync import events as ev
+from pactclient.sync.connection import PeerConnection
+from pactclient.sync.frames import encode_frame
 
 from conftest import FIXED_NOW, FixedClock, copy_state, exchange, shared_contract
-from hostile import rechecksum, uncompressed
+from hostile import rechecksum, sync_message, uncompressed
 
 ATTEMPTS = int(os.environ.get("PACT_FORGED_ATTEMPTS", "10000"))
 CANDIDATES = 40  # honest changes by Bob, each on top of what Alice holds, to mutate
@@ -135,3 +141,42 @@ def test_forged_and_mutated_changes_are_never_admitted(make_party, tmp_path):
         assert [c.hash for c in wa.receive(cid, [data], {h: sig}).admitted] == [h]
     finally:
         wa.close()
+
+
+MALFORMED = {
+    "party list replaced by a string": lambda tx: tx.put(ROOT, "parties", ScalarType.Str, "nobody"),
+    "timeline replaced by a number": lambda tx: tx.put(ROOT, "timeline", ScalarType.Int, 5),
+    "contract header replaced by a string": lambda tx: tx.put(ROOT, "contract", ScalarType.Str, "x"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(MALFORMED))
+def test_validly_signed_changes_that_leave_the_contract_unreadable_are_refused(make_party, tmp_path, damage):
+    """A party's own key signs them, so signatures and membership pass; reading the result fails. They
+    used to escape as TypeError/AttributeError (crashing a peer's session) and leave the merged change
+    in the in-memory copy; now they are refused like forged ones, by bundle and by sync alike."""
+    _, wa = make_party(tmp_path, "Alice")
+    bob, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    before = copy_state(wa, cid)
+    doc = wb.document(cid).fork()
+    doc.set_actor(bob.public_key)
+    heads = doc.get_heads()
+    with doc.transaction() as tx:
+        MALFORMED[damage](tx)
+    (change,) = doc.get_changes(heads)
+    sigs = {change.hash: sign_change(bob, change.hash)}
+    with pytest.raises(AdmissionError, match="unreadable"):
+        wa.receive(cid, [change.bytes], sigs)
+    assert copy_state(wa, cid) == before
+    # Over the protocol: the peer is refused with the protocol's error, nothing is kept, the copy works.
+    conn = PeerConnection(wa, bob.public_key, dialer=False)
+    conn.receive_data(encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": bob.public_key, "name": "P"})
+                      + encode_frame({"t": "offer", "contracts": {cid: []}, "more": False}))
+    conn.receive_data(encode_frame({"t": "sync", "c": cid, "m": sync_message(heads + [change.hash], [], [change.bytes]),
+                                    "sigs": [[change.hash, sigs[change.hash]]]}))
+    refused = [e for e in conn.events() if isinstance(e, ev.PeerRefused)]
+    assert conn.closed and refused and "unreadable" in refused[0].reason
+    assert copy_state(wa, cid) == before
+    wa.act(cid, actions.note, "still works")
+    assert "still works" in [e.text for e in wa.view(cid).timeline]
