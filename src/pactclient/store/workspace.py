@@ -303,7 +303,10 @@ class Workspace:
             doc.set_actor(self.identity.public_key)
             self._after_write(contract_id, doc, now)
         except BaseException:
-            self._docs.pop(contract_id, None)  # it may hold what the rolled-back transaction refused
+            # Both may hold what the rolled-back transaction refused (the cache keys timeline entries by
+            # element id, which a later change by the same author could reuse).
+            self._docs.pop(contract_id, None)
+            self._caches.pop(contract_id, None)
             raise
         return Received(contract_id, tuple(admitted))
 
