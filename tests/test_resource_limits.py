@@ -4,7 +4,7 @@
   once ``MAX_WAITING_BYTES`` of such sync messages arrived; an honest message that arrives one step
   early still goes through;
 * signatures held for later changes: cleared once nothing waits, refused beyond ``MAX_PENDING_SIGNATURES``;
-* contracts asked for: refused beyond ``MAX_WANTED``;
+* contracts asked for: refused beyond ``MAX_WANTED``; the same contract asked for twice: refused;
 * a peer that never reads: dropped once a write has waited ``WRITE_TIMEOUT`` (real sockets).
 """
 
@@ -102,8 +102,15 @@ def test_signatures_and_wanted_contracts_are_bounded(make_party, tmp_path):
     many = {os.urandom(16).hex(): [] for _ in range(connection_mod.MAX_WANTED + 1)}
     conn.receive_data(encode_frame({"t": "offer", "contracts": many, "more": True}))
     assert conn.closed and "contracts this device lacks" in conn.events()[-1].reason
+    # Asking twice for the whole contract (each answer costs a save() and its bytes on the wire).
+    conn = _greeted_and_shared(wa, wb, cid)
+    conn.receive_data(encode_frame({"t": "want", "c": cid}))
+    assert not conn.closed
+    conn.receive_data(encode_frame({"t": "want", "c": cid}))
+    assert conn.closed and "asked twice" in conn.events()[-1].reason
     assert copy_state(wa, cid) == before
-    print(f"\nsignatures: {len(junk)} refused, 50,000 junk dropped at once; offer of {len(many)} unknown contracts refused")
+    print(f"\nsignatures: {len(junk)} refused, 50,000 junk dropped at once; offer of {len(many)} unknown contracts "
+          f"refused; a second want refused")
 
 
 async def test_a_peer_that_never_reads_is_dropped_by_the_write_timeout(make_party, tmp_path, monkeypatch):
