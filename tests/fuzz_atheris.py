@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import new_party, shared_contract  # noqa: E402
 from hostile import build_world, frames_of  # noqa: E402
 from pactclient.sync import events as ev  # noqa: E402
+from pactclient.sync.frames import encode_frame  # noqa: E402
 
 base = Path(tempfile.mkdtemp(prefix="pact-atheris-"))
 _, wa = new_party(base / "alice", "Alice")
@@ -52,8 +53,23 @@ def one_input(data: bytes) -> None:
         print(f"#{runs[0]} inputs, {time.monotonic() - started:.0f} s, store unchanged", flush=True)
 
 
+def seeded(argv: list[str]) -> list[str]:
+    """Start from the honest frames (one per file, and each followed by the next): without them the
+    fuzzer spends its time discovering the length prefix and msgpack. A corpus directory given on the
+    command line is used instead."""
+    if any(not a.startswith("-") for a in argv[1:]):
+        return argv
+    seeds = base / "corpus"
+    seeds.mkdir()
+    encoded = [encode_frame(f) for f in world.honest + [world.foreign_doc]]
+    for i, data in enumerate(encoded):
+        (seeds / f"frame-{i}").write_bytes(data)
+        (seeds / f"pair-{i}").write_bytes(data + encoded[(i + 1) % len(encoded)])
+    return argv + [str(seeds)]
+
+
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, one_input)
+    atheris.Setup(seeded(sys.argv), one_input)
     try:
         atheris.Fuzz()
     finally:
