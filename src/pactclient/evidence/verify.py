@@ -28,6 +28,7 @@ from pactclient.evidence import fileformat
 from pactclient.evidence.export import FORMAT, VERSION, agreements_of, parties_of
 from pactclient.identity.device import fingerprint, verify_signature
 from pactclient.model.actions import view_of
+from pactclient.model.amdoc import bindings_failed
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import admit_changes
 
@@ -92,7 +93,9 @@ def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
 
     try:
         doc = Document.load(body["document"])
-    except Exception as exc:  # the bindings raise plain Exception on malformed data
+    except BaseException as exc:  # a plain Exception, or a panic, on malformed data
+        if not bindings_failed(exc):
+            raise
         raise FormatError(f"the document cannot be loaded: {exc}") from None
     v.document = doc
     if sorted(doc.get_heads()) != body["heads"]:

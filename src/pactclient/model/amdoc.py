@@ -14,6 +14,13 @@ from automerge.core import ROOT, Document, ObjType, ScalarType
 from pactclient.errors import FormatError
 
 
+def bindings_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is how the Automerge bindings refuse malformed input: a plain ``Exception``, or
+    pyo3's ``PanicException`` when the Rust code panics on it. The latter derives from BaseException,
+    so ``except Exception`` lets it through; catch BaseException and re-raise when this is False."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
 class EntryCache:
     """Plain forms of list elements that never change once written (timeline entries), by object id.
 

@@ -1,7 +1,13 @@
 """Running one sans-IO exchange (``PeerConnection``, ``InviteHost``, ``InviteGuest``) over asyncio streams.
 
-Every read has a timeout: a peer silent for ``PING_AFTER`` seconds is pinged (keep-alive), and one
-silent for ``DEAD_AFTER`` seconds is dropped. The first frame must arrive within ``HELLO_TIMEOUT``.
+Every await has a bound, so a slow or silent peer holds only its own session:
+
+* reads: a peer silent for ``PING_AFTER`` seconds is pinged (keep-alive), one silent for
+  ``DEAD_AFTER`` seconds is dropped; the hello (or an invite's one frame) must be complete within
+  ``HELLO_TIMEOUT`` even if the peer trickles bytes;
+* writes: a peer that stops reading is dropped once a write has waited ``WRITE_TIMEOUT`` seconds, and
+  at once when more than ``MAX_UNSENT_BYTES`` wait unsent for it (what is pushed to it outside the
+  read loop, e.g. relayed changes, is not awaited).
 """
 
 from __future__ import annotations
@@ -10,10 +16,25 @@ import asyncio
 import time
 from typing import Callable
 
+from pactclient.sync.frames import MAX_FRAME_BYTES
+
 HELLO_TIMEOUT = 10.0
 PING_AFTER = 15.0
 DEAD_AFTER = 45.0
+WRITE_TIMEOUT = 30.0
+MAX_UNSENT_BYTES = 2 * MAX_FRAME_BYTES
+DRAINED_BELOW = 256 * 1024  # a write is done once less than this waits in the socket transport
 READ_SIZE = 256 * 1024
+
+
+def unsent_bytes(writer: asyncio.StreamWriter) -> int:
+    """Bytes written but not yet taken by the kernel, the TLS layer's and the socket transport's alike."""
+    transport = writer.transport
+    total = transport.get_write_buffer_size()
+    inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)  # CPython's TLS transport
+    if inner is not None and inner is not transport:
+        total += inner.get_write_buffer_size()
+    return total
 
 
 class Session:
@@ -26,7 +47,6 @@ class Session:
         peer = writer.get_extra_info("peername")
         self.address = f"{peer[0]}:{peer[1]}" if peer else ""
         self._last_heard = time.monotonic()
-        self._received_any = False
         self.error: Exception | None = None  # what ended the connection, if it was not a clean close
         self.ended = asyncio.Event()
 
@@ -34,30 +54,48 @@ class Session:
         data = self.exchange.data_to_send()
         if data:
             self.writer.write(data)
-            await self.writer.drain()
+            await asyncio.wait_for(self._drained(), WRITE_TIMEOUT)
         events = self.exchange.events()
         if events:
             self.on_events(self, events)
+
+    async def _drained(self) -> None:
+        await self.writer.drain()
+        # asyncio's TLS transport hands a large write straight to the socket transport beneath it, whose
+        # buffer ``drain()`` does not wait for: wait for that one too, or a peer that never reads would
+        # only be noticed on some later write.
+        while unsent_bytes(self.writer) > DRAINED_BELOW:
+            await asyncio.sleep(0.01)
 
     def push_soon(self) -> None:
         """Send what the exchange queued outside ``run`` (e.g. after ``local_changed``)."""
         data = self.exchange.data_to_send()
         if data and not self.writer.is_closing():
             self.writer.write(data)
+            if unsent_bytes(self.writer) > MAX_UNSENT_BYTES:
+                self.error = TimeoutError(f"the peer left over {MAX_UNSENT_BYTES} bytes unread")
+                self.exchange.closed = True
+                self.writer.transport.abort()  # the read loop then ends and cleans up
         events = self.exchange.events()
         if events:
             self.on_events(self, events)
 
+    def _greeted(self) -> bool:
+        # Invite exchanges have no greeting: their one frame closes them.
+        return getattr(self.exchange, "greeted", False)
+
     async def run(self) -> None:
+        hello_by = time.monotonic() + HELLO_TIMEOUT
         try:
             self.exchange.start()
             await self.flush()
             while not self.exchange.closed:
-                timeout = PING_AFTER if self._received_any else HELLO_TIMEOUT
+                greeted = self._greeted()
+                timeout = PING_AFTER if greeted else max(0.0, hello_by - time.monotonic())
                 try:
                     data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
                 except asyncio.TimeoutError:
-                    if not self._received_any or time.monotonic() - self._last_heard > DEAD_AFTER:
+                    if not greeted or time.monotonic() - self._last_heard > DEAD_AFTER:
                         self.exchange.close("timed out")
                         await self.flush()
                         break
@@ -67,12 +105,14 @@ class Session:
                     continue
                 if not data:
                     break
-                self._received_any = True
                 self._last_heard = time.monotonic()
                 self.exchange.receive_data(data)
                 await self.flush()
-        except (ConnectionError, OSError) as exc:  # ssl.SSLError is an OSError too
-            self.error = exc
+        except (ConnectionError, OSError, asyncio.TimeoutError) as exc:  # ssl.SSLError is an OSError too
+            # A write that timed out leaves data the peer will never read: drop it with the connection.
+            self.error = self.error or exc
+            if isinstance(exc, asyncio.TimeoutError):
+                self.writer.transport.abort()
         finally:
             self.exchange.closed = True
             self.writer.close()

@@ -20,10 +20,10 @@ from typing import Callable
 
 from automerge.core import ROOT, Document
 
-from pactclient.errors import AdmissionError, ContractNotFound, FormatError, StoreError
+from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
-from pactclient.model.amdoc import EntryCache
+from pactclient.model.amdoc import EntryCache, bindings_failed
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
@@ -117,7 +117,9 @@ class Workspace:
         blobs.extend(r[3] for r in rows)
         try:
             doc = Document.load(b"".join(blobs)) if blobs else Document()
-        except Exception as exc:  # the bindings raise plain Exception on malformed data
+        except BaseException as exc:  # a tampered store may make the bindings panic
+            if not bindings_failed(exc):
+                raise
             raise StoreError(f"contract {contract_id[:12]} cannot be loaded from the store: {exc}") from None
         if snap is not None and sorted(Document.load(snap[0]).get_heads()) != sorted(base_heads):
             raise StoreError(f"the stored snapshot of {contract_id[:12]} does not match its heads; the store was altered")
@@ -246,7 +248,9 @@ class Workspace:
             base = self.document(contract_id).save() if known else b""
             try:
                 scratch = Document.load(base + b"".join(change_blobs))
-            except Exception as exc:  # the bindings raise plain Exception on malformed data
+            except BaseException as exc:  # crafted changes can make the bindings panic
+                if not bindings_failed(exc):
+                    raise
                 raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
             return self._admit(contract_id, scratch, signatures, keep_scratch=False)
 
@@ -261,7 +265,25 @@ class Workspace:
             return self._admit(contract_id, scratch, signatures, keep_scratch=True)
 
     def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
-        """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction."""
+        """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction.
+
+        Validly signed changes by a party can still be malformed (a party list that is a string, a
+        timeline that is a number): reading them fails with whatever the model or the bindings raise.
+        Such changes are refused like forged ones; the in-memory copy, which may already have merged
+        them, is dropped so that the next read comes from the store (which the caller rolls back).
+        """
+        try:
+            return self._admit_checked(contract_id, scratch, signatures, keep_scratch)
+        except PactError:
+            raise
+        except BaseException as exc:
+            if not bindings_failed(exc):
+                raise
+            raise AdmissionError(f"refused: the changes leave the contract unreadable ({exc.__class__.__name__}: "
+                                 f"{str(exc)[:200]})") from None
+
+    def _admit_checked(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
+                       keep_scratch: bool) -> Received:
         doc = self.document(contract_id) if self.store.has_contract(contract_id) else None
         if doc is not None:
             scratch.merge(doc)
@@ -273,12 +295,19 @@ class Workspace:
         self.store.ensure_contract(contract_id, now)
         for ch in admitted:
             self.store.add_change(contract_id, ch.hash, ch.actor, ch.seq, ch.data, ch.signature, now)
-        if doc is None:
-            doc = scratch.fork() if keep_scratch else scratch
-        else:
-            doc.merge(scratch)
-        doc.set_actor(self.identity.public_key)
-        self._after_write(contract_id, doc, now)
+        try:
+            if doc is None:
+                doc = scratch.fork() if keep_scratch else scratch
+            else:
+                doc.merge(scratch)
+            doc.set_actor(self.identity.public_key)
+            self._after_write(contract_id, doc, now)
+        except BaseException:
+            # Both may hold what the rolled-back transaction refused (the cache keys timeline entries by
+            # element id, which a later change by the same author could reuse).
+            self._docs.pop(contract_id, None)
+            self._caches.pop(contract_id, None)
+            raise
         return Received(contract_id, tuple(admitted))
 
     def party_keys(self, contract_id: str) -> set[bytes]:

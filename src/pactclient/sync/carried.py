@@ -88,6 +88,19 @@ def carried_hashes(encoded: bytes) -> list[bytes] | None:
         return None
 
 
+def needed_hashes(encoded: bytes) -> list[bytes] | None:
+    """The changes the sender of a sync message asks for: the missing dependencies of changes it holds
+    back, and heads of the other side it has not seen yet."""
+    try:
+        reader = _Reader(encoded)
+        if reader.byte() not in SYNC_TYPES:
+            return None
+        reader.hashes()  # heads
+        return reader.hashes()
+    except ValueError:
+        return None
+
+
 def sender_heads(encoded: bytes) -> list[bytes] | None:
     """The heads the sender of a sync message had when it wrote it."""
     try:

@@ -36,15 +36,19 @@ from automerge.core import Document, Message, SyncState
 
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RemoteProtocolError
 from pactclient.identity.device import short_fingerprint
+from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.carried import carried_hashes
+from pactclient.sync.carried import carried_hashes, needed_hashes
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 
 PROTOCOL = "pact-sync"
 VERSION = 1
-MAX_PENDING_SIGNATURES = 1_000_000
+# Resource limits per connection (see docs/security.md). Each is far above what an honest peer needs.
+MAX_PENDING_SIGNATURES = 100_000  # signatures held for changes that wait for a missing dependency
+MAX_WAITING_BYTES = 16 * 1024 * 1024  # sync bytes received while changes wait for a missing dependency
+MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection
 CONTRACT_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex, as Workspace.create makes them
 
 
@@ -56,8 +60,11 @@ class _Channel:
     state: SyncState
     # Signatures received but not yet used: Automerge may hold a change back until a later message
     # brings its missing dependency (e.g. after a bloom-filter false positive), so a signature can
-    # arrive one message before its change can be admitted.
+    # arrive one message before its change can be admitted. Kept only while something waits.
     signatures: dict = dataclass_field(default_factory=dict)
+    # Automerge queues changes whose dependencies are missing, without limit: count the sync bytes
+    # received while anything waits, and refuse a peer that never sends what they wait for.
+    waiting_bytes: int = 0
 
 
 class PeerConnection:
@@ -79,6 +86,7 @@ class PeerConnection:
         self._channels: dict[str, _Channel] = {}
         self._offered: set[str] = set()
         self._wanted: set[str] = set()
+        self._given: set[str] = set()  # contracts sent whole on this connection
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -99,6 +107,13 @@ class PeerConnection:
                 self._handle(frame)
         except (RemoteProtocolError, AdmissionError, FormatError) as exc:
             self._refuse(str(exc))
+        except BaseException as exc:
+            # Whatever a hostile frame provokes below (the bindings, even a panic in them, the model,
+            # the store) ends this connection with the protocol's error, never the caller's loop; the
+            # store rolled back.
+            if not bindings_failed(exc):
+                raise
+            self._refuse(f"could not handle the peer's frame ({exc.__class__.__name__}: {str(exc)[:200]})")
 
     def local_changed(self, contract_id: str) -> None:
         """This copy of ``contract_id`` grew: tell the peer (a sync message, or an offer if new to it)."""
@@ -197,6 +212,8 @@ class PeerConnection:
                 raise RemoteProtocolError("malformed offer")
             if not self.ws.store.has_contract(cid):
                 if cid not in self._wanted:
+                    if len(self._wanted) >= MAX_WANTED:
+                        raise RemoteProtocolError(f"offered more than {MAX_WANTED} contracts this device lacks")
                     self._wanted.add(cid)
                     self._send({"t": "want", "c": cid})
                 continue
@@ -213,6 +230,9 @@ class PeerConnection:
         cid = contract_id_of(frame)
         if not self.ws.store.has_contract(cid) or not self._peer_is_party(cid):
             raise RemoteProtocolError("asked for a contract it may not have")
+        if cid in self._given:
+            raise RemoteProtocolError("asked twice for the same contract")  # each answer costs a save()
+        self._given.add(cid)
         doc = self.ws.document(cid)
         sigs = self.ws.store.signatures(cid)
         self._send({"t": "doc", "c": cid, "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
@@ -228,7 +248,9 @@ class PeerConnection:
         data = field(frame, "data", bytes)
         try:
             doc = Document.load(data)
-        except Exception:  # the bindings raise plain Exception on malformed data
+        except BaseException as exc:  # a plain Exception, or a panic, on malformed data
+            if not bindings_failed(exc):
+                raise
             raise RemoteProtocolError("sent a document that cannot be read") from None
         if self.ws.identity.key_hex not in party_keys_at(doc, doc.get_heads()):
             raise RemoteProtocolError("sent a contract this device is not a party of")
@@ -247,13 +269,17 @@ class PeerConnection:
             message = Message.decode(field(frame, "m", bytes))
         except RemoteProtocolError:
             raise
-        except Exception:  # the bindings raise plain Exception on malformed data
+        except BaseException as exc:  # a plain Exception, or a panic, on malformed data
+            if not bindings_failed(exc):
+                raise
             raise RemoteProtocolError("sent a sync message that cannot be decoded") from None
         real = self.ws.document(cid)
         channel.scratch.merge(real)
         try:
             channel.scratch.receive_sync_message(channel.state, message)
-        except Exception as exc:
+        except BaseException as exc:
+            if not bindings_failed(exc):
+                raise
             raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
         channel.signatures.update(signatures_of(frame))
         if len(channel.signatures) > MAX_PENDING_SIGNATURES:
@@ -263,7 +289,15 @@ class PeerConnection:
             for ch in got.admitted:
                 channel.signatures.pop(ch.hash, None)
             self._admitted(cid, got.admitted)
-        self._push(cid)
+        reply = self._push(cid)
+        if reply is not None and needed_hashes(reply):
+            channel.waiting_bytes += len(frame["m"])
+            if channel.waiting_bytes > MAX_WAITING_BYTES:
+                raise RemoteProtocolError(f"sent over {MAX_WAITING_BYTES} bytes of changes whose dependencies never came")
+        else:
+            # Nothing is held back: every later change comes with its own signature.
+            channel.waiting_bytes = 0
+            channel.signatures.clear()
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -275,18 +309,20 @@ class PeerConnection:
     def _open(self, cid: str) -> None:
         self._channels[cid] = _Channel(self.ws.document(cid).fork(), SyncState())
 
-    def _push(self, cid: str) -> None:
+    def _push(self, cid: str) -> bytes | None:
+        """Send the next sync message of a shared contract, if there is one; returns it, encoded."""
         channel = self._channels[cid]
         channel.scratch.merge(self.ws.document(cid))
         message = channel.scratch.generate_sync_message(channel.state)
         if message is None:
-            return
+            return None
         encoded = message.encode()
         hashes = carried_hashes(encoded)
         sigs = self.ws.store.signatures(cid) if hashes is None else self.ws.store.signatures(cid, hashes)
         self._send({"t": "sync", "c": cid, "m": encoded, "sigs": [[h, s] for h, s in sigs.items()]})
         if hashes:
             self.sent[cid] = self.sent.get(cid, 0) + len(hashes)
+        return encoded
 
     def _send_offer(self, contract_ids: list[str], more: bool) -> None:
         offer = {cid: self.ws.document(cid).get_heads() for cid in contract_ids}

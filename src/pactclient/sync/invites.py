@@ -28,6 +28,7 @@ import msgpack
 
 from pactclient.errors import AdmissionError, FormatError, PactError, RefusedOperation, RemoteProtocolError, UsageError
 from pactclient.model import actions
+from pactclient.model.amdoc import bindings_failed
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
 from pactclient.sync.connection import PROTOCOL, VERSION, signatures_of
@@ -120,6 +121,10 @@ class _Exchange:
                     self._handle(frame)
         except PactError as exc:
             self._fail(str(exc))
+        except BaseException as exc:  # a hostile frame must end the exchange, never the caller's loop
+            if not bindings_failed(exc):
+                raise
+            self._fail(f"could not handle the peer's frame ({exc.__class__.__name__}: {str(exc)[:200]})")
 
     def _fail(self, reason: str) -> None:
         raise NotImplementedError
