@@ -96,7 +96,7 @@ def changes_json(ws: Workspace, contract_id: str, view: ContractView) -> list[di
     """Every stored change with its author and a signature checked again now."""
     out = []
     for _rowid, hash_, actor, _data, signature in ws.store.changes_after(contract_id, 0):
-        party = view.party_by_key(actor.hex())
+        party = view.author_by_key(actor.hex())
         out.append({
             "hash": hash_.hex(),
             "author_key": actor.hex(),

@@ -4,7 +4,8 @@ Root map of every contract document (schema 1)::
 
     schema      int                     SCHEMA_VERSION of the writer that created the document
     contract    {id, title, template, created_at, created_by}
-    parties     {party_id: {name, org, role, key, added_at}}          base terms (written at creation)
+    parties     {party_id: {name, org, role, key, added_at}}          base terms (written at creation);
+                the terms in force add ``former_keys`` (keys replaced by replace_key proposals)
     items       {item_id: {label, kind, owner, choices, currency, position}}  base terms
     activities  {activity_id: {title, detail, assignee, problem_owner, due, depends_on, created_at}}
     values      {item_id: {value | amount, currency, owed_by, owed_to, set_by, set_at}}
@@ -41,6 +42,7 @@ PROPOSAL_KINDS = (
     "change_item",
     "remove_item",
     "add_party",
+    "replace_key",
 )
 
 

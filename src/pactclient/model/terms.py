@@ -107,11 +107,25 @@ def apply_proposal(terms: TermsInForce, kind: str, payload: dict) -> None:
         if slot is not None and slot.get("key"):
             raise RefusedOperation(f"party {target!r} already has a device key")
         key = payload.get("key", "")
-        if key and any(p.get("key") == key for p in terms.parties.values()):
-            raise RefusedOperation("that key is already a party")
+        if key and _key_in_use(terms, key):
+            raise RefusedOperation("that key is, or was, a party's key")
         terms.parties[target] = {k: v for k, v in payload.items() if k != "id"}
+    elif kind == "replace_key":
+        party = _existing(terms.parties, target, "party")
+        old, key = party.get("key", ""), payload.get("key", "")
+        if not old:
+            raise RefusedOperation(f"party {target!r} has no device key to replace")
+        if not isinstance(key, str) or len(key) != 64 or _key_in_use(terms, key):
+            raise RefusedOperation("the new key is not a key, or is (or was) a party's key")
+        party["key"] = key
+        # The old key stays known (to name the author of what it signed) but is no longer a party's.
+        party["former_keys"] = list(party.get("former_keys") or ()) + [old]
     else:
         raise RefusedOperation(f"unknown kind of proposal {kind!r}")
+
+
+def _key_in_use(terms: TermsInForce, key: str) -> bool:
+    return any(p.get("key") == key or key in (p.get("former_keys") or ()) for p in terms.parties.values())
 
 
 def _existing(table: dict, key: str, what: str) -> dict:
