@@ -53,7 +53,8 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
         "next_due": {"activity": nd.id, "due": nd.due} if nd else None,
         "parties": [
             {"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key or None,
-             "fingerprint": short_fingerprint(bytes.fromhex(p.key)) if p.key else None}
+             "fingerprint": short_fingerprint(bytes.fromhex(p.key)) if p.key else None,
+             "former_keys": list(p.former_keys)}
             for p in view.parties.values()
         ],
         "items": [

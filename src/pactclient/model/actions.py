@@ -208,13 +208,18 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
             "answers": {},
         })
         others = [p for p in required if p != me.id]
+        why = f" — {rationale}" if rationale else ""
         if others:
-            _event(tx, me.id, actor.now, f"{me.label} proposed: {summary}" + (f" — {rationale}" if rationale else ""), ref=pid)
+            _event(tx, me.id, actor.now, f"{me.label} proposed: {summary}{why}", ref=pid)
+        elif kind == "replace_key":
+            _event(tx, me.id, actor.now, f"{me.label} replaced its own device key (signed by the old key): {summary}{why}", ref=pid)
         else:
             _event(tx, me.id, actor.now, f"{me.label} set the terms (draft, no other party has signed yet): {summary}", ref=pid)
     if others:
         waiting = ", ".join(view.label(p) for p in others)
         return Outcome(f"proposed {pid}: {summary} (waiting on {waiting})", ref=pid, applied=False)
+    if kind == "replace_key":
+        return Outcome(f"{summary} (applied: the old key signed it; it signs nothing more)", ref=pid, applied=True)
     return Outcome(f"{summary} (applied: no other party has signed yet)", ref=pid, applied=True)
 
 
