@@ -21,6 +21,7 @@ Bytes that do not parse raise ``ValueError``: the caller refuses the change.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 from dataclasses import dataclass
@@ -325,3 +326,54 @@ def _scalar(kind: int, data: bytes) -> Any:
             raise ValueError("malformed float in change")
         return struct.unpack("<d", data)[0]
     return data  # bytes, or a value of a kind this version does not know
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkId:
+    hash: bytes
+    actor: bytes
+    seq: int
+    deps: tuple[bytes, ...]
+    data: bytes  # the chunk as it came
+
+
+def change_ids(data: bytes) -> list[ChunkId] | None:
+    """Hash, author and sequence number of each change chunk in ``data`` (one or more concatenated
+    chunks); other chunks (a saved document) are skipped. None if ``data`` is not a sequence of chunks.
+
+    A change's hash is SHA-256 over ``type(1) length(uleb) body`` of its uncompressed form, so a
+    deflated change is hashed as the plain change it stands for.
+    """
+    out = []
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            if data[pos : pos + 4] != MAGIC:
+                return None
+            kind = data[pos + 8]
+            length, body_start = _uleb(data, pos + 9)
+            stop = body_start + length
+            if stop > end:
+                return None
+            if kind in (CHUNK_CHANGE, CHUNK_DEFLATED_CHANGE):
+                if kind == CHUNK_CHANGE:
+                    body = data[body_start:stop]
+                    digest = hashlib.sha256(data[pos + 8 : stop]).digest()
+                else:
+                    body = zlib.decompress(data[body_start:stop], -15)
+                    digest = hashlib.sha256(bytes([CHUNK_CHANGE]) + _uleb_bytes(len(body)) + body).digest()
+                deps, actor, seq, _, _ = _header(body)
+                out.append(ChunkId(digest, actor, seq, deps, data[pos:stop]))
+            pos = stop
+    except (IndexError, ValueError, zlib.error):
+        return None
+    return out
+
+
+def _uleb_bytes(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)

@@ -28,6 +28,7 @@ from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
+from pactclient.store import equivocation
 from pactclient.store.sqlite_store import SqliteStore
 
 DB_FILE = "pact.db"
@@ -239,8 +240,10 @@ class Workspace:
 
     # -- receiving changes from elsewhere -----------------------------------------------------------
 
-    def receive(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes]) -> Received:
+    def receive(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
+                source: str = "bundle") -> Received:
         """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing."""
+        self.refuse_equivocations(contract_id, change_blobs, signatures, source)
         with self.store.write():
             known = self.store.has_contract(contract_id)
             base = self.document(contract_id).save() if known else b""
@@ -249,6 +252,16 @@ class Workspace:
             except Exception as exc:  # the bindings raise plain Exception on malformed data
                 raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
             return self._admit(contract_id, scratch, signatures, keep_scratch=False)
+
+    def refuse_equivocations(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
+                             source: str) -> None:
+        """Refuse (AdmissionError) changes that reuse an author's sequence number with other content,
+        keeping both as evidence (``pactclient.store.equivocation``). ``source`` says where they came
+        from: "bundle", or "peer <hex key>"."""
+        equivocation.refuse(self.store, contract_id, change_blobs, signatures, source, self.clock())
+
+    def equivocations(self, contract_id: str) -> list[dict]:
+        return self.store.equivocations(contract_id)
 
     def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes]) -> Received:
         """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this
