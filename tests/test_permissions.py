@@ -272,3 +272,22 @@ def test_local_edits_meet_the_same_rules(case):
         alice.act(cid, actions.set_item, "severity", "annoyance")
     with pytest.raises(RefusedOperation, match="assignee"):
         alice.act(cid, actions.change_status, "callback", "done")
+
+
+def test_a_local_edit_that_slips_past_the_model_is_refused_before_it_is_signed(case):
+    """The receipt check also runs on every local change before it is signed and stored."""
+    from pactclient.errors import RefusedOperation
+    from pactclient.model.actions import Outcome
+    people, cid, _ = case
+    _, priya = people["priya"]
+    before = copy_state(priya, cid)
+
+    def sloppy_action(doc, actor):
+        with doc.transaction() as tx:
+            _value("account", "999", "supplier")(tx)
+        return Outcome("done")
+
+    with pytest.raises(RefusedOperation, match="'item-owner'"):
+        priya.act(cid, sloppy_action)
+    assert copy_state(priya, cid) == before
+    priya.act(cid, actions.note, "still works")  # the copy is intact and writable

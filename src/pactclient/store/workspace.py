@@ -20,7 +20,7 @@ from typing import Callable
 
 from automerge.core import ROOT, Document
 
-from pactclient.errors import AdmissionError, ContractNotFound, FormatError, StoreError
+from pactclient.errors import AdmissionError, ContractNotFound, FormatError, RefusedOperation, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
 from pactclient.model.amdoc import EntryCache
@@ -28,6 +28,7 @@ from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
+from pactclient.signing.permissions import PermissionChecker
 from pactclient.store import equivocation
 from pactclient.store.sqlite_store import SqliteStore
 
@@ -213,7 +214,15 @@ class Workspace:
         return written
 
     def _persist_new(self, contract_id: str, doc: Document, before: list[bytes], now: int) -> None:
-        for change in doc.get_changes(before):
+        new = doc.get_changes(before)
+        # The check every peer makes on receipt, made before signing: this copy never writes a change
+        # its peers would refuse (the model's own checks are the friendly, earlier version of it).
+        checker = PermissionChecker(doc)
+        for change in new:
+            refusal = checker.check(change)
+            if refusal is not None:
+                raise RefusedOperation(f"this edit {refusal}")
+        for change in new:
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
         self._after_write(contract_id, doc, now)
