@@ -9,13 +9,9 @@ a stolen key keeps signing on top of the stolen copy) is the documented limit: a
 
 from __future__ import annotations
 
-import json
-
 import msgpack
-import pytest
 from automerge.core import ROOT
 
-from pactclient.errors import AdmissionError
 from pactclient.identity import DeviceIdentity
 from pactclient.model.amdoc import child, put_value
 from pactclient.signing import sign_change
