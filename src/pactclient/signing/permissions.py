@@ -196,8 +196,10 @@ class PermissionChecker:
         return None
 
     def _check_new_proposal(self, change, deps: tuple, proposal_id: str, terms: Terms, writer: str) -> Refusal | None:
-        got = self.doc.get(self._sections["proposals"], proposal_id, [change.hash])
-        raw = materialize(self.doc, got[1], [change.hash]) if got is not None and isinstance(got[0], ObjType) else {}
+        raw = self._history.proposal_made_by(proposal_id, change.actor_id, change.start_op, change.max_op)
+        if raw is None:  # not the proposal visible now (lost a conflict): read it as this change left it
+            got = self.doc.get(self._sections["proposals"], proposal_id, [change.hash])
+            raw = materialize(self.doc, got[1], [change.hash]) if got is not None and isinstance(got[0], ObjType) else {}
         if raw.get("proposer") != writer:
             return Refusal("writer-named", f"proposal {proposal_id!r} names {raw.get('proposer')!r} as proposer, not {writer!r}")
         if raw.get("answers"):

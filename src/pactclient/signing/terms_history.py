@@ -77,6 +77,19 @@ class TermsHistory:
         answered = frozenset((pid, party) for pid, p in raw["proposals"].items() for party in p["answers"])
         return Terms(t.parties, t.items, t.activities, frozenset(raw["proposals"]), by_key, answered)
 
+    def proposal_made_by(self, proposal_id: str, actor: bytes, start_op: int, max_op: int) -> dict | None:
+        """The proposal as the change that made it left it — if its object was made by the ops
+        ``start_op..max_op`` of ``actor`` (that change) — else None. Read from the present: a
+        proposal's content never changes once made."""
+        found = self._present()[1].get(proposal_id)
+        if found is None:
+            return None
+        (made_actor, counter), content, answers = found
+        if made_actor != actor or not start_op <= counter <= max_op:
+            return None
+        mine = {party: answer for party, ((by, n), answer) in answers.items() if by == actor and start_op <= n <= max_op}
+        return {**content, "answers": mine}  # answers given later are not part of it
+
     def _present(self) -> tuple[dict, dict]:
         """Base terms, and each proposal as (id of its object, content, {party: (answer's id, answer)})."""
         if self._present_cache is None:
