@@ -161,9 +161,17 @@ def _decode(body: bytes) -> DecodedChange:
         actors.append(other)
     count, pos = _uleb(body, pos)
     specs = []
-    for _ in range(count):
-        spec, pos = _uleb(body, pos)
-        length, pos = _uleb(body, pos)
+    for _ in range(count):  # one-byte numbers, the usual case, are read inline: this runs per change
+        spec = body[pos]
+        if spec < 0x80:
+            pos += 1
+        else:
+            spec, pos = _uleb(body, pos)
+        length = body[pos]
+        if length < 0x80:
+            pos += 1
+        else:
+            length, pos = _uleb(body, pos)
         specs.append((spec, length))
     columns: dict[int, bytes] = {}
     for spec, length in specs:
@@ -214,7 +222,28 @@ def _fit(column: list, n: int) -> list:
 _MAX_RUN = 1 << 20
 
 
+_MEMO: dict[tuple[bytes, bool], list] = {}
+_MEMO_BYTES = 64  # columns up to this long are remembered: most changes repeat a few shapes
+_MEMO_SIZE = 4096
+
+
 def _rle(data: bytes, strings: bool) -> list:
+    """A run-length encoded column, decoded (see ``_decode_rle``). Short columns recur from change to
+    change (the same keys, the same actions), so their decoding is remembered. Callers never modify
+    the lists returned."""
+    if len(data) > _MEMO_BYTES:
+        return _decode_rle(data, strings)
+    key = (data, strings)
+    got = _MEMO.get(key)
+    if got is None:
+        got = _decode_rle(data, strings)
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[key] = got
+    return got
+
+
+def _decode_rle(data: bytes, strings: bool) -> list:
     """Run-length encoded column: runs of one repeated value (count > 0), literals (count < 0) or nulls
     (count 0, then how many). Values are unsigned numbers, or length-prefixed UTF-8 strings."""
     out: list = []
