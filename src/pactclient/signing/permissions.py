@@ -123,7 +123,7 @@ class PermissionChecker:
                 made[op.id] = path
             if path[0] == "proposals":
                 touches_terms = True
-        for obj, author in entries.items():
+        for author in entries.values():
             if author != writer:
                 return Refusal("writer-named", f"a new timeline entry names {author!r} as its author, not {writer!r}")
         for proposal_id in proposals:
