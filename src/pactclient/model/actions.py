@@ -20,7 +20,7 @@ from pactclient.model import rules
 from pactclient.model.amdoc import EntryCache, child, materialize, put_value
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema
-from pactclient.model.terms import TermsInForce, apply_proposal, terms_in_force
+from pactclient.model.terms import check_fits, terms_in_force
 from pactclient.model.views import ContractView, Party
 
 HOUR_MS = 3600 * 1000
@@ -190,7 +190,7 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
         raise UsageError(f"unknown kind of proposal {kind!r}; one of: {', '.join(PROPOSAL_KINDS)}")
     raw = materialize(doc, cache=actor.cache)
     terms = terms_in_force(raw)
-    _check_fits(terms, kind, payload, view)
+    check_fits(terms, kind, payload)  # on receipt too: a proposal must fit the terms when it is made
     # The same rule decides, on receipt, whether a proposal asked the right parties (see rules.py).
     required = rules.required_answers(terms.parties, me.id, actor.signers, kind, payload)
     digest = hashlib.sha256(f"{actor.key}|{actor.now}|{kind}|{sorted(payload.items())}".encode()).hexdigest()
@@ -221,24 +221,6 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
     if kind == "replace_key":
         return Outcome(f"{summary} (applied: the old key signed it; it signs nothing more)", ref=pid, applied=True)
     return Outcome(f"{summary} (applied: no other party has signed yet)", ref=pid, applied=True)
-
-
-def _check_fits(terms: TermsInForce, kind: str, payload: dict, view: ContractView) -> None:
-    trial = TermsInForce(
-        parties={k: dict(v) for k, v in terms.parties.items()},
-        items={k: dict(v) for k, v in terms.items.items()},
-        activities={k: dict(v) for k, v in terms.activities.items()},
-    )
-    apply_proposal(trial, kind, payload)
-    for aid, act in trial.activities.items():
-        if act.get("assignee") and act["assignee"] not in trial.parties:
-            raise UsageError(f"no party {act['assignee']!r}; parties: {', '.join(trial.parties)}")
-        for dep in act.get("depends_on") or []:
-            if dep not in trial.activities:
-                raise UsageError(f"activity {aid!r} would depend on {dep!r}, which does not exist")
-    for it in trial.items.values():
-        if it.get("owner") and it["owner"] not in trial.parties:
-            raise UsageError(f"no party {it['owner']!r}; parties: {', '.join(trial.parties)}")
 
 
 def describe_proposal(kind: str, payload: dict, view: ContractView) -> str:

@@ -25,6 +25,7 @@ RULES = {
     "own-answers": "each party writes only its own answer to a proposal, once",
     "proposal-fixed": "a proposal is not changed or withdrawn once made, only answered",
     "proposal-required": "a proposal asks every party with a device (in a draft, only its author)",
+    "proposal-fits": "a proposal is of a known kind and fits the terms in force when it is made",
     "timeline-append-only": "anyone may add to the timeline, but no entry is changed or removed",
     "writer-named": "a record names the party that wrote it",
     "readable": "every operation of a change can be read",

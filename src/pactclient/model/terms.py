@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from pactclient.errors import RefusedOperation
+from pactclient.errors import RefusedOperation, UsageError
 
 
 @dataclass
@@ -73,6 +73,27 @@ def terms_in_force(raw: dict) -> TermsInForce:
             st.state, st.note = "void", str(exc)
     terms.proposals = sorted(states, key=lambda s: (s.raw.get("created_at", 0), s.id))
     return terms
+
+
+def check_fits(terms, kind: str, payload: dict) -> None:
+    """Refuse (UsageError, RefusedOperation) a proposal that does not fit ``terms`` (anything with
+    ``parties``, ``items`` and ``activities`` dicts): applied to a copy of them, every assignee, owner
+    and dependency must still exist. Checked when a proposal is made, and again on receipt."""
+    trial = TermsInForce(
+        parties={k: dict(v) for k, v in terms.parties.items()},
+        items={k: dict(v) for k, v in terms.items.items()},
+        activities={k: dict(v) for k, v in terms.activities.items()},
+    )
+    apply_proposal(trial, kind, payload)
+    for aid, act in trial.activities.items():
+        if act.get("assignee") and act["assignee"] not in trial.parties:
+            raise UsageError(f"no party {act['assignee']!r}; parties: {', '.join(trial.parties)}")
+        for dep in act.get("depends_on") or []:
+            if dep not in trial.activities:
+                raise UsageError(f"activity {aid!r} would depend on {dep!r}, which does not exist")
+    for it in trial.items.values():
+        if it.get("owner") and it["owner"] not in trial.parties:
+            raise UsageError(f"no party {it['owner']!r}; parties: {', '.join(trial.parties)}")
 
 
 def apply_proposal(terms: TermsInForce, kind: str, payload: dict) -> None:

@@ -14,8 +14,9 @@ a root key, ``contract``, ``schema``        never after the contract's first cha
 ``parties``, ``items``, ``activities``      never after the first change: terms change by proposals
 ``values/<item>/...``                       the writer owns the item
 ``progress/<activity>/...``                 the writer is its assignee or a coordinator
-``proposals/<new id>``                      a new proposal naming the writer as proposer, with no
-                                            answers and the parties ``rules.required_answers`` gives
+``proposals/<new id>``                      a new proposal of a known kind that fits the terms, naming
+                                            the writer as proposer, with no answers and the parties
+                                            ``rules.required_answers`` gives
 ``proposals/<id>/answers/<party>/...``      ``<party>`` is the writer
 anything else under an existing proposal    never (a proposal is only answered)
 ``timeline``: a new entry                   the entry names the writer as its author
@@ -41,8 +42,11 @@ from dataclasses import dataclass
 
 from automerge.core import ROOT, Document, ObjType
 
+from pactclient.errors import PactError
 from pactclient.model import rules
 from pactclient.model.amdoc import materialize
+from pactclient.model.schema import PROPOSAL_KINDS
+from pactclient.model.terms import check_fits
 from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, decode_change, value_of
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
 
@@ -88,6 +92,10 @@ class PermissionChecker:
             return self._check(change)
         except ValueError as exc:  # a value in the change that cannot be read
             return Refusal("readable", f"its operations cannot be read ({exc})")
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:
+            # Content of a shape no honest writer makes (a list where a map belongs, a number where a
+            # party id belongs), met while reading the terms: refused, never a crash.
+            return Refusal("readable", f"the contract's content cannot be understood ({exc.__class__.__name__})")
 
     def _check(self, change) -> Refusal | None:
         deps = tuple(change.deps)
@@ -204,9 +212,15 @@ class PermissionChecker:
             return Refusal("writer-named", f"proposal {proposal_id!r} names {raw.get('proposer')!r} as proposer, not {writer!r}")
         if raw.get("answers"):
             return Refusal("own-answers", f"proposal {proposal_id!r} is made with answers already in it")
-        payload = raw.get("payload") if isinstance(raw.get("payload"), dict) else {}
+        kind, payload = raw.get("kind"), raw.get("payload")
+        if kind not in PROPOSAL_KINDS or not isinstance(payload, dict):
+            return Refusal("proposal-fits", f"proposal {proposal_id!r} is of no known kind, or has no payload")
+        try:
+            check_fits(terms, kind, payload)
+        except PactError as exc:
+            return Refusal("proposal-fits", f"proposal {proposal_id!r}: {exc}")
         signers = {k.hex() for k in self._history.signers_at(deps)}
-        expected = rules.required_answers(terms.parties, writer, signers, str(raw.get("kind", "")), payload)
+        expected = rules.required_answers(terms.parties, writer, signers, kind, payload)
         if list(raw.get("required") or []) != expected:
             return Refusal("proposal-required", f"proposal {proposal_id!r} asks {raw.get('required')!r}, not {expected!r}")
         return None
