@@ -111,6 +111,13 @@ def _proposal(pid: str, proposer: str, required: list[str], kind: str = "change_
     return write
 
 
+def _raw_entry(entry: dict):
+    def write(tx):
+        timeline = child(tx, ROOT, "timeline")
+        put_value(tx, timeline, tx.length(timeline), entry, insert=True)
+    return write
+
+
 def _answer(proposal: str, party: str, by: str):
     def write(tx):
         put_value(tx, _at(tx, "proposals", proposal, "answers"), party, {"answer": "accept", "at": FIXED_NOW, "reason": ""})
@@ -178,7 +185,12 @@ def rule_breaks(proposal: str):
         ("proposal that does not fit the terms", "priya",
          _proposal("p-evil06", "supplier", ALL, "remove_activity", {"id": "callback"}), "proposal-fits"),
         ("proposal with a list where a party list belongs", "priya",
-         _proposal("p-evil07", "supplier", ALL, "add_item", {"id": ["not", "an", "id"], "owner": "supplier"}), "readable"),
+         _proposal("p-evil07", "supplier", ALL, "add_item", {"id": ["not", "an", "id"], "owner": "supplier"}), "well-formed"),
+        ("deadline that is not a time", "priya", _proposal("p-evil08", "supplier", ALL, "change_due",
+                                                            {"id": "callback", "due": "tomorrow-ish"}), "well-formed"),
+        ("status the model does not know", "priya", _status("callback", "sort of done", "supplier"), "well-formed"),
+        ("timeline entry whose time is text", "sam", _raw_entry({"kind": "message", "author": "coordinator",
+                                                                  "at": "noon", "text": "hi", "ref": ""}), "well-formed"),
         ("open proposal rewritten", "priya", _put(("proposals", proposal, "payload"), "due", FIXED_NOW), "proposal-fixed"),
         ("proposal withdrawn", "priya", _delete(("proposals",), proposal), "proposal-fixed"),
         ("someone else's timeline entry rewritten", "priya", _timeline_text(0, "Alice owes BT £1000"), "timeline-append-only"),

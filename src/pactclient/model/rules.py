@@ -28,6 +28,7 @@ RULES = {
     "proposal-fits": "a proposal is of a known kind and fits the terms in force when it is made",
     "timeline-append-only": "anyone may add to the timeline, but no entry is changed or removed",
     "writer-named": "a record names the party that wrote it",
+    "well-formed": "every field has the type the model writes",
     "readable": "every operation of a change can be read",
 }
 

@@ -45,7 +45,7 @@ from automerge.core import ROOT, Document, ObjType
 from pactclient.errors import PactError
 from pactclient.model import rules
 from pactclient.model.amdoc import materialize
-from pactclient.model.schema import PROPOSAL_KINDS
+from pactclient.model.schema import FIELD_TYPES, PROPOSAL_KINDS, SCALAR_TYPES, fits_type, misfit_field
 from pactclient.model.terms import check_fits
 from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, decode_change, value_of
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
@@ -125,6 +125,8 @@ class PermissionChecker:
                     return self._fixed_part(op.obj)
             path = place + (op.key if op.key is not None else ELEMENT,)
             refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries)
+            if refusal is None and path[0] in ("values", "progress", "timeline"):
+                refusal = _check_shape(op, path)
             if refusal is not None:
                 return refusal
             if op.action in MAKES:
@@ -212,6 +214,9 @@ class PermissionChecker:
             return Refusal("writer-named", f"proposal {proposal_id!r} names {raw.get('proposer')!r} as proposer, not {writer!r}")
         if raw.get("answers"):
             return Refusal("own-answers", f"proposal {proposal_id!r} is made with answers already in it")
+        misfit = misfit_field(raw)
+        if misfit is not None:
+            return Refusal("well-formed", f"proposal {proposal_id!r} has a {misfit!r} of the wrong type")
         kind, payload = raw.get("kind"), raw.get("payload")
         if kind not in PROPOSAL_KINDS or not isinstance(payload, dict):
             return Refusal("proposal-fits", f"proposal {proposal_id!r} is of no known kind, or has no payload")
@@ -321,3 +326,20 @@ class PermissionChecker:
             if op.action in MAKES:
                 made[op.id] = place + (op.key,)
         return False
+
+
+def _check_shape(op, path: tuple) -> Refusal | None:
+    """A record's field (``values/<item>/<field>``, ``progress/<activity>/<field>``, a new timeline
+    entry's field) or an element of one of its lists has the type the model writes."""
+    if len(path) == 3:
+        want = FIELD_TYPES.get(path[2])
+        if op.action == SET and not fits_type(path[2], value_of(op)):
+            return Refusal("well-formed", f"it writes {path[2]!r} with a value of the wrong type")
+        if op.action in MAKES and (want is None or want in SCALAR_TYPES):
+            return Refusal("well-formed", f"it writes an object where {path[2]!r} holds a value")
+    elif len(path) == 4 and path[3] == ELEMENT and op.action not in MAKES:
+        if op.action == SET and not isinstance(value_of(op), str):
+            return Refusal("well-formed", f"it puts a value that is not text into {path[2]!r}")
+    elif len(path) > 3:
+        return Refusal("well-formed", f"it writes {'/'.join(map(str, path))!r}, deeper than any record goes")
+    return None
