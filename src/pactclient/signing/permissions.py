@@ -24,7 +24,8 @@ anything else under an existing proposal    never (a proposal is only answered)
 =========================================  ================================================
 
 Records name their writer: ``set_by`` (values) and ``updated_by`` (progress), when written, must be
-the writer's party.
+the writer's party. Every field written has the type the model gives it (``model.schema.FIELD_TYPES``),
+so no party can plant content that breaks the other copies' views.
 
 The first change of a contract (no dependencies) writes the whole set-up and is only checked by
 admission (it must be by the creator it names). A draft's later set-up happens through proposals
