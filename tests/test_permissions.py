@@ -308,3 +308,30 @@ def test_a_local_edit_that_slips_past_the_model_is_refused_before_it_is_signed(c
         priya.act(cid, sloppy_action)
     assert copy_state(priya, cid) == before
     priya.act(cid, actions.note, "still works")  # the copy is intact and writable
+
+
+def test_a_rule_break_sent_over_a_peer_connection_is_refused(case):
+    """A hostile device whose own copy took a rule-breaking change offers it by sync: refused, named."""
+    from automerge.core import Document
+
+    from pactclient.signing.change_ops import read_header
+    from pactclient.sync import events as ev
+    from test_sync_protocol import connect, pump
+
+    people, cid, _ = case
+    _, alice = people["alice"]
+    _, priya = people["priya"]
+    ca, cp = connect(alice, priya)
+    before = copy_state(alice, cid)
+    h, data, sig = _handmade(people, cid, "priya", _value("account", "999", "supplier"))
+    # Priya's device skips every check: the change goes straight into its store and copy.
+    hostile = Document.load(priya.document(cid).save() + data)
+    with priya.store.write():
+        priya.store.add_change(cid, h, priya.identity.public_key, read_header(data).seq, data, sig, FIXED_NOW)
+    priya._docs[cid] = (hostile, priya.store.last_rowid(cid))
+    ca.events()
+    cp.local_changed(cid)
+    pump(cp, ca)
+    refused = [e for e in ca.events() if isinstance(e, ev.PeerRefused)]
+    assert refused and "'item-owner'" in refused[0].reason
+    assert copy_state(alice, cid) == before
