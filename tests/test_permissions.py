@@ -335,3 +335,21 @@ def test_a_rule_break_sent_over_a_peer_connection_is_refused(case):
     refused = [e for e in ca.events() if isinstance(e, ev.PeerRefused)]
     assert refused and "'item-owner'" in refused[0].reason
     assert copy_state(alice, cid) == before
+
+
+def test_writes_into_a_record_that_lost_a_conflict_are_admitted(case):
+    """Assignee and coordinator both start tracking an activity while apart: two progress records, one
+    hidden by the merge. Each then writes into its own record again. Every copy admits everything."""
+    people, cid, _ = case
+    _, alice = people["alice"]
+    _, priya = people["priya"]
+    _, sam = people["sam"]
+    priya.act(cid, actions.change_status, "callback", "start")
+    priya.act(cid, actions.change_status, "callback", "wait", waiting_on="customer")
+    sam.act(cid, actions.change_status, "callback", "wait", waiting_on="supplier")
+    sam.act(cid, actions.change_status, "callback", "start")
+    for src, dst in ((priya, alice), (sam, alice), (alice, priya), (alice, sam)):
+        exchange(src, dst, cid)
+    views = [ws.view(cid, now=FIXED_NOW) for ws in (alice, priya, sam)]
+    assert views[0] == views[1] == views[2]
+    assert len({ws.store.change_count(cid) for ws in (alice, priya, sam)}) == 1

@@ -55,6 +55,7 @@ SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "p
 HEADER_SECTIONS = ("schema", "contract")
 ELEMENT = "[]"  # a list position in a path
 TERM_AFFECTING = ("schema", "contract", "parties", "items", "activities", "proposals")
+MAX_DEPTH = 32  # objects nest no deeper than this in a contract
 LOOKAHEAD = 64  # at most this many later changes are examined before building every change's clock
 
 
@@ -78,8 +79,7 @@ class PermissionChecker:
             if got is not None and isinstance(got[0], ObjType):
                 self._sections[key] = got[1]
         self._places: dict[ObjKey, tuple] | None = None
-        self._indexed_at: set[tuple[bytes, ...]] = set()
-        self._entries: set[ObjKey] | None = None
+        self._decoded: dict[bytes, object] = {}  # change hash -> decoded change, for _locate
         self._terms_at: dict[tuple[bytes, ...], Terms] = {}
         self._terms_after: dict[bytes, Terms] = {}  # change hash -> terms in force just after it
         self._terms_now: Terms | None = None
@@ -121,9 +121,9 @@ class PermissionChecker:
             elif op.obj in made:
                 place = made[op.obj]
             else:
-                place = self._place(op.obj, deps)
+                place = self._place(op.obj)
                 if place is None:
-                    return self._fixed_part(op.obj)
+                    return Refusal("readable", "it writes into an object no change of this contract made")
             path = place + (op.key if op.key is not None else ELEMENT,)
             refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries)
             if refusal is None and path[0] in ("values", "progress", "timeline"):
@@ -231,32 +231,51 @@ class PermissionChecker:
             return Refusal("proposal-required", f"proposal {proposal_id!r} asks {raw.get('required')!r}, not {expected!r}")
         return None
 
-    def _fixed_part(self, obj: ObjKey) -> Refusal:
-        if self._entries is None:
-            timeline = self._sections.get("timeline")
-            self._entries = {obj_key(o) for _, o in self.doc.values(timeline)} if timeline is not None else set()
-        if obj in self._entries:
-            return Refusal("timeline-append-only", "it changes a timeline entry")
-        return Refusal("terms-by-proposal", "it writes inside the terms or a proposal, which are fixed once written")
-
     # -- where objects are ------------------------------------------------------------------------------
 
-    def _place(self, obj: ObjKey, deps: tuple) -> tuple | None:
-        """The path of an existing object a change may write into, or None if it is no such object."""
+    def _place(self, obj: ObjKey) -> tuple | None:
+        """The path of an existing object, or None if no change of the document made it."""
         if self._places is None:
             self._places = {}
-            self._index(None)
+            self._index()
         place = self._places.get(obj)
-        if place is None and deps not in self._indexed_at:
-            # Not visible now (replaced later, or lost a conflict), but it may have been at ``deps``.
-            self._indexed_at.add(deps)
-            self._index(list(deps))
-            place = self._places.get(obj)
+        if place is None:
+            place = self._locate(obj)
         return place
 
-    def _index(self, heads: list[bytes] | None) -> None:
-        """Record the places of the objects a change may write into: the sections, each item's value,
-        each activity's progress, each proposal, its answers and each answer."""
+    def _locate(self, obj: ObjKey) -> tuple | None:
+        """The path of an object not visible now (an older value record, a timeline entry, something
+        inside the terms), from the op that made it and, in turn, the ops that made its parents."""
+        chain = []
+        while obj is not None and obj not in self._places:
+            if len(chain) > MAX_DEPTH:
+                return None
+            op = self._making_op(obj)
+            if op is None:
+                return None
+            chain.append((obj, op))
+            obj = op.obj
+        path = () if obj is None else self._places[obj]
+        for made, op in reversed(chain):
+            path = path + (op.key if op.key is not None else ELEMENT,)
+            self._places[made] = path
+        return path
+
+    def _making_op(self, obj: ObjKey):
+        change = self._history.change_with_op(obj)
+        if change is None:
+            return None
+        decoded = self._decoded.get(change.hash)
+        if decoded is None:
+            decoded = self._decoded[change.hash] = decode_change(change.bytes)
+        index = obj[1] - decoded.start_op
+        op = decoded.ops[index] if 0 <= index < len(decoded.ops) else None
+        return op if op is not None and op.id == obj and op.action in MAKES else None
+
+    def _index(self) -> None:
+        """Record, from the present document, the places of the objects changes write into: the
+        sections, each item's value, each activity's progress, each proposal, its answers and each
+        answer. Anything else is found from the op that made it (``_locate``)."""
         doc, places = self.doc, self._places
         for key, obj in self._sections.items():
             places[obj_key(obj)] = (key,)
@@ -264,23 +283,23 @@ class PermissionChecker:
             parent = self._sections.get(section)
             if parent is None:
                 continue
-            for name in doc.keys(parent, heads):
-                got = doc.get(parent, name, heads)
+            for name in doc.keys(parent):
+                got = doc.get(parent, name)
                 if got is None or not isinstance(got[0], ObjType):
                     continue
                 places[obj_key(got[1])] = (section, name)
                 if section != "proposals":
                     continue
                 for part in ("payload", "required"):  # never written after the proposal is made
-                    inner = doc.get(got[1], part, heads)
+                    inner = doc.get(got[1], part)
                     if inner is not None and isinstance(inner[0], ObjType):
                         places[obj_key(inner[1])] = (section, name, part)
-                answers = doc.get(got[1], "answers", heads)
+                answers = doc.get(got[1], "answers")
                 if answers is None or not isinstance(answers[0], ObjType):
                     continue
                 places[obj_key(answers[1])] = (section, name, "answers")
-                for party in doc.keys(answers[1], heads):
-                    one = doc.get(answers[1], party, heads)
+                for party in doc.keys(answers[1]):
+                    one = doc.get(answers[1], party)
                     if one is not None and isinstance(one[0], ObjType):
                         places[obj_key(one[1])] = (section, name, "answers", party)
 
@@ -321,7 +340,7 @@ class PermissionChecker:
         for op in decoded.ops:
             if op.obj is None:
                 return True
-            place = made.get(op.obj) or self._place(op.obj, tuple(change.deps))
+            place = made.get(op.obj) or self._place(op.obj)
             if place is None or place[0] in TERM_AFFECTING:
                 return True
             if op.action in MAKES:

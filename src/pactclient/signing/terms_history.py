@@ -10,6 +10,7 @@ document at a clock holds exactly the proposals and answers whose making op that
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from automerge.core import Document, ObjType
@@ -58,6 +59,7 @@ class TermsHistory:
         self.sections = sections  # root section name -> object id
         self._present_cache: tuple[dict, dict] | None = None
         self._clocks: dict[bytes, dict[bytes, int]] | None = None
+        self._by_actor: dict[bytes, tuple[list[int], list]] = {}
 
     def at_clock(self, clock: dict[bytes, int] | None) -> Terms:
         """The terms in force at a document state given by its clock (None: now): an op (actor, n) is
@@ -120,17 +122,40 @@ class TermsHistory:
     def clock_at(self, deps: tuple) -> dict[bytes, int]:
         """For each author, the last op counter among the changes before ``deps`` (them included)."""
         if self._clocks is None:
-            clocks: dict[bytes, dict[bytes, int]] = {}
-            for ch in self.doc.get_changes([]):
-                ch_deps = ch.deps
-                if len(ch_deps) == 1:
-                    clock = dict(clocks[ch_deps[0]])
-                else:
-                    clock = _merge([clocks[d] for d in ch_deps])
-                clock[ch.actor_id] = ch.max_op
-                clocks[ch.hash] = clock
-            self._clocks = clocks
+            self._read_changes()
         return _merge([self._clocks[d] for d in deps])
+
+    def change_with_op(self, op_id: tuple[bytes, int]):
+        """The change holding op ``(actor, counter)``, or None."""
+        if self._clocks is None:
+            self._read_changes()
+        actor, counter = op_id
+        starts, changes = self._by_actor.get(actor, ([], []))
+        i = bisect.bisect_right(starts, counter) - 1
+        if i < 0 or counter > changes[i].max_op:
+            return None
+        return changes[i]
+
+    def _read_changes(self) -> None:
+        """One pass over every change: its clock, and each author's changes by first op counter."""
+        clocks: dict[bytes, dict[bytes, int]] = {}
+        by_actor: dict[bytes, tuple[list[int], list]] = {}
+        for ch in self.doc.get_changes([]):
+            ch_deps, actor = ch.deps, ch.actor_id
+            if len(ch_deps) == 1:
+                clock = dict(clocks[ch_deps[0]])
+            else:
+                clock = _merge([clocks[d] for d in ch_deps])
+            clock[actor] = ch.max_op
+            clocks[ch.hash] = clock
+            starts, changes = by_actor.setdefault(actor, ([], []))
+            starts.append(ch.start_op)
+            changes.append(ch)
+        for starts, changes in by_actor.values():
+            order = sorted(range(len(starts)), key=starts.__getitem__)
+            starts[:] = [starts[i] for i in order]
+            changes[:] = [changes[i] for i in order]
+        self._clocks, self._by_actor = clocks, by_actor
 
     def signers_at(self, deps: tuple) -> set[bytes]:
         """Author keys of every change before ``deps`` (them included)."""
