@@ -85,6 +85,12 @@ class PermissionChecker:
         self._terms_now: Terms | None = None
         self._history = TermsHistory(doc, self._sections)
 
+    def party_keys_at(self, deps) -> set[str]:
+        """Hex keys of the parties in force at ``deps`` — what ``admission.party_keys_at`` computes,
+        from the same carried-forward terms as the checks (no reads at past heads). Call it for a
+        change before ``check`` to benefit from the terms carried from its dependencies."""
+        return set(self._terms_for(tuple(deps)).by_key)
+
     # -- the check ---------------------------------------------------------------------------------
 
     def check(self, change) -> Refusal | None:
