@@ -1,8 +1,9 @@
 """The ``pact`` command: thin. It parses, calls the layers below, and prints (rich) or ``--json``.
 
 Each area registers its commands from its own module: ``contracts`` (identity, contracts, bundles),
-``net_cmds`` (sync), ``evidence_cmds`` (export, verify) and ``tui_cmd`` (the terminal UI). Every error
-a user can cause is a ``PactError`` printed as one line on stderr: exit 2 for usage, 1 for refusals.
+``trust_cmds`` (key rotation), ``net_cmds`` (sync), ``evidence_cmds`` (export, verify) and ``tui_cmd``
+(the terminal UI). Every error a user can cause is a ``PactError`` printed as one line on stderr: exit 2
+for usage, 1 for refusals.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 from pactclient import __version__
 from pactclient.cli.common import PactGroup, home_option
 
-COMMAND_MODULES = ("contracts", "net_cmds", "evidence_cmds", "tui_cmd")
+COMMAND_MODULES = ("contracts", "trust_cmds", "net_cmds", "evidence_cmds", "tui_cmd")
 
 
 @click.group(cls=PactGroup, invoke_without_command=True)

@@ -53,7 +53,8 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
         "next_due": {"activity": nd.id, "due": nd.due} if nd else None,
         "parties": [
             {"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key or None,
-             "fingerprint": short_fingerprint(bytes.fromhex(p.key)) if p.key else None}
+             "fingerprint": short_fingerprint(bytes.fromhex(p.key)) if p.key else None,
+             "former_keys": list(p.former_keys)}
             for p in view.parties.values()
         ],
         "items": [
@@ -81,6 +82,7 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
             {"kind": e.kind, "author": e.author, "at": e.at, "text": e.text, "ref": e.ref or None}
             for e in view.timeline
         ],
+        "equivocations": equivocations_json(ws, view.id, view),
         "scorecard": {
             "age_ms": score.age_ms,
             "resolved": score.resolved,
@@ -92,11 +94,28 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
     }
 
 
+def equivocations_json(ws: Workspace, contract_id: str, view: ContractView) -> list[dict]:
+    """Every author key caught signing two different changes with one sequence number (both kept)."""
+    out = []
+    for e in ws.equivocations(contract_id):
+        party = view.author_by_key(e["actor"].hex())
+        out.append({
+            "author_key": e["actor"].hex(),
+            "author": party.id if party else None,
+            "seq": e["seq"],
+            "held_hash": e["held_hash"].hex(),
+            "other_hash": e["other_hash"].hex(),
+            "source": e["source"],
+            "detected_at": e["detected_at"],
+        })
+    return out
+
+
 def changes_json(ws: Workspace, contract_id: str, view: ContractView) -> list[dict]:
     """Every stored change with its author and a signature checked again now."""
     out = []
     for _rowid, hash_, actor, _data, signature in ws.store.changes_after(contract_id, 0):
-        party = view.party_by_key(actor.hex())
+        party = view.author_by_key(actor.hex())
         out.append({
             "hash": hash_.hex(),
             "author_key": actor.hex(),
@@ -115,6 +134,10 @@ def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
     if turn:
         whose = ["you" if me and p == me.id else view.label(p) for p in turn]
         console.print(f"Waiting on: {', '.join(whose)}")
+    for e in equivocations_json(ws, view.id, view):
+        who = view.label(e["author"]) if e["author"] else e["author_key"][:16]
+        console.print(f"[bold red]WARNING[/] {who}'s key signed two different changes as number {e['seq']} "
+                      f"(an equivocation, seen {fmt_ms(e['detected_at'])} from {e['source'][:21]}); both are kept as evidence")
     parties = Table("party", "role", "name", "organisation", "fingerprint", box=None, title="Parties", title_justify="left")
     for p in view.parties.values():
         fp = short_fingerprint(bytes.fromhex(p.key)) if p.key else "(no device yet)"

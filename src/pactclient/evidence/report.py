@@ -157,10 +157,10 @@ def render(v: Verdict) -> str:
     for i, entry in enumerate(view.timeline):
         party = view.parties.get(entry.author)
         writer = writers[i] if i < len(writers) else None
-        if writer is not None and party is not None and party.key == writer.hex():
+        if writer is not None and party is not None and writer.hex() in (party.key, *party.former_keys):
             status = "signed by " + e(label(entry.author)) if v.valid else "signature not verified"
         elif writer is not None:
-            who = view.party_by_key(writer.hex())
+            who = view.author_by_key(writer.hex())
             status = f"<span class=broken>written by {e(who.label) if who else 'key ' + e(writer.hex()[:16])}, not by the named author</span>"
         else:
             status = "unknown"

@@ -20,7 +20,7 @@ from pactclient.model import rules
 from pactclient.model.amdoc import EntryCache, child, materialize, put_value
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema
-from pactclient.model.terms import TermsInForce, apply_proposal, terms_in_force
+from pactclient.model.terms import check_fits, terms_in_force
 from pactclient.model.views import ContractView, Party
 
 HOUR_MS = 3600 * 1000
@@ -190,15 +190,9 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
         raise UsageError(f"unknown kind of proposal {kind!r}; one of: {', '.join(PROPOSAL_KINDS)}")
     raw = materialize(doc, cache=actor.cache)
     terms = terms_in_force(raw)
-    _check_fits(terms, kind, payload, view)
-    # While no other party has signed anything the contract is a draft only its author has seen, so
-    # the author's proposals apply at once. After that every party with a device must agree (observers
-    # watch and are not asked).
-    others_signed = any(p.key in actor.signers for p in view.parties.values() if p.key and p.id != me.id)
-    required = sorted(
-        pid for pid, p in view.parties.items()
-        if pid == me.id or (others_signed and p.key and p.role != "observer")
-    )
+    check_fits(terms, kind, payload)  # on receipt too: a proposal must fit the terms when it is made
+    # The same rule decides, on receipt, whether a proposal asked the right parties (see rules.py).
+    required = rules.required_answers(terms.parties, me.id, actor.signers, kind, payload)
     digest = hashlib.sha256(f"{actor.key}|{actor.now}|{kind}|{sorted(payload.items())}".encode()).hexdigest()
     pid = _unique("p-" + digest[:6], set(raw.get("proposals", {})))
     summary = describe_proposal(kind, payload, view)
@@ -214,32 +208,19 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
             "answers": {},
         })
         others = [p for p in required if p != me.id]
+        why = f" — {rationale}" if rationale else ""
         if others:
-            _event(tx, me.id, actor.now, f"{me.label} proposed: {summary}" + (f" — {rationale}" if rationale else ""), ref=pid)
+            _event(tx, me.id, actor.now, f"{me.label} proposed: {summary}{why}", ref=pid)
+        elif kind == "replace_key":
+            _event(tx, me.id, actor.now, f"{me.label} replaced its own device key (signed by the old key): {summary}{why}", ref=pid)
         else:
             _event(tx, me.id, actor.now, f"{me.label} set the terms (draft, no other party has signed yet): {summary}", ref=pid)
     if others:
         waiting = ", ".join(view.label(p) for p in others)
         return Outcome(f"proposed {pid}: {summary} (waiting on {waiting})", ref=pid, applied=False)
+    if kind == "replace_key":
+        return Outcome(f"{summary} (applied: the old key signed it; it signs nothing more)", ref=pid, applied=True)
     return Outcome(f"{summary} (applied: no other party has signed yet)", ref=pid, applied=True)
-
-
-def _check_fits(terms: TermsInForce, kind: str, payload: dict, view: ContractView) -> None:
-    trial = TermsInForce(
-        parties=dict(terms.parties),
-        items={k: dict(v) for k, v in terms.items.items()},
-        activities={k: dict(v) for k, v in terms.activities.items()},
-    )
-    apply_proposal(trial, kind, payload)
-    for aid, act in trial.activities.items():
-        if act.get("assignee") and act["assignee"] not in trial.parties:
-            raise UsageError(f"no party {act['assignee']!r}; parties: {', '.join(trial.parties)}")
-        for dep in act.get("depends_on") or []:
-            if dep not in trial.activities:
-                raise UsageError(f"activity {aid!r} would depend on {dep!r}, which does not exist")
-    for it in trial.items.values():
-        if it.get("owner") and it["owner"] not in trial.parties:
-            raise UsageError(f"no party {it['owner']!r}; parties: {', '.join(trial.parties)}")
 
 
 def describe_proposal(kind: str, payload: dict, view: ContractView) -> str:
@@ -263,6 +244,8 @@ def describe_proposal(kind: str, payload: dict, view: ContractView) -> str:
     if kind == "add_party":
         who = payload.get("org") or payload.get("name") or target
         return f"add {who} as {payload.get('role', 'party')}"
+    if kind == "replace_key":
+        return f"replace the device key of {view.label(target)} with {str(payload.get('key', ''))[:16]}…"
     return kind
 
 
@@ -278,6 +261,8 @@ def answer(doc: Document, actor: Actor, proposal_id: str, accept: bool, reason: 
         raise RefusedOperation("a proposer's acceptance is implied; withdraw by proposing the opposite")
     if me.id not in prop.required:
         raise RefusedOperation(f"{me.label} was not a signing party when {proposal_id} was made, so its answer is not needed")
+    if any(a.party == me.id for a in prop.answers):
+        raise RefusedOperation(f"{me.label} has already answered {proposal_id}; an answer is final")
     word = "accept" if accept else "reject"
     summary = describe_proposal(prop.kind, prop.payload, view)
     with doc.transaction() as tx:
@@ -315,6 +300,20 @@ def add_party(doc, actor: Actor, key_hex: str, name: str, role: str, org: str = 
     payload = {"id": pid, "name": name, "org": org, "role": view.parties[slot].role if slot else role,
                "key": key_hex, "added_at": actor.now}
     return propose(doc, actor, "add_party", payload, rationale)
+
+
+def replace_key(doc, actor: Actor, new_key_hex: str, party_id: str = "", rationale: str = "") -> Outcome:
+    """Replace a party's device key. For this device's own party it applies at once (signed by the key
+    being replaced); for another party (whose key was lost or stolen) it is a proposal every other
+    party must accept. Changes the old key signs after the replacement is in force are refused."""
+    view = view_of(doc, actor.now, actor.cache)
+    me = _me(view, actor)
+    target = party_id or me.id
+    if target not in view.parties:
+        raise UsageError(f"no party {target!r}; parties: {', '.join(view.parties)}")
+    if not re.fullmatch(r"[0-9a-f]{64}", new_key_hex or ""):
+        raise UsageError("a device key is 64 hex characters, as printed by `pact whoami --json` (public_key)")
+    return propose(doc, actor, "replace_key", {"id": target, "key": new_key_hex}, rationale)
 
 
 # -- work on the contract ---------------------------------------------------------------------------

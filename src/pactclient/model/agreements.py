@@ -158,7 +158,7 @@ def candidates(doc: Document, my_key: str) -> set[str]:
     proposals = materialize(doc, proposals_obj)
     mine = {pid for pid, p in materialize(doc, parties_obj).items() if p.get("key") == my_key}
     mine |= {(p.get("payload") or {}).get("id") for p in proposals.values()
-             if p.get("kind") == "add_party" and (p.get("payload") or {}).get("key") == my_key}
+             if p.get("kind") in ("add_party", "replace_key") and (p.get("payload") or {}).get("key") == my_key}
     return {
         pid for pid, raw in proposals.items()
         if len(raw.get("required") or ()) > 1 and mine & set(raw.get("required") or ())

@@ -4,7 +4,8 @@ Root map of every contract document (schema 1)::
 
     schema      int                     SCHEMA_VERSION of the writer that created the document
     contract    {id, title, template, created_at, created_by}
-    parties     {party_id: {name, org, role, key, added_at}}          base terms (written at creation)
+    parties     {party_id: {name, org, role, key, added_at}}          base terms (written at creation);
+                the terms in force add ``former_keys`` (keys replaced by replace_key proposals)
     items       {item_id: {label, kind, owner, choices, currency, position}}  base terms
     activities  {activity_id: {title, detail, assignee, problem_owner, due, depends_on, created_at}}
     values      {item_id: {value | amount, currency, owed_by, owed_to, set_by, set_at}}
@@ -41,6 +42,7 @@ PROPOSAL_KINDS = (
     "change_item",
     "remove_item",
     "add_party",
+    "replace_key",
 )
 
 
@@ -55,3 +57,54 @@ def check_schema(doc: Document) -> None:
         raise SchemaError(
             f"this contract uses schema {version}, newer than this pact understands ({SCHEMA_VERSION}); upgrade pact"
         )
+
+
+# -- the type of every field the model writes (checked on receipt: a wrong type is refused) -----------
+
+_INT, _STR = "int", "str"
+FIELD_TYPES = {
+    **{k: _STR for k in ("id", "title", "detail", "assignee", "problem_owner", "label", "owner", "currency",
+                         "name", "org", "role", "key", "rationale", "proposer", "author", "text", "ref",
+                         "set_by", "owed_by", "owed_to", "waiting_on", "outcome", "updated_by", "signature",
+                         "answer", "reason")},
+    **{k: _INT for k in ("created_at", "added_at", "position", "at", "set_at", "updated_at", "done_at", "amount")},
+    "due": "int or null",
+    "value": "text or number",
+    "status": "status",
+    "depends_on": "list of text", "choices": "list of text", "required": "list of text", "heads": "list of text",
+    "fields": "map", "payload": "map", "answers": "map of records",
+}
+SCALAR_TYPES = (_STR, _INT, "int or null", "text or number", "status")
+
+
+def fits_type(name: str, value) -> bool:
+    """Whether ``value`` has the type the model gives field ``name``; fields the model does not know
+    may hold any scalar."""
+    want = FIELD_TYPES.get(name)
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if want is None:
+        return value is None or isinstance(value, (str, int, float))
+    if want == _STR:
+        return isinstance(value, str)
+    if want == _INT:
+        return is_int
+    if want == "int or null":
+        return value is None or is_int
+    if want == "text or number":
+        return isinstance(value, (str, float)) or is_int
+    if want == "status":
+        return value in STATUSES
+    if want == "map":
+        return isinstance(value, dict) and all(fits_type(k, v) for k, v in value.items())
+    if want == "map of records":
+        return isinstance(value, dict) and all(isinstance(v, dict) and misfit_field(v) is None for v in value.values())
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def misfit_field(record: dict) -> str | None:
+    """The first field of ``record`` (a proposal, a value, a progress record, a timeline entry) whose
+    type is not the one the model writes, or None."""
+    for name, value in record.items():
+        if not fits_type(name, value):
+            return name
+    return None

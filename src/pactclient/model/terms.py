@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from pactclient.errors import RefusedOperation
+from pactclient.errors import RefusedOperation, UsageError
 
 
 @dataclass
@@ -75,6 +75,27 @@ def terms_in_force(raw: dict) -> TermsInForce:
     return terms
 
 
+def check_fits(terms, kind: str, payload: dict) -> None:
+    """Refuse (UsageError, RefusedOperation) a proposal that does not fit ``terms`` (anything with
+    ``parties``, ``items`` and ``activities`` dicts): applied to a copy of them, every assignee, owner
+    and dependency must still exist. Checked when a proposal is made, and again on receipt."""
+    trial = TermsInForce(
+        parties={k: dict(v) for k, v in terms.parties.items()},
+        items={k: dict(v) for k, v in terms.items.items()},
+        activities={k: dict(v) for k, v in terms.activities.items()},
+    )
+    apply_proposal(trial, kind, payload)
+    for aid, act in trial.activities.items():
+        if act.get("assignee") and act["assignee"] not in trial.parties:
+            raise UsageError(f"no party {act['assignee']!r}; parties: {', '.join(trial.parties)}")
+        for dep in act.get("depends_on") or []:
+            if dep not in trial.activities:
+                raise UsageError(f"activity {aid!r} would depend on {dep!r}, which does not exist")
+    for it in trial.items.values():
+        if it.get("owner") and it["owner"] not in trial.parties:
+            raise UsageError(f"no party {it['owner']!r}; parties: {', '.join(trial.parties)}")
+
+
 def apply_proposal(terms: TermsInForce, kind: str, payload: dict) -> None:
     """Apply one proposal to ``terms`` in place; RefusedOperation if it does not fit them."""
     target = payload.get("id", "")
@@ -107,11 +128,25 @@ def apply_proposal(terms: TermsInForce, kind: str, payload: dict) -> None:
         if slot is not None and slot.get("key"):
             raise RefusedOperation(f"party {target!r} already has a device key")
         key = payload.get("key", "")
-        if key and any(p.get("key") == key for p in terms.parties.values()):
-            raise RefusedOperation("that key is already a party")
+        if key and _key_in_use(terms, key):
+            raise RefusedOperation("that key is, or was, a party's key")
         terms.parties[target] = {k: v for k, v in payload.items() if k != "id"}
+    elif kind == "replace_key":
+        party = _existing(terms.parties, target, "party")
+        old, key = party.get("key", ""), payload.get("key", "")
+        if not old:
+            raise RefusedOperation(f"party {target!r} has no device key to replace")
+        if not isinstance(key, str) or len(key) != 64 or _key_in_use(terms, key):
+            raise RefusedOperation("the new key is not a key, or is (or was) a party's key")
+        party["key"] = key
+        # The old key stays known (to name the author of what it signed) but is no longer a party's.
+        party["former_keys"] = list(party.get("former_keys") or ()) + [old]
     else:
         raise RefusedOperation(f"unknown kind of proposal {kind!r}")
+
+
+def _key_in_use(terms: TermsInForce, key: str) -> bool:
+    return any(p.get("key") == key or key in (p.get("former_keys") or ()) for p in terms.parties.values())
 
 
 def _existing(table: dict, key: str, what: str) -> dict:

@@ -26,6 +26,7 @@ class Party:
     org: str
     role: str
     key: str  # hex public key; "" while the slot is not yet filled by a device
+    former_keys: tuple[str, ...] = ()  # keys replaced by a replace_key proposal: they sign no more
 
     @property
     def label(self) -> str:
@@ -183,7 +184,8 @@ class ContractView:
         meta = raw.get("contract", {})
         in_force = terms_mod.terms_in_force(raw)
         parties = {
-            pid: Party(pid, p.get("name", ""), p.get("org", ""), p.get("role", ""), p.get("key", ""))
+            pid: Party(pid, p.get("name", ""), p.get("org", ""), p.get("role", ""), p.get("key", ""),
+                       tuple(p.get("former_keys") or ()))
             for pid, p in in_force.parties.items()
         }
         values = raw.get("values", {})
@@ -267,6 +269,11 @@ class ContractView:
             if p.key == key_hex:
                 return p
         return None
+
+    def author_by_key(self, key_hex: str) -> Party | None:
+        """The party a change's author key belongs to, or belonged to before it was replaced."""
+        return self.party_by_key(key_hex) or next(
+            (p for p in self.parties.values() if key_hex in p.former_keys), None)
 
     def label(self, party_id: str) -> str:
         p = self.parties.get(party_id)

@@ -7,7 +7,9 @@ is new relative to the copy is then checked:
 2. the author key belongs to a party of the contract *as the contract stood when the change was
    written* (at the change's dependencies) — or, for the first change of a contract, to the party that
    change itself declares as its creator;
-3. the document is a contract of a schema this version can read, with the expected contract id.
+3. the document is a contract of a schema this version can read, with the expected contract id;
+4. it keeps the rules of who may write what (``permissions``: item owners, assignees, terms only
+   through proposals, own answers, an append-only timeline).
 
 One failing change refuses the whole batch: the caller keeps nothing of it.
 """
@@ -26,8 +28,10 @@ from pactclient.model.amdoc import materialize, scalar
 from pactclient.model.schema import check_schema
 from pactclient.model.terms import terms_in_force
 from pactclient.signing.changes import verify_change
+from pactclient.signing.permissions import PermissionChecker
 
 
+PARTY_KINDS = ("add_party", "replace_key")  # the proposals that decide who is a party, with which key
 PARALLEL_FROM = 512  # below this many changes, threads cost more than they save
 
 
@@ -41,10 +45,11 @@ class AdmittedChange:
 
 
 def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
-    """Hex keys of the parties in force at ``heads`` (base parties plus applied add_party proposals).
+    """Hex keys of the parties in force at ``heads`` (base parties plus applied add_party and
+    replace_key proposals; a replaced key is no longer a party's).
 
-    Reads only what decides the party list — each party's key and the add_party proposals — because
-    this runs for every received change.
+    Reads only what decides the party list — each party's key and those proposals — because this
+    runs for every received change.
     """
     if not heads:
         return set()
@@ -60,7 +65,7 @@ def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
     if proposals_obj is not None:
         for prop_id in doc.keys(proposals_obj, heads):
             prop_obj = _obj(doc, proposals_obj, prop_id, heads)
-            if prop_obj is not None and scalar(doc, prop_obj, "kind", heads) == "add_party":
+            if prop_obj is not None and scalar(doc, prop_obj, "kind", heads) in PARTY_KINDS:
                 proposals[prop_id] = materialize(doc, prop_obj, heads)
     terms = terms_in_force({"parties": parties, "proposals": proposals})
     return {p.get("key", "") for p in terms.parties.values() if p.get("key")}
@@ -101,6 +106,7 @@ def admit_changes(
         raise AdmissionError(f"refused: changes belong to contract {found_id!r}, not {contract_id!r}")
     signed_ok = _verify_all(new, signatures)
     keys_cache: dict[tuple[bytes, ...], set[str]] = {}
+    permissions = PermissionChecker(scratch)
     admitted = []
     roots_seen = 0
     for change, ok in zip(new, signed_ok):
@@ -123,6 +129,9 @@ def admit_changes(
             allowed = _creator_keys(scratch, h)
         if actor.hex() not in allowed:
             raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract", h, actor)
+        refusal = permissions.check(change)
+        if refusal is not None:
+            raise AdmissionError(f"refused {_who(change)}: it {refusal}", h, actor)
         admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, signatures[h]))
     return admitted
 

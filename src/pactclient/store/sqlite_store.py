@@ -218,6 +218,58 @@ class SqliteStore:
             "SELECT count(*) FROM changes WHERE contract_id=? AND rowid>?", (contract_id, seen)
         ).fetchone()[0]
 
+    # -- equivocations: two changes signed with one key and one sequence number ----------------------
+
+    def _ensure_equivocations(self) -> None:
+        # Created on first use so that stores made before it existed need no migration.
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS equivocations (contract_id TEXT NOT NULL, actor BLOB NOT NULL,"
+            " seq INTEGER NOT NULL, held_hash BLOB NOT NULL, held_data BLOB NOT NULL, held_signature BLOB NOT NULL,"
+            " other_hash BLOB NOT NULL, other_data BLOB NOT NULL, other_signature BLOB NOT NULL,"
+            " source TEXT NOT NULL, detected_at INTEGER NOT NULL, PRIMARY KEY (contract_id, held_hash, other_hash))"
+        )
+
+    def change_at(self, contract_id: str, actor: bytes, seq: int) -> tuple[bytes, bytes, bytes] | None:
+        """(hash, data, signature) of the stored change with this author and sequence number, if any."""
+        return self.db.execute(
+            "SELECT hash, data, signature FROM changes WHERE contract_id=? AND actor=? AND seq=? LIMIT 1",
+            (contract_id, actor, seq),
+        ).fetchone()
+
+    def has_change(self, contract_id: str, hash_: bytes) -> bool:
+        return self.db.execute("SELECT 1 FROM changes WHERE contract_id=? AND hash=?", (contract_id, hash_)).fetchone() is not None
+
+    def hashes(self, contract_id: str) -> set[bytes]:
+        return {r[0] for r in self.db.execute("SELECT hash FROM changes WHERE contract_id=?", (contract_id,))}
+
+    def seqs_of(self, contract_id: str, actor: bytes) -> dict[int, bytes]:
+        """Sequence number -> hash of every stored change by one author."""
+        return dict(self.db.execute(
+            "SELECT seq, hash FROM changes WHERE contract_id=? AND actor=?", (contract_id, actor)).fetchall())
+
+    def add_equivocation(self, contract_id: str, actor: bytes, seq: int, held: tuple[bytes, bytes, bytes],
+                         other: tuple[bytes, bytes, bytes], source: str, now: int) -> bool:
+        """Keep both changes as evidence; False if this pair was already recorded."""
+        self._ensure_equivocations()
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO equivocations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (contract_id, actor, seq, *held, *other, source, now),
+        )
+        return cur.rowcount == 1
+
+    def equivocations(self, contract_id: str) -> list[dict]:
+        exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='equivocations'").fetchone()
+        if not exists:  # reading must not write: the table appears with the first equivocation
+            return []
+        rows = self.db.execute(
+            "SELECT actor, seq, held_hash, held_data, held_signature, other_hash, other_data, other_signature,"
+            " source, detected_at FROM equivocations WHERE contract_id=? ORDER BY detected_at, seq",
+            (contract_id,),
+        )
+        keys = ("actor", "seq", "held_hash", "held_data", "held_signature", "other_hash", "other_data",
+                "other_signature", "source", "detected_at")
+        return [dict(zip(keys, r)) for r in rows]
+
     # -- peers and invites (used by pactclient.net) ------------------------------------------------
 
     def put_peer(self, key: str, name: str = "", address: str = "", state: str = "known") -> None:

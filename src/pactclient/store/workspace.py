@@ -20,7 +20,7 @@ from typing import Callable
 
 from automerge.core import ROOT, Document
 
-from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, StoreError
+from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RefusedOperation, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
 from pactclient.model.amdoc import EntryCache, bindings_failed
@@ -28,6 +28,8 @@ from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
+from pactclient.signing.permissions import PermissionChecker
+from pactclient.store import equivocation
 from pactclient.store.sqlite_store import SqliteStore
 
 DB_FILE = "pact.db"
@@ -214,7 +216,15 @@ class Workspace:
         return written
 
     def _persist_new(self, contract_id: str, doc: Document, before: list[bytes], now: int) -> None:
-        for change in doc.get_changes(before):
+        new = doc.get_changes(before)
+        # The check every peer makes on receipt, made before signing: this copy never writes a change
+        # its peers would refuse (the model's own checks are the friendly, earlier version of it).
+        checker = PermissionChecker(doc)
+        for change in new:
+            refusal = checker.check(change)
+            if refusal is not None:
+                raise RefusedOperation(f"this edit {refusal}")
+        for change in new:
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
         self._after_write(contract_id, doc, now)
@@ -241,8 +251,10 @@ class Workspace:
 
     # -- receiving changes from elsewhere -----------------------------------------------------------
 
-    def receive(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes]) -> Received:
+    def receive(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
+                source: str = "bundle") -> Received:
         """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing."""
+        self.refuse_equivocations(contract_id, change_blobs, signatures, source)
         with self.store.write():
             known = self.store.has_contract(contract_id)
             base = self.document(contract_id).save() if known else b""
@@ -253,6 +265,16 @@ class Workspace:
                     raise
                 raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
             return self._admit(contract_id, scratch, signatures, keep_scratch=False)
+
+    def refuse_equivocations(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
+                             source: str) -> None:
+        """Refuse (AdmissionError) changes that reuse an author's sequence number with other content,
+        keeping both as evidence (``pactclient.store.equivocation``). ``source`` says where they came
+        from: "bundle", or "peer <hex key>"."""
+        equivocation.refuse(self.store, contract_id, change_blobs, signatures, source, self.clock())
+
+    def equivocations(self, contract_id: str) -> list[dict]:
+        return self.store.equivocations(contract_id)
 
     def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes]) -> Received:
         """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this

@@ -110,3 +110,20 @@ def sender_heads(encoded: bytes) -> list[bytes] | None:
         return reader.hashes()
     except ValueError:
         return None
+
+
+def carried_blobs(encoded: bytes) -> list[bytes]:
+    """The storage chunks a sync message carries, as they are (changes, or a document); [] if none
+    can be read. Looked at before the message is applied, to catch an equivocation first."""
+    try:
+        reader = _Reader(encoded)
+        if reader.byte() not in SYNC_TYPES:
+            return []
+        reader.hashes()  # heads
+        reader.hashes()  # need
+        for _ in range(reader.uleb()):  # have
+            reader.hashes()
+            reader.take(reader.uleb())
+        return [reader.take(reader.uleb()) for _ in range(reader.uleb())]
+    except ValueError:
+        return []

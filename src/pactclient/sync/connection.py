@@ -40,7 +40,7 @@ from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.carried import carried_hashes, needed_hashes
+from pactclient.sync.carried import carried_blobs, carried_hashes, needed_hashes
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 
 PROTOCOL = "pact-sync"
@@ -275,6 +275,10 @@ class PeerConnection:
             raise RemoteProtocolError("sent a sync message that cannot be decoded") from None
         real = self.ws.document(cid)
         channel.scratch.merge(real)
+        # Automerge refuses a change reusing an author's sequence number ("duplicate seq"): look first,
+        # so that an equivocation is recorded as evidence before the message is refused.
+        self.ws.refuse_equivocations(cid, carried_blobs(field(frame, "m", bytes)),
+                                     {**channel.signatures, **signatures_of(frame)}, f"peer {self.peer_key.hex()}")
         try:
             channel.scratch.receive_sync_message(channel.state, message)
         except BaseException as exc:

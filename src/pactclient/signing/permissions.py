@@ -1,0 +1,380 @@
+"""Permissions on receipt: does one signed change keep the rules of ``pactclient.model.rules``?
+
+Admission has already checked that the change is signed by a party's key. Here the question is what
+the change wrote. Its operations are read from its bytes (``change_ops``); each names the object it
+writes and a key. Every object of a contract sits at a fixed place, given when it was made (objects
+never move), so each write has a *path*: ``("values", "balance", "amount")``, ``("timeline", "[]")``,
+``("proposals", "p-1a2b3c", "answers", "supplier")``. The path and the terms in force at the change's
+dependencies (who owns the item, who is assigned the activity, which parties there are) decide:
+
+=========================================  ================================================
+path written                               allowed when
+=========================================  ================================================
+a root key, ``contract``, ``schema``        never after the contract's first change
+``parties``, ``items``, ``activities``      never after the first change: terms change by proposals
+``values/<item>/...``                       the writer owns the item
+``progress/<activity>/...``                 the writer is its assignee or a coordinator
+``proposals/<new id>``                      a new proposal of a known kind that fits the terms, naming
+                                            the writer as proposer, with no answers and the parties
+                                            ``rules.required_answers`` gives
+``proposals/<id>/answers/<party>/...``      ``<party>`` is the writer
+anything else under an existing proposal    never (a proposal is only answered)
+``timeline``: a new entry                   the entry names the writer as its author
+``timeline``: changing or removing one      never
+=========================================  ================================================
+
+Records name their writer: ``set_by`` (values) and ``updated_by`` (progress), when written, must be
+the writer's party. Every field written has the type the model gives it (``model.schema.FIELD_TYPES``),
+so no party can plant content that breaks the other copies' views.
+
+The first change of a contract (no dependencies) writes the whole set-up and is only checked by
+admission (it must be by the creator it names). A draft's later set-up happens through proposals
+that need only their author, which the ``proposal-required`` rule allows exactly while no other party
+has signed anything.
+
+Cost: a check decodes the change (tens of microseconds) and reuses the terms of the change it
+depends on when that change did not touch proposals; otherwise ``TermsHistory`` rebuilds them from
+the present document, never reading the document's past.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from automerge.core import ROOT, Document, ObjType
+
+from pactclient.errors import PactError
+from pactclient.model import rules
+from pactclient.model.amdoc import materialize
+from pactclient.model.schema import FIELD_TYPES, PROPOSAL_KINDS, SCALAR_TYPES, fits_type, misfit_field
+from pactclient.model.terms import check_fits
+from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, decode_change, value_of
+from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
+
+SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "progress", "proposals", "timeline")
+HEADER_SECTIONS = ("schema", "contract")
+ELEMENT = "[]"  # a list position in a path
+TERM_AFFECTING = ("schema", "contract", "parties", "items", "activities", "proposals")
+MAX_DEPTH = 32  # objects nest no deeper than this in a contract
+LOOKAHEAD = 64  # at most this many later changes are examined before building every change's clock
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{rules.rule_text(self.rule)}: {self.detail}"
+
+
+class PermissionChecker:
+    """Checks the changes of one scratch document, each once, dependencies first."""
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self._sections: dict[str, bytes] = {}
+        for key in SECTIONS:
+            got = doc.get(ROOT, key)
+            if got is not None and isinstance(got[0], ObjType):
+                self._sections[key] = got[1]
+        self._places: dict[ObjKey, tuple] | None = None
+        self._decoded: dict[bytes, object] = {}  # change hash -> decoded change, for _locate
+        self._terms_at: dict[tuple[bytes, ...], Terms] = {}
+        self._terms_after: dict[bytes, Terms] = {}  # change hash -> terms in force just after it
+        self._terms_now: Terms | None = None
+        self._history = TermsHistory(doc, self._sections)
+
+    def party_keys_at(self, deps) -> set[str]:
+        """Hex keys of the parties in force at ``deps`` — what ``admission.party_keys_at`` computes,
+        from the same carried-forward terms as the checks (no reads at past heads). Call it for a
+        change before ``check`` to benefit from the terms carried from its dependencies."""
+        return set(self._terms_for(tuple(deps)).by_key)
+
+    # -- the check ---------------------------------------------------------------------------------
+
+    def check(self, change) -> Refusal | None:
+        """None if ``change`` keeps every rule, else the first rule it breaks."""
+        try:
+            return self._check(change)
+        except ValueError as exc:  # a value in the change that cannot be read
+            return Refusal("readable", f"its operations cannot be read ({exc})")
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:
+            # Content of a shape no honest writer makes (a list where a map belongs, a number where a
+            # party id belongs), met while reading the terms: refused, never a crash.
+            return Refusal("readable", f"the contract's content cannot be understood ({exc.__class__.__name__})")
+
+    def _check(self, change) -> Refusal | None:
+        deps = tuple(change.deps)
+        if not deps:
+            # The first change: admission checks that the creator it names wrote it. What follows it
+            # starts from the base terms it wrote, with no proposal yet.
+            self._terms_after[change.hash] = self._history.at_clock({change.actor_id: change.max_op})
+            return None
+        try:
+            decoded = decode_change(change.bytes)
+        except ValueError as exc:
+            return Refusal("readable", f"its operations cannot be read ({exc})")
+        terms = self._terms_for(deps)
+        writer = terms.by_key.get(change.actor_id.hex(), "")
+        made: dict[ObjKey, tuple] = {}  # objects this change makes -> their paths
+        entries: dict[ObjKey, object] = {}  # new timeline entries -> the author they name
+        proposals: list[str] = []  # ids of proposals this change makes
+        touches_terms = False
+        for op in decoded.ops:
+            if op.obj is None:
+                place = ()
+            elif op.obj in made:
+                place = made[op.obj]
+            else:
+                place = self._place(op.obj)
+                if place is None:
+                    return Refusal("readable", "it writes into an object no change of this contract made")
+            path = place + (op.key if op.key is not None else ELEMENT,)
+            refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries)
+            if refusal is None and path[0] in ("values", "progress", "timeline"):
+                refusal = _check_shape(op, path)
+            if refusal is not None:
+                return refusal
+            if op.action in MAKES:
+                made[op.id] = path
+            if path[0] == "proposals":
+                touches_terms = True
+        for author in entries.values():
+            if author != writer:
+                return Refusal("writer-named", f"a new timeline entry names {author!r} as its author, not {writer!r}")
+        for proposal_id in proposals:
+            refusal = self._check_new_proposal(change, deps, proposal_id, terms, writer)
+            if refusal is not None:
+                return refusal
+        if not touches_terms:
+            self._terms_after[change.hash] = terms
+        return None
+
+    def _check_write(self, op, path: tuple, in_new_object: bool, terms: Terms, writer: str,
+                     proposals: list[str], entries: dict) -> Refusal | None:
+        section = path[0]
+        if len(path) == 1 or section in HEADER_SECTIONS or section not in SECTIONS:
+            rule = "terms-by-proposal" if section in TERM_SECTIONS else "header-fixed"
+            return Refusal(rule, f"it writes {'/'.join(map(str, path))!r}")
+        if section in TERM_SECTIONS:
+            return Refusal("terms-by-proposal", f"it writes {'/'.join(map(str, path))!r} directly")
+        if section == "values":
+            item = terms.items.get(path[1])
+            if item is None:
+                return Refusal("item-owner", f"it sets {path[1]!r}, which is not an item of the contract")
+            if not rules.may_set_item(item.get("owner", ""), writer):
+                return Refusal("item-owner", f"{writer or 'the writer'} sets {path[1]!r}, owned by {item.get('owner')!r}")
+            if path[2:] == ("set_by",) and op.action == SET and value_of(op) != writer:
+                return Refusal("writer-named", f"the value of {path[1]!r} names {value_of(op)!r} as its writer, not {writer!r}")
+            return None
+        if section == "progress":
+            act = terms.activities.get(path[1])
+            if act is None:
+                return Refusal("assignee", f"it changes {path[1]!r}, which is not an activity of the contract")
+            role = terms.parties.get(writer, {}).get("role", "")
+            if not rules.may_change_status(act.get("assignee", ""), writer, role):
+                return Refusal("assignee", f"{writer or 'the writer'} changes {path[1]!r}, assigned to {act.get('assignee')!r}")
+            if path[2:] == ("updated_by",) and op.action == SET and value_of(op) != writer:
+                return Refusal("writer-named", f"the progress of {path[1]!r} names {value_of(op)!r} as its writer, not {writer!r}")
+            return None
+        if section == "proposals":
+            return self._check_proposal_write(op, path, terms, writer, proposals)
+        # the timeline
+        if len(path) == 2:
+            if not (op.insert and op.action == MAKE_MAP):
+                return Refusal("timeline-append-only", "it changes or removes a timeline entry")
+            entries[op.id] = None
+            return None
+        if not in_new_object:
+            return Refusal("timeline-append-only", "it changes a timeline entry")
+        if len(path) == 3 and path[2] == "author" and op.obj in entries:
+            entries[op.obj] = value_of(op) if op.action == SET else None
+        return None
+
+    def _check_proposal_write(self, op, path: tuple, terms: Terms, writer: str, proposals: list[str]) -> Refusal | None:
+        proposal_id = path[1]
+        new = proposal_id in proposals
+        if len(path) == 2:
+            if op.action != MAKE_MAP or proposal_id in terms.proposal_ids or new:
+                return Refusal("proposal-fixed", f"it rewrites or removes proposal {proposal_id!r}")
+            proposals.append(proposal_id)
+            return None
+        if path[2] == "answers" and len(path) >= 4:
+            if new:
+                return Refusal("own-answers", f"proposal {proposal_id!r} is made with answers already in it")
+            if path[3] != writer:
+                return Refusal("own-answers", f"{writer or 'the writer'} writes the answer of {path[3]!r} to {proposal_id!r}")
+            if (proposal_id, writer) in terms.answered:
+                return Refusal("own-answers", f"{writer} has already answered {proposal_id!r}; an answer is final")
+            return None
+        if not new:
+            return Refusal("proposal-fixed", f"it changes proposal {proposal_id!r} after it was made")
+        return None
+
+    def _check_new_proposal(self, change, deps: tuple, proposal_id: str, terms: Terms, writer: str) -> Refusal | None:
+        raw = self._history.proposal_made_by(proposal_id, change.actor_id, change.start_op, change.max_op)
+        if raw is None:  # not the proposal visible now (lost a conflict): read it as this change left it
+            got = self.doc.get(self._sections["proposals"], proposal_id, [change.hash])
+            raw = materialize(self.doc, got[1], [change.hash]) if got is not None and isinstance(got[0], ObjType) else {}
+        if raw.get("proposer") != writer:
+            return Refusal("writer-named", f"proposal {proposal_id!r} names {raw.get('proposer')!r} as proposer, not {writer!r}")
+        if raw.get("answers"):
+            return Refusal("own-answers", f"proposal {proposal_id!r} is made with answers already in it")
+        misfit = misfit_field(raw)
+        if misfit is not None:
+            return Refusal("well-formed", f"proposal {proposal_id!r} has a {misfit!r} of the wrong type")
+        kind, payload = raw.get("kind"), raw.get("payload")
+        if kind not in PROPOSAL_KINDS or not isinstance(payload, dict):
+            return Refusal("proposal-fits", f"proposal {proposal_id!r} is of no known kind, or has no payload")
+        try:
+            check_fits(terms, kind, payload)
+        except PactError as exc:
+            return Refusal("proposal-fits", f"proposal {proposal_id!r}: {exc}")
+        signers = {k.hex() for k in self._history.signers_at(deps)}
+        expected = rules.required_answers(terms.parties, writer, signers, kind, payload)
+        if list(raw.get("required") or []) != expected:
+            return Refusal("proposal-required", f"proposal {proposal_id!r} asks {raw.get('required')!r}, not {expected!r}")
+        return None
+
+    # -- where objects are ------------------------------------------------------------------------------
+
+    def _place(self, obj: ObjKey) -> tuple | None:
+        """The path of an existing object, or None if no change of the document made it."""
+        if self._places is None:
+            self._places = {}
+            self._index()
+        place = self._places.get(obj)
+        if place is None:
+            place = self._locate(obj)
+        return place
+
+    def _locate(self, obj: ObjKey) -> tuple | None:
+        """The path of an object not visible now (an older value record, a timeline entry, something
+        inside the terms), from the op that made it and, in turn, the ops that made its parents."""
+        chain = []
+        while obj is not None and obj not in self._places:
+            if len(chain) > MAX_DEPTH:
+                return None
+            op = self._making_op(obj)
+            if op is None:
+                return None
+            chain.append((obj, op))
+            obj = op.obj
+        path = () if obj is None else self._places[obj]
+        for made, op in reversed(chain):
+            path = path + (op.key if op.key is not None else ELEMENT,)
+            self._places[made] = path
+        return path
+
+    def _making_op(self, obj: ObjKey):
+        change = self._history.change_with_op(obj)
+        if change is None:
+            return None
+        decoded = self._decoded.get(change.hash)
+        if decoded is None:
+            decoded = self._decoded[change.hash] = decode_change(change.bytes)
+        index = obj[1] - decoded.start_op
+        op = decoded.ops[index] if 0 <= index < len(decoded.ops) else None
+        return op if op is not None and op.id == obj and op.action in MAKES else None
+
+    def _index(self) -> None:
+        """Record, from the present document, the places of the objects changes write into: the
+        sections, each item's value, each activity's progress, each proposal, its answers and each
+        answer. Anything else is found from the op that made it (``_locate``)."""
+        doc, places = self.doc, self._places
+        for key, obj in self._sections.items():
+            places[obj_key(obj)] = (key,)
+        for section in ("values", "progress", "proposals"):
+            parent = self._sections.get(section)
+            if parent is None:
+                continue
+            for name in doc.keys(parent):
+                got = doc.get(parent, name)
+                if got is None or not isinstance(got[0], ObjType):
+                    continue
+                places[obj_key(got[1])] = (section, name)
+                if section != "proposals":
+                    continue
+                for part in ("payload", "required"):  # never written after the proposal is made
+                    inner = doc.get(got[1], part)
+                    if inner is not None and isinstance(inner[0], ObjType):
+                        places[obj_key(inner[1])] = (section, name, part)
+                answers = doc.get(got[1], "answers")
+                if answers is None or not isinstance(answers[0], ObjType):
+                    continue
+                places[obj_key(answers[1])] = (section, name, "answers")
+                for party in doc.keys(answers[1]):
+                    one = doc.get(answers[1], party)
+                    if one is not None and isinstance(one[0], ObjType):
+                        places[obj_key(one[1])] = (section, name, "answers", party)
+
+    # -- terms and signers at a change's dependencies ----------------------------------------------------
+
+    def _terms_for(self, deps: tuple) -> Terms:
+        after = self._terms_after
+        first = after.get(deps[0])
+        if first is not None and all(after.get(d) is first for d in deps[1:]):
+            return first
+        key = tuple(sorted(deps))
+        terms = self._terms_at.get(key)
+        if terms is None:
+            terms = self._terms_at[key] = self._terms_now_if_same(list(key)) or self._history.at_clock(self._history.clock_at(key))
+        return terms
+
+    def _terms_now_if_same(self, deps: list[bytes]) -> Terms | None:
+        """The terms in force now, if they are also those at ``deps``: when none of the (few) changes
+        that are not ancestors of ``deps`` may touch proposals. Saves building every change's clock."""
+        later = self.doc.get_changes(deps)
+        if len(later) > LOOKAHEAD:
+            return None
+        for change in later:
+            if self._may_touch_terms(change):
+                return None
+        if self._terms_now is None:
+            self._terms_now = self._history.at_clock(None)
+        return self._terms_now
+
+    def _may_touch_terms(self, change) -> bool:
+        if not change.deps:
+            return True
+        try:
+            decoded = decode_change(change.bytes)
+        except ValueError:
+            return True
+        made: dict[ObjKey, tuple] = {}
+        for op in decoded.ops:
+            if op.obj is None:
+                return True
+            place = made.get(op.obj) or self._place(op.obj)
+            if place is None or place[0] in TERM_AFFECTING:
+                return True
+            if op.action in MAKES:
+                made[op.id] = place + (op.key,)
+        return False
+
+
+# Automerge value type codes: 0 null, 1 false, 2 true, 3 unsigned, 4 signed, 5 float, 6 text.
+_TYPE_CODES = {"str": {6}, "int": {3, 4}, "int or null": {0, 3, 4}, "text or number": {3, 4, 5, 6},
+               None: {0, 1, 2, 3, 4, 5, 6}}
+
+
+def _check_shape(op, path: tuple) -> Refusal | None:
+    """A record's field (``values/<item>/<field>``, ``progress/<activity>/<field>``, a new timeline
+    entry's field) or an element of one of its lists has the type the model writes."""
+    if len(path) == 3:
+        want = FIELD_TYPES.get(path[2])
+        if op.action == SET:
+            # Judged from the value's type code where that suffices: long texts need not be decoded.
+            codes = _TYPE_CODES.get(want)
+            fits = (op.value is not None and op.value.kind in codes) if codes is not None else fits_type(path[2], value_of(op))
+            if not fits:
+                return Refusal("well-formed", f"it writes {path[2]!r} with a value of the wrong type")
+        if op.action in MAKES and (want is None or want in SCALAR_TYPES):
+            return Refusal("well-formed", f"it writes an object where {path[2]!r} holds a value")
+    elif len(path) == 4 and path[3] == ELEMENT and op.action not in MAKES:
+        if op.action == SET and not isinstance(value_of(op), str):
+            return Refusal("well-formed", f"it puts a value that is not text into {path[2]!r}")
+    elif len(path) > 3:
+        return Refusal("well-formed", f"it writes {'/'.join(map(str, path))!r}, deeper than any record goes")
+    return None
