@@ -291,11 +291,16 @@ def _claim_countersignature(party: str, key: str):
     return write
 
 
-def test_a_false_countersignature_neither_counts_nor_stops_the_real_one(world):
-    """Alice writes an agreement entry in BT's name before BT countersigns: the file stays valid, shows
-    BT as not having countersigned, and BT's device still countersigns with its next write."""
+def test_a_false_countersignature_is_refused_and_the_real_one_still_comes(world):
+    """Alice tries to write an agreement entry in BT's name: the permission rules refuse it (a record names
+    the party that wrote it), nothing is written, and BT's device still countersigns with its next write."""
+    from pactclient.errors import RefusedOperation
+
     wa, wb, cid = world["wa"], world["wb"], world["cid"]
-    wa.act(cid, _claim_countersignature("supplier", world["priya"].public_key.hex()), world["proposal"])
+    before = wa.document(cid).get_heads()
+    with pytest.raises(RefusedOperation, match="writer-named"):
+        wa.act(cid, _claim_countersignature("supplier", world["priya"].public_key.hex()), world["proposal"])
+    assert wa.document(cid).get_heads() == before
     exchange(wa, wb, cid)
     verdict = verify_bytes(encode(wa, cid))
     assert verdict.valid, verdict.failures
