@@ -28,6 +28,7 @@ from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
+from pactclient.signing.vouching import author_heads
 from pactclient.store.sqlite_store import SqliteStore
 
 DB_FILE = "pact.db"
@@ -121,8 +122,10 @@ class Workspace:
             raise StoreError(f"contract {contract_id[:12]} cannot be loaded from the store: {exc}") from None
         if snap is not None and sorted(Document.load(snap[0]).get_heads()) != sorted(base_heads):
             raise StoreError(f"the stored snapshot of {contract_id[:12]} does not match its heads; the store was altered")
-        # Re-verify what the snapshot does not vouch for: signatures and authors of the tail.
-        sigs = {r[1]: r[4] for r in rows}
+        # Re-verify what the snapshot does not vouch for: signatures and authors of the tail. A change
+        # stored without a signature needs its voucher there too: vouchers are later changes, and
+        # everything after the snapshot's last row is in the tail.
+        sigs = {r[1]: r[4] for r in rows if r[4] is not None}
         try:
             admitted = admit_changes(doc, base_heads, sigs, contract_id)
         except AdmissionError as exc:
@@ -250,15 +253,17 @@ class Workspace:
                 raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
             return self._admit(contract_id, scratch, signatures, keep_scratch=False)
 
-    def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes]) -> Received:
+    def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
+                   keep_scratch: bool = True) -> Received:
         """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this
         copy: verified by ``admit_changes``, then stored and merged. All or nothing.
 
         This copy's committed changes are first merged into ``scratch`` (which the caller keeps using)
-        so that ``scratch`` knows every head of this copy.
+        so that ``scratch`` knows every head of this copy. With ``keep_scratch`` false the caller hands
+        ``scratch`` over: a new contract then becomes that very document, without a copy.
         """
         with self.store.write():
-            return self._admit(contract_id, scratch, signatures, keep_scratch=True)
+            return self._admit(contract_id, scratch, signatures, keep_scratch=keep_scratch)
 
     def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
         """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction."""
@@ -286,9 +291,16 @@ class Workspace:
         doc = self.document(contract_id)
         return {bytes.fromhex(k) for k in party_keys_at(doc, doc.get_heads())}
 
-    def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes]]:
-        """(hash, data, signature) of every stored change, dependencies first."""
+    def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes | None]]:
+        """(hash, data, signature) of every stored change, dependencies first; the signature is None for
+        a change vouched for by a later signed change of its author."""
         return [(r[1], r[3], r[4]) for r in self.store.changes_after(contract_id, 0)]
+
+    def head_signatures(self, contract_id: str) -> dict[bytes, bytes]:
+        """The signatures of the contract's author heads (each author's changes that no later change of
+        theirs descends from): enough to vouch for every change of the document (see signing.vouching)."""
+        heads = author_heads(self.document(contract_id).get_changes([]))
+        return self.store.signatures(contract_id, heads)
 
 
 def light_of(summary: dict, now: int) -> str:

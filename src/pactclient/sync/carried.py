@@ -97,3 +97,16 @@ def sender_heads(encoded: bytes) -> list[bytes] | None:
         return reader.hashes()
     except ValueError:
         return None
+
+
+def needed_hashes(encoded: bytes) -> list[bytes] | None:
+    """The hashes the sender of a sync message asks for: dependencies it lacks (e.g. of changes it
+    holds back until they arrive)."""
+    try:
+        reader = _Reader(encoded)
+        if reader.byte() not in SYNC_TYPES:
+            return None
+        reader.hashes()  # heads
+        return reader.hashes()
+    except ValueError:
+        return None

@@ -36,15 +36,17 @@ from automerge.core import Document, Message, SyncState
 
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RemoteProtocolError
 from pactclient.identity.device import short_fingerprint
-from pactclient.signing.admission import party_keys_at
+from pactclient.signing.admission import NotVouched, party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.carried import carried_hashes
+from pactclient.sync.carried import carried_hashes, needed_hashes
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 
 PROTOCOL = "pact-sync"
-VERSION = 1
+VERSION = 2
 MAX_PENDING_SIGNATURES = 1_000_000
+MAX_CONTRACT_NUMBER = 2**31  # per-connection contract numbers are small non-negative integers
+SIGNATURE_SIZE = 64
 CONTRACT_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex, as Workspace.create makes them
 
 
@@ -79,6 +81,10 @@ class PeerConnection:
         self._channels: dict[str, _Channel] = {}
         self._offered: set[str] = set()
         self._wanted: set[str] = set()
+        # Contracts are named by id in the first frame that names them in each direction, and by a
+        # number the sender chose (``n``) from then on: 32 characters less on every live edit.
+        self._my_numbers: dict[str, int] = {}
+        self._peer_numbers: dict[int, str] = {}
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -198,7 +204,7 @@ class PeerConnection:
             if not self.ws.store.has_contract(cid):
                 if cid not in self._wanted:
                     self._wanted.add(cid)
-                    self._send({"t": "want", "c": cid})
+                    self._send({"t": "want", **self._naming(cid)})
                 continue
             if cid in self._channels or not self._peer_is_party(cid):
                 continue  # a contract the peer is not a party of, by this copy: never acknowledged
@@ -210,18 +216,19 @@ class PeerConnection:
             self._events.append(ev.ContractsShared(self.peer_key, tuple(opened)))
 
     def _on_want(self, frame: dict) -> None:
-        cid = contract_id_of(frame)
+        cid = self._contract_of(frame)
         if not self.ws.store.has_contract(cid) or not self._peer_is_party(cid):
             raise RemoteProtocolError("asked for a contract it may not have")
         doc = self.ws.document(cid)
-        sigs = self.ws.store.signatures(cid)
-        self._send({"t": "doc", "c": cid, "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
-        self.sent[cid] = self.sent.get(cid, 0) + len(sigs)
+        # One signature per author head vouches for all of that author's earlier changes.
+        sigs = self.ws.head_signatures(cid)
+        self._send({"t": "doc", **self._naming(cid), "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
+        self.sent[cid] = self.sent.get(cid, 0) + self.ws.store.change_count(cid)
         self._open(cid)
         self._events.append(ev.ContractsShared(self.peer_key, (cid,)))
 
     def _on_doc(self, frame: dict) -> None:
-        cid = contract_id_of(frame)
+        cid = self._contract_of(frame)
         if cid not in self._wanted:
             raise RemoteProtocolError("sent a contract that was not asked for")
         self._wanted.discard(cid)
@@ -232,14 +239,16 @@ class PeerConnection:
             raise RemoteProtocolError("sent a document that cannot be read") from None
         if self.ws.identity.key_hex not in party_keys_at(doc, doc.get_heads()):
             raise RemoteProtocolError("sent a contract this device is not a party of")
-        got = self.ws.receive(cid, [data], signatures_of(frame))
+        if self.ws.store.has_contract(cid):
+            raise RemoteProtocolError("sent a whole contract this device already holds")
+        got = self.ws.admit_from(cid, doc, signatures_of(frame), keep_scratch=False)
         self._open(cid)
         self._events.append(ev.ContractsShared(self.peer_key, (cid,)))
         self._admitted(cid, got.admitted, new_contract=True)
         self._push(cid)  # primes both sync states, so the next edit travels in one message
 
     def _on_sync(self, frame: dict) -> None:
-        cid = contract_id_of(frame)
+        cid = self._contract_of(frame)
         channel = self._channels.get(cid)
         if channel is None:
             raise RemoteProtocolError("sent a sync message for a contract not shared on this connection")
@@ -255,11 +264,22 @@ class PeerConnection:
             channel.scratch.receive_sync_message(channel.state, message)
         except Exception as exc:
             raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
-        channel.signatures.update(signatures_of(frame))
+        channel.signatures.update(sync_signatures(frame))
         if len(channel.signatures) > MAX_PENDING_SIGNATURES:
             raise RemoteProtocolError("sent far more signatures than changes")
         if channel.scratch.get_changes(real.get_heads()):
-            got = self.ws.admit_from(cid, channel.scratch, channel.signatures)
+            try:
+                got = self.ws.admit_from(cid, channel.scratch, channel.signatures)
+            except NotVouched:
+                # The signed change that vouches for these may be one Automerge holds back until a
+                # missing dependency arrives (a bloom-filter false positive on the sender's side):
+                # then its next message asks for that dependency and admission waits for the answer.
+                # If nothing is held back, nothing can still vouch for them: refuse.
+                message = channel.scratch.generate_sync_message(channel.state)
+                if message is None or not needed_hashes(message.encode()):
+                    raise
+                self._send_sync(cid, message.encode())
+                return
             for ch in got.admitted:
                 channel.signatures.pop(ch.hash, None)
             self._admitted(cid, got.admitted)
@@ -279,14 +299,21 @@ class PeerConnection:
         channel = self._channels[cid]
         channel.scratch.merge(self.ws.document(cid))
         message = channel.scratch.generate_sync_message(channel.state)
-        if message is None:
-            return
-        encoded = message.encode()
+        if message is not None:
+            self._send_sync(cid, message.encode())
+
+    def _send_sync(self, cid: str, encoded: bytes) -> None:
+        """A ``sync`` frame; ``s`` holds one entry per change the message carries, in its order: the
+        change's own signature, or nil for a change a later one of the same author vouches for."""
+        frame = {"t": "sync", **self._naming(cid), "m": encoded}
         hashes = carried_hashes(encoded)
-        sigs = self.ws.store.signatures(cid) if hashes is None else self.ws.store.signatures(cid, hashes)
-        self._send({"t": "sync", "c": cid, "m": encoded, "sigs": [[h, s] for h, s in sigs.items()]})
-        if hashes:
+        if hashes is None:  # the message holds something not listed change by change: name each signature
+            frame["sigs"] = [[h, s] for h, s in self.ws.store.signatures(cid).items()]
+        elif hashes:
+            sigs = self.ws.store.signatures(cid, hashes)
+            frame["s"] = [sigs.get(h) for h in hashes]
             self.sent[cid] = self.sent.get(cid, 0) + len(hashes)
+        self._send(frame)
 
     def _send_offer(self, contract_ids: list[str], more: bool) -> None:
         offer = {cid: self.ws.document(cid).get_heads() for cid in contract_ids}
@@ -302,6 +329,30 @@ class PeerConnection:
         except (ContractNotFound, PactError):
             return False
 
+    def _naming(self, cid: str) -> dict:
+        """How a frame to the peer names ``cid``: id and number the first time, the number after."""
+        number = self._my_numbers.get(cid)
+        if number is not None:
+            return {"n": number}
+        number = self._my_numbers[cid] = len(self._my_numbers)
+        return {"c": cid, "n": number}
+
+    def _contract_of(self, frame: dict) -> str:
+        """The contract a frame from the peer names (``c`` and ``n`` bind a number; ``n`` alone uses it)."""
+        number = frame.get("n")
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool)
+                                   or not 0 <= number < MAX_CONTRACT_NUMBER):
+            raise RemoteProtocolError(f"malformed {frame['t']!r} frame: bad contract number")
+        if "c" not in frame:
+            if number not in self._peer_numbers:
+                raise RemoteProtocolError(f"malformed {frame['t']!r} frame: no contract named")
+            return self._peer_numbers[number]
+        cid = contract_id_of(frame)
+        if number is not None:
+            if self._peer_numbers.setdefault(number, cid) != cid:
+                raise RemoteProtocolError("named two contracts by the same number")
+        return cid
+
     def describe(self) -> str:
         return f"{self.peer_name or 'peer'} ({short_fingerprint(self.peer_key)})"
 
@@ -311,6 +362,25 @@ def contract_id_of(frame: dict) -> str:
     if not CONTRACT_ID.fullmatch(cid):
         raise RemoteProtocolError(f"malformed {frame['t']!r} frame: not a contract id")
     return cid
+
+
+def sync_signatures(frame: dict) -> dict[bytes, bytes]:
+    """The signatures a ``sync`` frame carries, by change hash: ``s`` pairs them with the message's
+    changes in order (the receiver computes the hashes); the fallback ``sigs`` names each hash."""
+    if "sigs" in frame:
+        return signatures_of(frame)
+    entries = frame.get("s", [])
+    hashes = carried_hashes(frame["m"])
+    if not isinstance(entries, list) or hashes is None or len(entries) != len(hashes):
+        raise RemoteProtocolError("malformed signatures: 's' must have one entry per change of the message")
+    out = {}
+    for h, sig in zip(hashes, entries):
+        if sig is None:
+            continue
+        if not isinstance(sig, bytes) or len(sig) != SIGNATURE_SIZE:
+            raise RemoteProtocolError("malformed signatures: each must be 64 bytes or nil")
+        out[h] = sig
+    return out
 
 
 def signatures_of(frame: dict) -> dict[bytes, bytes]:

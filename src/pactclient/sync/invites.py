@@ -174,7 +174,7 @@ class InviteHost(_Exchange):
                                   "joined with an invite code")
             message = outcome.message
         doc = self.ws.document(cid)
-        sigs = self.ws.store.signatures(cid)
+        sigs = self.ws.head_signatures(cid)
         self._send({"t": "joined", "c": cid, "message": message, "name": self.ws.identity.name, "port": self.sync_port,
                     "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
         self._events.append(ev.InviteRedeemed(cid, key, name, message))
