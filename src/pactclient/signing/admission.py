@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from automerge.core import ROOT, Document
 
@@ -32,19 +32,34 @@ from pactclient.signing.changes import verify_change
 from pactclient.signing.partylist import PartyLists, _obj, party_keys_at
 from pactclient.signing.vouching import vouchers
 
-__all__ = ["AdmittedChange", "NotVouched", "admit_changes", "party_keys_at"]
+__all__ = ["AdmittedChange", "ChangeInfo", "NotVouched", "admit_changes", "party_keys_at"]
 
 PARALLEL_FROM = 512  # below this many signatures, threads cost more than they save
 
 
-@dataclass(frozen=True)
-class AdmittedChange:
+class AdmittedChange(NamedTuple):
     hash: bytes
     actor: bytes
     seq: int
     data: bytes  # the change's bytes in Automerge's standard encoding
     signature: bytes | None  # its own verified signature, or None when ``vouched_by`` covers it
     vouched_by: bytes | None = None  # the hash of the later signed change by the same author
+
+
+class ChangeInfo(NamedTuple):
+    """What admission reads of a change, read from the bindings once (each read there copies)."""
+
+    hash: bytes
+    actor_id: bytes
+    deps: list[bytes]
+    seq: int
+    start_op: int
+    max_op: int
+    bytes: bytes
+
+    @classmethod
+    def of(cls, change) -> "ChangeInfo":
+        return cls(change.hash, change.actor_id, change.deps, change.seq, change.start_op, change.max_op, change.bytes)
 
 
 class NotVouched(AdmissionError):
@@ -66,7 +81,7 @@ def admit_changes(
     Returns the admitted changes in an order where dependencies come first. Raises AdmissionError
     naming the first bad change and its key (NotVouched when the only fault is a missing signature).
     """
-    new = scratch.get_changes(known_heads)
+    new = [ChangeInfo.of(c) for c in scratch.get_changes(known_heads)]
     if not new:
         return []
     try:
@@ -85,8 +100,10 @@ def admit_changes(
     parties = PartyLists(scratch)
     admitted = []
     roots_seen = 0
+    hex_keys: dict[bytes, str] = {}
     for change in new:
         h, actor = change.hash, change.actor_id
+        key = hex_keys.get(actor) or hex_keys.setdefault(actor, actor.hex())
         if h not in signed and h not in vouched:
             raise NotVouched(f"refused {_who(change)}: it is not signed, and no signed later change of its author "
                              "vouches for it", h, actor)
@@ -101,7 +118,7 @@ def admit_changes(
             roots_seen += 1
             parties.at(change)
             allowed = _creator_keys(scratch, h)
-        if actor.hex() not in allowed:
+        if key not in allowed:
             raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract", h, actor)
         own = signatures[h] if h in signed else None
         admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, own, None if own else vouched[h]))

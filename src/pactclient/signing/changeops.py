@@ -19,6 +19,7 @@ a truncated or odd encoding) yields None, and callers must then assume the chang
 
 from __future__ import annotations
 
+import re
 import zlib
 
 OBJ_ACTOR, OBJ_CTR, KEY_STR = 1, 2, 21
@@ -26,126 +27,177 @@ CHANGE, COMPRESSED_CHANGE = b"\x01", b"\x02"
 DEFLATE = 0x08
 
 ObjectId = tuple[bytes, int]  # (actor key, counter) of the operation that made the object
-Target = tuple[ObjectId | None, str | None]  # (object written, or None for the root map; its map key)
 
 
-class _Reader:
-    __slots__ = ("data", "pos", "end")
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None):
-        self.data, self.pos = data, pos
-        self.end = len(data) if end is None else end
-
-    def uleb(self) -> int:
-        shift = value = 0
-        while True:
-            if self.pos >= self.end:
-                raise ValueError("truncated")
-            b = self.data[self.pos]
-            self.pos += 1
-            value |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return value
-            shift += 7
-            if shift > 63:
-                raise ValueError("integer too long")
-
-    def sleb(self) -> int:
-        shift = value = 0
-        while True:
-            if self.pos >= self.end:
-                raise ValueError("truncated")
-            b = self.data[self.pos]
-            self.pos += 1
-            value |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return value - (1 << shift) if b & 0x40 else value
-            if shift > 63:
-                raise ValueError("integer too long")
-
-    def skip(self, n: int) -> None:
-        if n < 0 or self.pos + n > self.end:
-            raise ValueError("truncated")
-        self.pos += n
-
-    def take(self, n: int) -> bytes:
-        self.skip(n)
-        return self.data[self.pos - n : self.pos]
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    b = data[pos]  # IndexError when truncated: handled by ``targets``
+    if b < 0x80:
+        return b, pos + 1
+    value, shift = b & 0x7F, 7
+    while True:
+        pos += 1
+        b = data[pos]
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos + 1
+        shift += 7
+        if shift > 63:
+            raise ValueError("integer too long")
 
 
-def _rle(data: bytes, start: int, end: int, string: bool) -> list:
-    reader = _Reader(data, start, end)
+def _sleb(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return (value - (1 << shift) if b & 0x40 else value), pos
+        if shift > 63:
+            raise ValueError("integer too long")
+
+
+def _rle(data: bytes, pos: int, end: int, string: bool) -> list:
     out: list = []
-    read = (lambda: reader.take(reader.uleb()).decode()) if string else reader.uleb
-    while reader.pos < end:
-        n = reader.sleb()
-        if n > 0:
-            out.extend([read()] * n)
-        elif n < 0:
-            out.extend(read() for _ in range(-n))
+    while pos < end:
+        n = data[pos]
+        if n < 0x40:  # a one-byte positive count: a run
+            pos += 1
         else:
-            out.extend([None] * reader.uleb())
+            n, pos = _sleb(data, pos)
+        if n == 0:
+            nulls, pos = _uleb(data, pos)
+            out.extend([None] * nulls)
+            continue
+        for _ in range(1 if n > 0 else -n):
+            value = data[pos]
+            if value < 0x80:
+                pos += 1
+            else:
+                value, pos = _uleb(data, pos)
+            if string:
+                value, pos = data[pos : pos + value].decode(), pos + value
+            if n > 0:
+                out.extend([value] * n)
+            else:
+                out.append(value)
+    if pos != end:
+        raise ValueError("column overruns its length")
     return out
 
 
-def targets(change_bytes: bytes) -> list[Target] | None:
-    """Each operation's object and map key, in operation order; None if the change cannot be read here."""
+def _cached_rle(data: bytes, pos: int, end: int) -> list:
+    """A column of small integers that repeats from change to change (e.g. object actor indexes)."""
+    column = data[pos:end]
+    found = _COLUMNS.get(column)
+    if found is None:
+        found = _rle(data, pos, end, False)
+        if len(_COLUMNS) < 4096:
+            _COLUMNS[column] = found
+    return found
+
+
+_COLUMNS: dict[bytes, list] = {}
+_LAYOUTS: dict[bytes, tuple] = {}  # column descriptor blocks already decoded
+
+
+def targets(change_bytes: bytes) -> tuple[list[bytes], list, list, list] | None:
+    """Each operation's target, as columns in operation order: (actors, object actor indexes, object
+    counters, root-map keys). Actor index i names ``actors[i]`` (0 is the change's author); an operation
+    on the root map has None for both object fields and its key in the last column (None elsewhere;
+    the key column is only read when some operation is on the root map, else it is empty). None if the
+    change cannot be read here."""
     try:
         return _targets(change_bytes)
     except (ValueError, UnicodeDecodeError, IndexError):
         return None
 
 
-def _targets(data: bytes) -> list[Target] | None:
-    reader = _Reader(data)
-    reader.skip(8)  # magic and checksum
-    kind = reader.take(1)
-    length = reader.uleb()
-    if reader.pos + length != len(data) or kind not in (CHANGE, COMPRESSED_CHANGE):
+def _targets(data: bytes):
+    if data[8:9] not in (CHANGE, COMPRESSED_CHANGE):
         return None
-    if kind == COMPRESSED_CHANGE:  # the body of a large change, raw-DEFLATE compressed
+    length, pos = _uleb(data, 9)
+    if pos + length != len(data):
+        return None
+    if data[8:9] == COMPRESSED_CHANGE:  # the body of a large change, raw-DEFLATE compressed
         try:
-            data = zlib.decompress(data[reader.pos :], -15)
+            data, pos = zlib.decompress(data[pos:], -15), 0
         except zlib.error:
             return None
-        reader = _Reader(data)
-    reader.skip(32 * reader.uleb())  # deps
-    actors = [reader.take(reader.uleb())]
-    reader.uleb()  # seq
-    reader.uleb()  # start op: operation ids come from the bindings' header (``op_ids``)
-    reader.sleb()  # time
-    reader.skip(reader.uleb())  # message
-    actors.extend(reader.take(reader.uleb()) for _ in range(reader.uleb()))
-    columns = {}
-    offset = 0
-    specs = [(reader.uleb(), reader.uleb()) for _ in range(reader.uleb())]
-    base = reader.pos
-    for spec, size in specs:
-        if spec & ~DEFLATE in (OBJ_ACTOR, OBJ_CTR, KEY_STR):
-            if spec & DEFLATE:
-                return None
-            columns[spec] = (base + offset, base + offset + size)
-        offset += size
-    if base + offset > len(data):
-        return None
-    obj_actor = _rle(data, *columns[OBJ_ACTOR], string=False) if OBJ_ACTOR in columns else []
-    obj_ctr = _rle(data, *columns[OBJ_CTR], string=False) if OBJ_CTR in columns else []
-    if len(obj_actor) != len(obj_ctr):
+    header = _COMMON_HEADER.match(data, pos)
+    if header is not None:
+        actors = [a for a in header.group("actor", "other", "first", "second") if a is not None]
+        pos = header.end()
+    else:
+        actors, pos = _header(data, pos)
+    columns, pos = _layout(data, pos)
+    obj_actor = _cached_rle(data, *columns[OBJ_ACTOR]) if OBJ_ACTOR in columns else []
+    obj_ctr = _rle(data, *columns[OBJ_CTR], False) if OBJ_CTR in columns else []
+    if len(obj_actor) != len(obj_ctr) or pos > len(data):
         return None
     keys: list = []
     if None in obj_ctr:  # an operation on the root map: its key says which part of the document
-        keys = _rle(data, *columns[KEY_STR], string=True) if KEY_STR in columns else []
+        keys = _rle(data, *columns[KEY_STR], True) if KEY_STR in columns else []
         keys.extend([None] * (len(obj_ctr) - len(keys)))
-    out: list[Target] = []
-    for i, (a, c) in enumerate(zip(obj_actor, obj_ctr)):
-        if c is None:
-            out.append((None, keys[i]))
-        elif a is None or a >= len(actors):
-            return None
-        else:
-            out.append(((actors[a], c), None))
-    return out
+    return actors, obj_actor, obj_ctr, keys
+
+
+# The header of most changes, matched in one step: up to three deps, a 32-byte actor, seq, start op
+# and time (operation ids come from the bindings' header, so their values are not needed), no
+# message, up to two other actors. Anything else takes the general path (``_header``).
+_ULEB = rb"[\x80-\xff]{0,9}[\x00-\x7f]"
+_COMMON_HEADER = re.compile(
+    rb"(?:\x00|\x01.{32}|\x02.{64}|\x03.{96})\x20(?P<actor>.{32})" + _ULEB * 3
+    + rb"\x00(?:\x00|\x01\x20(?P<other>.{32})|\x02\x20(?P<first>.{32})\x20(?P<second>.{32}))",
+    re.S,
+)
+
+
+def _header(data: bytes, pos: int) -> tuple[list[bytes], int]:
+    n, pos = _uleb(data, pos)
+    pos += 32 * n  # deps
+    n, pos = _uleb(data, pos)
+    actors = [data[pos : pos + n]]
+    pos += n
+    _, pos = _uleb(data, pos)  # seq
+    _, pos = _uleb(data, pos)  # start op
+    _, pos = _sleb(data, pos)  # time
+    n, pos = _uleb(data, pos)
+    pos += n  # message
+    count, pos = _uleb(data, pos)
+    for _ in range(count):
+        n, pos = _uleb(data, pos)
+        actors.append(data[pos : pos + n])
+        pos += n
+    return actors, pos
+
+
+def _layout(data: bytes, pos: int) -> tuple[dict, int]:
+    """Where the wanted columns lie, and where the column data ends. Descriptor blocks repeat from
+    change to change, so each one met is decoded once (a cached block is all one-byte integers, so
+    equal bytes mean equal descriptors)."""
+    count = data[pos]
+    block = data[pos : pos + 1 + 2 * count] if count < 0x40 else None
+    found = _LAYOUTS.get(block) if block is not None else None
+    if found is not None:
+        end = pos + len(block)
+    else:
+        count, end = _uleb(data, pos)
+        wanted, total = {}, 0
+        for _ in range(count):
+            spec, end = _uleb(data, end)
+            size, end = _uleb(data, end)
+            if spec & ~DEFLATE in (OBJ_ACTOR, OBJ_CTR, KEY_STR):
+                if spec & DEFLATE:
+                    raise ValueError("compressed column")
+                wanted[spec] = (total, total + size)
+            total += size
+        found = (wanted, total)
+        if block is not None and end - pos == len(block) and len(_LAYOUTS) < 4096:
+            _LAYOUTS[block] = found
+    wanted, total = found
+    return {spec: (end + a, end + b) for spec, (a, b) in wanted.items()}, end + total
 
 
 def op_ids(change) -> list[ObjectId]:
@@ -157,12 +209,12 @@ def object_id(exid: bytes) -> ObjectId | None:
     """The (actor, counter) of an object id as the bindings return it (``0x10, uleb len, actor, uleb
     actor index, uleb counter``); None for the root map or an id in another layout."""
     try:
-        reader = _Reader(exid)
-        if reader.take(1) != b"\x10":
+        if exid[:1] != b"\x10":
             return None
-        actor = reader.take(reader.uleb())
-        reader.uleb()  # the actor's index in the document: local to one copy
-        counter = reader.uleb()
-        return (actor, counter) if reader.pos == len(exid) else None
-    except ValueError:
+        n, pos = _uleb(exid, 1)
+        actor = exid[pos : pos + n]
+        _, pos = _uleb(exid, pos + n)  # the actor's index in the document: local to one copy
+        counter, pos = _uleb(exid, pos)
+        return (actor, counter) if pos == len(exid) and len(actor) == n else None
+    except (ValueError, IndexError):
         return None

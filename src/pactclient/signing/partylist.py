@@ -17,6 +17,8 @@ as "may alter": it costs one more computation, never a wrong answer.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from automerge.core import ROOT, Document, ObjType
 
 from pactclient.model.amdoc import materialize, scalar
@@ -66,43 +68,71 @@ class PartyLists:
         self.computed = 0  # how many lists were actually read (for tests and benchmarks)
         self._basis: dict[bytes, frozenset] = {}
         self._lists: dict[frozenset, set[str]] = {}
-        self._outside: set[changeops.ObjectId] = set()  # objects made in this batch outside the party roots
-        self._last_op: dict[bytes, int] = {}  # per author, the highest operation counter seen in this batch
-        self._reused: set[bytes] = set()  # authors whose operation ids overlap: their objects are not trusted
+        # Objects known to lie outside the party roots: the root's other objects, and the operation
+        # ids of this batch's changes that stay outside, kept per author as (first, last) ranges.
+        # An author's ranges must rise in causal order; an author reusing ids is trusted no more.
+        self._root_objects: set[changeops.ObjectId] = set()
+        self._starts: dict[bytes, list[int]] = {}
+        self._ends: dict[bytes, list[int]] = {}
+        self._last_op: dict[bytes, int] = {}
+        self._reused: set[bytes] = set()
         for key in doc.keys(ROOT):
             got = doc.get(ROOT, key)
             if key not in PARTY_ROOTS and got is not None and isinstance(got[0], ObjType):
                 made = changeops.object_id(got[1])
                 if made is not None:
-                    self._outside.add(made)
+                    self._root_objects.add(made)
 
     def at(self, change) -> set[str]:
         """Hex keys of the parties in force at ``change``'s dependencies."""
-        basis: frozenset = frozenset()
-        for dep in change.deps:
-            basis |= self._basis.get(dep) or frozenset((dep,))
+        deps = change.deps
+        if len(deps) == 1:
+            basis = self._basis.get(deps[0]) or frozenset(deps)
+        else:
+            basis = frozenset()
+            for dep in deps:
+                basis |= self._basis.get(dep) or frozenset((dep,))
         keys = self._lists.get(basis)
         if keys is None:
-            keys = self._lists[basis] = party_keys_at(self.doc, list(change.deps)) if change.deps else set()
+            keys = self._lists[basis] = party_keys_at(self.doc, list(deps)) if deps else set()
             self.computed += 1
         self._basis[change.hash] = basis if self._stays_outside(change) else frozenset((change.hash,))
         return keys
 
     def _stays_outside(self, change) -> bool:
-        actor = change.actor_id
-        if change.start_op <= self._last_op.get(actor, 0):
+        actor, first, last = change.actor_id, change.start_op, change.max_op
+        if first <= self._last_op.get(actor, 0):
             self._reused.add(actor)
-        self._last_op[actor] = max(change.max_op, self._last_op.get(actor, 0))
-        targets = changeops.targets(change.bytes)
-        if targets is None or actor in self._reused:
+        self._last_op[actor] = last
+        read = changeops.targets(change.bytes)
+        if read is None or actor in self._reused:
             return False
-        first, last = change.start_op, change.max_op
-        for obj, key in targets:
-            if obj is None:
-                if key is None or key in PARTY_ROOTS:
+        actors, obj_actors, obj_counters, keys = read
+        previous = None
+        for i, ctr in enumerate(obj_counters):
+            if ctr is None:  # the root map: which part of the document the key names
+                if keys[i] is None or keys[i] in PARTY_ROOTS:
                     return False
-            elif not (obj[0] == actor and first <= obj[1] <= last):
-                if obj not in self._outside or obj[0] in self._reused:
-                    return False
-        self._outside.update((actor, n) for n in range(first, last + 1))
+                continue
+            a = obj_actors[i]
+            if a == 0 and first <= ctr <= last:
+                continue  # an object this change made, where its own operation put it (checked too)
+            if (a, ctr) == previous:
+                continue
+            previous = (a, ctr)
+            if a is None or a >= len(actors) or not self._outside(actors[a], ctr):
+                return False
+        self._starts.setdefault(actor, []).append(first)
+        self._ends.setdefault(actor, []).append(last)
         return True
+
+    def _outside(self, made_by: bytes, counter: int) -> bool:
+        if made_by in self._reused:
+            return False
+        if (made_by, counter) in self._root_objects:
+            return True
+        starts = self._starts.get(made_by)
+        if not starts:
+            return False
+        i = bisect_right(starts, counter) - 1
+        return i >= 0 and counter <= self._ends[made_by][i]

@@ -185,6 +185,14 @@ class SqliteStore:
         )
         return cur.rowcount == 1
 
+    def add_changes(self, contract_id: str, rows: list[tuple[bytes, bytes, int, bytes, bytes | None]], now: int) -> None:
+        """Insert many changes, each ``(hash, actor, seq, data, signature or None)``; known ones are skipped."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO changes (contract_id, hash, actor, seq, data, signature, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(contract_id, h, actor, seq, data, sig, now) for h, actor, seq, data, sig in rows],
+        )
+
     def changes_after(self, contract_id: str, rowid: int) -> list[tuple[int, bytes, bytes, bytes, bytes | None]]:
         """(rowid, hash, actor, data, signature or None) of changes stored after ``rowid``, in storage order."""
         return self.db.execute(

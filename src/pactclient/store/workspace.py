@@ -26,7 +26,7 @@ from pactclient.model import actions, agreements
 from pactclient.model.amdoc import EntryCache
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
-from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
+from pactclient.signing.admission import AdmittedChange, ChangeInfo, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
 from pactclient.signing.vouching import author_heads
 from pactclient.store.sqlite_store import SqliteStore
@@ -220,17 +220,17 @@ class Workspace:
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
         self._after_write(contract_id, doc, now)
 
-    def _after_write(self, contract_id: str, doc: Document, now: int) -> None:
+    def _after_write(self, contract_id: str, doc: Document, now: int, saved: bytes | None = None) -> None:
         last = self.store.last_rowid(contract_id)
         self._docs[contract_id] = (doc, last)
         view = view_of(doc, now, self.cache(contract_id))
         self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now)
         snap = self.store.snapshot(contract_id)
         if last - (snap[2] if snap else 0) >= SNAPSHOT_EVERY:
-            self._compact(contract_id, doc, last, now)
+            self._compact(contract_id, doc, last, now, saved)
 
-    def _compact(self, contract_id: str, doc: Document, last_rowid: int, now: int) -> None:
-        data = doc.save()
+    def _compact(self, contract_id: str, doc: Document, last_rowid: int, now: int, saved: bytes | None = None) -> None:
+        data = saved if saved is not None else doc.save()
         heads_blob = _pack_heads(doc.get_heads())
         message = SNAPSHOT_DOMAIN + contract_id.encode() + heads_blob + hashlib.sha256(data).digest()
         self.store.put_snapshot(contract_id, data, heads_blob, last_rowid, self.identity.sign(message), now)
@@ -254,18 +254,21 @@ class Workspace:
             return self._admit(contract_id, scratch, signatures, keep_scratch=False)
 
     def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
-                   keep_scratch: bool = True) -> Received:
+                   keep_scratch: bool = True, saved: bytes | None = None) -> Received:
         """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this
         copy: verified by ``admit_changes``, then stored and merged. All or nothing.
 
         This copy's committed changes are first merged into ``scratch`` (which the caller keeps using)
         so that ``scratch`` knows every head of this copy. With ``keep_scratch`` false the caller hands
-        ``scratch`` over: a new contract then becomes that very document, without a copy.
+        ``scratch`` over: a new contract then becomes that very document, without a copy. ``saved`` is
+        what ``scratch`` was loaded from, if it was one saved document: a new contract keeps it as its
+        first snapshot instead of saving the document again.
         """
         with self.store.write():
-            return self._admit(contract_id, scratch, signatures, keep_scratch=keep_scratch)
+            return self._admit(contract_id, scratch, signatures, keep_scratch=keep_scratch, saved=saved)
 
-    def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
+    def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool,
+               saved: bytes | None = None) -> Received:
         """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction."""
         doc = self.document(contract_id) if self.store.has_contract(contract_id) else None
         if doc is not None:
@@ -276,14 +279,14 @@ class Workspace:
             return Received(contract_id, ())
         now = self.clock()
         self.store.ensure_contract(contract_id, now)
-        for ch in admitted:
-            self.store.add_change(contract_id, ch.hash, ch.actor, ch.seq, ch.data, ch.signature, now)
+        self.store.add_changes(contract_id, [(ch.hash, ch.actor, ch.seq, ch.data, ch.signature) for ch in admitted], now)
         if doc is None:
             doc = scratch.fork() if keep_scratch else scratch
         else:
             doc.merge(scratch)
+            saved = None
         doc.set_actor(self.identity.public_key)
-        self._after_write(contract_id, doc, now)
+        self._after_write(contract_id, doc, now, saved)
         return Received(contract_id, tuple(admitted))
 
     def party_keys(self, contract_id: str) -> set[bytes]:
@@ -299,7 +302,7 @@ class Workspace:
     def head_signatures(self, contract_id: str) -> dict[bytes, bytes]:
         """The signatures of the contract's author heads (each author's changes that no later change of
         theirs descends from): enough to vouch for every change of the document (see signing.vouching)."""
-        heads = author_heads(self.document(contract_id).get_changes([]))
+        heads = author_heads([ChangeInfo.of(c) for c in self.document(contract_id).get_changes([])])
         return self.store.signatures(contract_id, heads)
 
 

@@ -241,7 +241,7 @@ class PeerConnection:
             raise RemoteProtocolError("sent a contract this device is not a party of")
         if self.ws.store.has_contract(cid):
             raise RemoteProtocolError("sent a whole contract this device already holds")
-        got = self.ws.admit_from(cid, doc, signatures_of(frame), keep_scratch=False)
+        got = self.ws.admit_from(cid, doc, signatures_of(frame), keep_scratch=False, saved=data)
         self._open(cid)
         self._events.append(ev.ContractsShared(self.peer_key, (cid,)))
         self._admitted(cid, got.admitted, new_contract=True)
