@@ -131,14 +131,16 @@ def _targets(data: bytes):
         pos = header.end()
     else:
         actors, pos = _header(data, pos)
-    columns, pos = _layout(data, pos)
-    obj_actor = _cached_rle(data, *columns[OBJ_ACTOR]) if OBJ_ACTOR in columns else []
-    obj_ctr = _rle(data, *columns[OBJ_CTR], False) if OBJ_CTR in columns else []
-    if len(obj_actor) != len(obj_ctr) or pos > len(data):
+    (a0, a1, c0, c1, k0, k1), pos = _layout(data, pos)
+    if pos > len(data):
+        return None
+    obj_actor = _cached_rle(data, a0, a1)
+    obj_ctr = _rle(data, c0, c1, False)
+    if len(obj_actor) != len(obj_ctr):
         return None
     keys: list = []
     if None in obj_ctr:  # an operation on the root map: its key says which part of the document
-        keys = _rle(data, *columns[KEY_STR], True) if KEY_STR in columns else []
+        keys = _rle(data, k0, k1, True)
         keys.extend([None] * (len(obj_ctr) - len(keys)))
     return actors, obj_actor, obj_ctr, keys
 
@@ -173,10 +175,10 @@ def _header(data: bytes, pos: int) -> tuple[list[bytes], int]:
     return actors, pos
 
 
-def _layout(data: bytes, pos: int) -> tuple[dict, int]:
-    """Where the wanted columns lie, and where the column data ends. Descriptor blocks repeat from
-    change to change, so each one met is decoded once (a cached block is all one-byte integers, so
-    equal bytes mean equal descriptors)."""
+def _layout(data: bytes, pos: int) -> tuple[tuple, int]:
+    """Where the wanted columns lie (start and end of each; equal when absent), and where the column
+    data ends. Descriptor blocks repeat from change to change, so each one met is decoded once (a
+    cached block is all one-byte integers, so equal bytes mean equal descriptors)."""
     count = data[pos]
     block = data[pos : pos + 1 + 2 * count] if count < 0x40 else None
     found = _LAYOUTS.get(block) if block is not None else None
@@ -193,11 +195,11 @@ def _layout(data: bytes, pos: int) -> tuple[dict, int]:
                     raise ValueError("compressed column")
                 wanted[spec] = (total, total + size)
             total += size
-        found = (wanted, total)
+        found = (*(wanted.get(spec, (total, total)) for spec in (OBJ_ACTOR, OBJ_CTR, KEY_STR)), total)
         if block is not None and end - pos == len(block) and len(_LAYOUTS) < 4096:
             _LAYOUTS[block] = found
-    wanted, total = found
-    return {spec: (end + a, end + b) for spec, (a, b) in wanted.items()}, end + total
+    (a0, a1), (c0, c1), (k0, k1), total = found
+    return (end + a0, end + a1, end + c0, end + c1, end + k0, end + k1), end + total
 
 
 def op_ids(change) -> list[ObjectId]:

@@ -108,18 +108,12 @@ class PartyLists:
         if read is None or actor in self._reused:
             return False
         actors, obj_actors, obj_counters, keys = read
-        previous = None
-        for i, ctr in enumerate(obj_counters):
-            if ctr is None:  # the root map: which part of the document the key names
-                if keys[i] is None or keys[i] in PARTY_ROOTS:
-                    return False
-                continue
-            a = obj_actors[i]
-            if a == 0 and first <= ctr <= last:
-                continue  # an object this change made, where its own operation put it (checked too)
-            if (a, ctr) == previous:
-                continue
-            previous = (a, ctr)
+        if None in obj_counters:  # operations on the root map: the key says which part of the document
+            if any(ctr is None and (key is None or key in PARTY_ROOTS) for ctr, key in zip(obj_counters, keys)):
+                return False
+        for a, ctr in set(zip(obj_actors, obj_counters)):
+            if ctr is None or (a == 0 and first <= ctr <= last):
+                continue  # the root (checked above), or an object this change made where it put it
             if a is None or a >= len(actors) or not self._outside(actors[a], ctr):
                 return False
         self._starts.setdefault(actor, []).append(first)

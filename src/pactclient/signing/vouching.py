@@ -16,7 +16,15 @@ them, and look only at the given changes: a dependency outside the list is someo
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, NamedTuple
+
+
+class ChangeLinks(NamedTuple):
+    """All these functions read of a change (the bindings' ``Change`` has the same attributes)."""
+
+    hash: bytes
+    actor_id: bytes
+    deps: list[bytes]
 
 
 def vouchers(changes: list, signed: Iterable[bytes]) -> dict[bytes, bytes]:

@@ -26,9 +26,9 @@ from pactclient.model import actions, agreements
 from pactclient.model.amdoc import EntryCache
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
-from pactclient.signing.admission import AdmittedChange, ChangeInfo, admit_changes, party_keys_at
+from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
-from pactclient.signing.vouching import author_heads
+from pactclient.signing.vouching import ChangeLinks, author_heads
 from pactclient.store.sqlite_store import SqliteStore
 
 DB_FILE = "pact.db"
@@ -302,7 +302,7 @@ class Workspace:
     def head_signatures(self, contract_id: str) -> dict[bytes, bytes]:
         """The signatures of the contract's author heads (each author's changes that no later change of
         theirs descends from): enough to vouch for every change of the document (see signing.vouching)."""
-        heads = author_heads([ChangeInfo.of(c) for c in self.document(contract_id).get_changes([])])
+        heads = author_heads([ChangeLinks(c.hash, c.actor_id, c.deps) for c in self.document(contract_id).get_changes([])])
         return self.store.signatures(contract_id, heads)
 
 
