@@ -40,7 +40,8 @@ from pactclient.signing.admission import NotVouched, party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
 from pactclient.sync.carried import carried_hashes, needed_hashes
-from pactclient.sync.frames import FrameDecoder, encode_frame, field
+from pactclient.sync.deflate import DeflateStream, InflateStream
+from pactclient.sync.frames import MAX_FRAME_BYTES, FrameDecoder, encode_frame, field
 
 PROTOCOL = "pact-sync"
 VERSION = 2
@@ -85,6 +86,8 @@ class PeerConnection:
         # number the sender chose (``n``) from then on: 32 characters less on every live edit.
         self._my_numbers: dict[str, int] = {}
         self._peer_numbers: dict[int, str] = {}
+        self._deflaters: dict[str, DeflateStream] = {}  # per contract: see ``sync.deflate``
+        self._inflaters: dict[str, InflateStream] = {}
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -252,10 +255,12 @@ class PeerConnection:
         channel = self._channels.get(cid)
         if channel is None:
             raise RemoteProtocolError("sent a sync message for a contract not shared on this connection")
+        if "z" in frame:
+            encoded = self._inflaters.setdefault(cid, InflateStream(MAX_FRAME_BYTES)).message(field(frame, "z", bytes))
+        else:
+            encoded = field(frame, "m", bytes)
         try:
-            message = Message.decode(field(frame, "m", bytes))
-        except RemoteProtocolError:
-            raise
+            message = Message.decode(encoded)
         except Exception:  # the bindings raise plain Exception on malformed data
             raise RemoteProtocolError("sent a sync message that cannot be decoded") from None
         real = self.ws.document(cid)
@@ -264,7 +269,7 @@ class PeerConnection:
             channel.scratch.receive_sync_message(channel.state, message)
         except Exception as exc:
             raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
-        channel.signatures.update(sync_signatures(frame))
+        channel.signatures.update(sync_signatures(frame, encoded))
         if len(channel.signatures) > MAX_PENDING_SIGNATURES:
             raise RemoteProtocolError("sent far more signatures than changes")
         if channel.scratch.get_changes(real.get_heads()):
@@ -305,7 +310,8 @@ class PeerConnection:
     def _send_sync(self, cid: str, encoded: bytes) -> None:
         """A ``sync`` frame; ``s`` holds one entry per change the message carries, in its order: the
         change's own signature, or nil for a change a later one of the same author vouches for."""
-        frame = {"t": "sync", **self._naming(cid), "m": encoded}
+        deflater = self._deflaters.get(cid) or self._deflaters.setdefault(cid, DeflateStream())
+        frame = {"t": "sync", **self._naming(cid), "z": deflater.piece(encoded)}
         hashes = carried_hashes(encoded)
         if hashes is None:  # the message holds something not listed change by change: name each signature
             frame["sigs"] = [[h, s] for h, s in self.ws.store.signatures(cid).items()]
@@ -364,13 +370,14 @@ def contract_id_of(frame: dict) -> str:
     return cid
 
 
-def sync_signatures(frame: dict) -> dict[bytes, bytes]:
-    """The signatures a ``sync`` frame carries, by change hash: ``s`` pairs them with the message's
-    changes in order (the receiver computes the hashes); the fallback ``sigs`` names each hash."""
+def sync_signatures(frame: dict, encoded: bytes) -> dict[bytes, bytes]:
+    """The signatures a ``sync`` frame carries, by change hash: ``s`` pairs them with the changes of
+    the (decoded) message ``encoded`` in order, the receiver computing the hashes; the fallback
+    ``sigs`` names each hash."""
     if "sigs" in frame:
         return signatures_of(frame)
     entries = frame.get("s", [])
-    hashes = carried_hashes(frame["m"])
+    hashes = carried_hashes(encoded)
     if not isinstance(entries, list) or hashes is None or len(entries) != len(hashes):
         raise RemoteProtocolError("malformed signatures: 's' must have one entry per change of the message")
     out = {}
