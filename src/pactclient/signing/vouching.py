@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
+from pactclient.signing.changes import verify_change
+
 
 class ChangeLinks(NamedTuple):
     """All these functions read of a change (the bindings' ``Change`` has the same attributes)."""
@@ -60,3 +62,15 @@ def author_heads(changes: list) -> list[bytes]:
     whose signatures cover all of ``changes``."""
     covered = vouchers(changes, (c.hash for c in changes))
     return [c.hash for c in changes if c.hash not in covered]
+
+
+def coverage(changes: list, signatures: dict[bytes, bytes | None]) -> dict[bytes, str]:
+    """How each change is covered, checked now: ``"signed"`` (its own signature verifies), ``"vouched
+    by <hash hex>"`` (a verified later signature of its author covers it) or ``"not verified"``."""
+    signed = {c.hash for c in changes if verify_change(c.actor_id, c.hash, signatures.get(c.hash))}
+    vouched = vouchers(changes, signed)
+    return {
+        c.hash: "signed" if c.hash in signed else f"vouched by {vouched[c.hash].hex()}" if c.hash in vouched
+        else "not verified"
+        for c in changes
+    }
