@@ -108,9 +108,9 @@ class SqliteStore:
                 # SQLite cannot relax NOT NULL in place: copy the changes into a table that allows
                 # NULL signatures, keeping every rowid (snapshots and seen marks refer to them).
                 self.db.execute("ALTER TABLE changes RENAME TO changes_v1")
-                self.db.execute("DROP TRIGGER changes_are_append_only_u")
-                self.db.execute("DROP TRIGGER changes_are_append_only_d")
-                self.db.execute("DROP INDEX changes_by_actor")
+                self.db.execute("DROP TRIGGER IF EXISTS changes_are_append_only_u")
+                self.db.execute("DROP TRIGGER IF EXISTS changes_are_append_only_d")
+                self.db.execute("DROP INDEX IF EXISTS changes_by_actor")
                 self._run(_CHANGES)
                 self.db.execute("INSERT INTO changes SELECT * FROM changes_v1")
                 self.db.execute("DROP TABLE changes_v1")
