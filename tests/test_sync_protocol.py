@@ -13,7 +13,10 @@ from pactclient.sync.connection import PeerConnection
 from pactclient.sync.frames import MAX_HELLO_BYTES, FrameDecoder, encode_frame
 from pactclient.sync.invites import InviteCode, InviteGuest, InviteHost, create_invite
 
-from conftest import copy_state, shared_contract
+from pactclient.store import Workspace
+from pactclient.sync import bundle
+
+from conftest import FixedClock, copy_state, shared_contract
 
 
 def pump(x, y, rounds: int = 50, tamper=None):
@@ -134,8 +137,34 @@ def test_empty_peer_gets_the_saved_document(make_party, tmp_path):
     assert heads(wb, cid) == heads(wa, cid)
     got = [e for e in cb.events() if isinstance(e, ev.ChangesAdmitted)]
     assert got[0].new_contract and len(got[0].hashes) == wa.store.change_count(cid)
-    # One compressed document, not one message per change.
-    assert ca.bytes_out < len(wa.document(cid).save()) + 42 * 110 + 1500
+    # One compressed document with one signature (Alice wrote every change), not one per change.
+    assert ca.bytes_out < len(wa.document(cid).save()) + 1500
+    stored = wb.signed_changes(cid)
+    assert [s is None for _, _, s in stored].count(False) == 1 and stored[-1][2] is not None
+    # Priya's copy opens again from the store, every vouched change re-verified.
+    again = Workspace(wb.home, priya, FixedClock())
+    try:
+        assert texts(again, cid) == texts(wa, cid)
+    finally:
+        again.close()
+
+
+def test_changes_held_without_their_own_signature_relay_to_a_third_copy(make_party, tmp_path):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    _, wc = make_party(tmp_path, "Colin", "Openreach")
+    cid = shared_contract([wa, wb, wc])
+    for i in range(5):
+        wa.act(cid, actions.note, f"note {i}")
+    data = bundle.decode(bundle.encode(wa, cid))
+    heads_only = {h: s for h, s in data[2].items() if h in wa.head_signatures(cid)}
+    assert len(heads_only) < len(data[2])
+    wb.receive(data[0], data[1], heads_only)
+    assert sum(1 for _, _, s in wb.signed_changes(cid) if s is None) >= 4
+    bc, cb = connect(wb, wc)
+    assert texts(wc, cid) == texts(wa, cid)
+    got = [e for e in cb.events() if isinstance(e, ev.ChangesAdmitted)]
+    assert sum(len(e.hashes) for e in got) == 5 and all(e.authors == (wa.identity.public_key,) for e in got)
 
 
 def test_contract_is_never_offered_to_a_non_party(make_party, tmp_path):
