@@ -120,7 +120,8 @@ class Workspace:
             doc = Document.load(b"".join(blobs)) if blobs else Document()
         except Exception as exc:  # the bindings raise plain Exception on malformed data
             raise StoreError(f"contract {contract_id[:12]} cannot be loaded from the store: {exc}") from None
-        if snap is not None and sorted(Document.load(snap[0]).get_heads()) != sorted(base_heads):
+        snapshot_heads = (doc if not rows else Document.load(snap[0])).get_heads() if snap is not None else []
+        if snap is not None and sorted(snapshot_heads) != sorted(base_heads):
             raise StoreError(f"the stored snapshot of {contract_id[:12]} does not match its heads; the store was altered")
         # Re-verify what the snapshot does not vouch for: signatures and authors of the tail. A change
         # stored without a signature needs its voucher there too: vouchers are later changes, and
