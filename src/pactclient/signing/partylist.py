@@ -101,9 +101,10 @@ class PartyLists:
 
     def _stays_outside(self, change) -> bool:
         actor, first, last = change.actor_id, change.start_op, change.max_op
-        if first <= self._last_op.get(actor, 0):
+        last_op = self._last_op
+        if first <= last_op.get(actor, 0):
             self._reused.add(actor)
-        self._last_op[actor] = last
+        last_op[actor] = last
         read = changeops.targets(change.bytes)
         if read is None or actor in self._reused:
             return False
@@ -111,22 +112,27 @@ class PartyLists:
         if None in obj_counters:  # operations on the root map: the key says which part of the document
             if any(ctr is None and (key is None or key in PARTY_ROOTS) for ctr, key in zip(obj_counters, keys)):
                 return False
+        root_objects = self._root_objects
         for a, ctr in set(zip(obj_actors, obj_counters)):
             if ctr is None or (a == 0 and first <= ctr <= last):
                 continue  # the root (checked above), or an object this change made where it put it
-            if a is None or a >= len(actors) or not self._outside(actors[a], ctr):
+            if a is None or a >= len(actors):
                 return False
-        self._starts.setdefault(actor, []).append(first)
-        self._ends.setdefault(actor, []).append(last)
+            made_by = actors[a]
+            if (made_by, ctr) not in root_objects and not self._made_outside(made_by, ctr):
+                return False
+        starts = self._starts.get(actor)
+        if starts is None:
+            starts = self._starts[actor] = []
+            self._ends[actor] = []
+        starts.append(first)
+        self._ends[actor].append(last)
         return True
 
-    def _outside(self, made_by: bytes, counter: int) -> bool:
-        if made_by in self._reused:
-            return False
-        if (made_by, counter) in self._root_objects:
-            return True
+    def _made_outside(self, made_by: bytes, counter: int) -> bool:
+        """Whether this batch made object ``(made_by, counter)`` in a change that stayed outside."""
         starts = self._starts.get(made_by)
-        if not starts:
+        if not starts or made_by in self._reused:
             return False
         i = bisect_right(starts, counter) - 1
         return i >= 0 and counter <= self._ends[made_by][i]
