@@ -262,7 +262,10 @@ def test_malformed_and_oversized_frames_are_refused_without_a_crash(make_party, 
         assert conn.closed
         assert any(isinstance(e, ev.PeerRefused) for e in conn.events())
     # After the hello: a sync message that Automerge cannot decode, and a frame over the size limit.
-    for frame in ({"t": "sync", "c": cid, "m": b"\x42garbage", "s": []}, {"t": "nonsense"}):
+    for frame in ({"t": "sync", "c": cid, "m": b"\x42garbage", "s": []}, {"t": "nonsense"},
+                  {"t": "sync", "n": 7, "m": b"\x42"},  # a contract number never bound
+                  {"t": "sync", "c": cid, "z": b"\xff\xfe not deflate"},
+                  {"t": "sync", "c": cid, "n": True, "m": b"\x42"}):
         ca, cb = connect(wa, wb)
         ca.receive_data(encode_frame(frame))
         assert ca.closed

@@ -29,7 +29,6 @@ local edit (or changes admitted from another peer, which relays them); after eac
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field as dataclass_field
 
 from automerge.core import Document, Message, SyncState
@@ -42,13 +41,11 @@ from pactclient.sync import events as ev
 from pactclient.sync.carried import carried_hashes, needed_hashes
 from pactclient.sync.deflate import DeflateStream, InflateStream
 from pactclient.sync.frames import MAX_FRAME_BYTES, FrameDecoder, encode_frame, field
+from pactclient.sync.naming import CONTRACT_ID, ContractNames, signatures_of, sync_signatures
 
 PROTOCOL = "pact-sync"
 VERSION = 2
 MAX_PENDING_SIGNATURES = 1_000_000
-MAX_CONTRACT_NUMBER = 2**31  # per-connection contract numbers are small non-negative integers
-SIGNATURE_SIZE = 64
-CONTRACT_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex, as Workspace.create makes them
 
 
 @dataclass
@@ -84,8 +81,7 @@ class PeerConnection:
         self._wanted: set[str] = set()
         # Contracts are named by id in the first frame that names them in each direction, and by a
         # number the sender chose (``n``) from then on: 32 characters less on every live edit.
-        self._my_numbers: dict[str, int] = {}
-        self._peer_numbers: dict[int, str] = {}
+        self._names = ContractNames()
         self._deflaters: dict[str, DeflateStream] = {}  # per contract: see ``sync.deflate``
         self._inflaters: dict[str, InflateStream] = {}
 
@@ -207,7 +203,7 @@ class PeerConnection:
             if not self.ws.store.has_contract(cid):
                 if cid not in self._wanted:
                     self._wanted.add(cid)
-                    self._send({"t": "want", **self._naming(cid)})
+                    self._send({"t": "want", **self._names.of(cid)})
                 continue
             if cid in self._channels or not self._peer_is_party(cid):
                 continue  # a contract the peer is not a party of, by this copy: never acknowledged
@@ -219,19 +215,19 @@ class PeerConnection:
             self._events.append(ev.ContractsShared(self.peer_key, tuple(opened)))
 
     def _on_want(self, frame: dict) -> None:
-        cid = self._contract_of(frame)
+        cid = self._names.resolve(frame)
         if not self.ws.store.has_contract(cid) or not self._peer_is_party(cid):
             raise RemoteProtocolError("asked for a contract it may not have")
         doc = self.ws.document(cid)
         # One signature per author head vouches for all of that author's earlier changes.
         sigs = self.ws.head_signatures(cid)
-        self._send({"t": "doc", **self._naming(cid), "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
+        self._send({"t": "doc", **self._names.of(cid), "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
         self.sent[cid] = self.sent.get(cid, 0) + self.ws.store.change_count(cid)
         self._open(cid)
         self._events.append(ev.ContractsShared(self.peer_key, (cid,)))
 
     def _on_doc(self, frame: dict) -> None:
-        cid = self._contract_of(frame)
+        cid = self._names.resolve(frame)
         if cid not in self._wanted:
             raise RemoteProtocolError("sent a contract that was not asked for")
         self._wanted.discard(cid)
@@ -250,7 +246,7 @@ class PeerConnection:
         self._push(cid)  # primes both sync states, so the next edit travels in one message
 
     def _on_sync(self, frame: dict) -> None:
-        cid = self._contract_of(frame)
+        cid = self._names.resolve(frame)
         channel = self._channels.get(cid)
         if channel is None:
             raise RemoteProtocolError("sent a sync message for a contract not shared on this connection")
@@ -310,7 +306,7 @@ class PeerConnection:
         """A ``sync`` frame; ``s`` holds one entry per change the message carries, in its order: the
         change's own signature, or nil for a change a later one of the same author vouches for."""
         deflater = self._deflaters.get(cid) or self._deflaters.setdefault(cid, DeflateStream())
-        frame = {"t": "sync", **self._naming(cid), "z": deflater.piece(encoded)}
+        frame = {"t": "sync", **self._names.of(cid), "z": deflater.piece(encoded)}
         hashes = carried_hashes(encoded)
         if hashes is None:  # the message holds something not listed change by change: name each signature
             frame["sigs"] = [[h, s] for h, s in self.ws.store.signatures(cid).items()]
@@ -334,66 +330,5 @@ class PeerConnection:
         except (ContractNotFound, PactError):
             return False
 
-    def _naming(self, cid: str) -> dict:
-        """How a frame to the peer names ``cid``: id and number the first time, the number after."""
-        number = self._my_numbers.get(cid)
-        if number is not None:
-            return {"n": number}
-        number = self._my_numbers[cid] = len(self._my_numbers)
-        return {"c": cid, "n": number}
-
-    def _contract_of(self, frame: dict) -> str:
-        """The contract a frame from the peer names (``c`` and ``n`` bind a number; ``n`` alone uses it)."""
-        number = frame.get("n")
-        if number is not None and (not isinstance(number, int) or isinstance(number, bool)
-                                   or not 0 <= number < MAX_CONTRACT_NUMBER):
-            raise RemoteProtocolError(f"malformed {frame['t']!r} frame: bad contract number")
-        if "c" not in frame:
-            if number not in self._peer_numbers:
-                raise RemoteProtocolError(f"malformed {frame['t']!r} frame: no contract named")
-            return self._peer_numbers[number]
-        cid = contract_id_of(frame)
-        if number is not None:
-            if self._peer_numbers.setdefault(number, cid) != cid:
-                raise RemoteProtocolError("named two contracts by the same number")
-        return cid
-
     def describe(self) -> str:
         return f"{self.peer_name or 'peer'} ({short_fingerprint(self.peer_key)})"
-
-
-def contract_id_of(frame: dict) -> str:
-    cid = field(frame, "c", str)
-    if not CONTRACT_ID.fullmatch(cid):
-        raise RemoteProtocolError(f"malformed {frame['t']!r} frame: not a contract id")
-    return cid
-
-
-def sync_signatures(frame: dict, encoded: bytes) -> dict[bytes, bytes]:
-    """The signatures a ``sync`` frame carries, by change hash: ``s`` pairs them with the changes of
-    the (decoded) message ``encoded`` in order, the receiver computing the hashes; the fallback
-    ``sigs`` names each hash."""
-    if "sigs" in frame:
-        return signatures_of(frame)
-    entries = frame.get("s", [])
-    hashes = carried_hashes(encoded)
-    if not isinstance(entries, list) or hashes is None or len(entries) != len(hashes):
-        raise RemoteProtocolError("malformed signatures: 's' must have one entry per change of the message")
-    out = {}
-    for h, sig in zip(hashes, entries):
-        if sig is None:
-            continue
-        if not isinstance(sig, bytes) or len(sig) != SIGNATURE_SIZE:
-            raise RemoteProtocolError("malformed signatures: each must be 64 bytes or nil")
-        out[h] = sig
-    return out
-
-
-def signatures_of(frame: dict) -> dict[bytes, bytes]:
-    sigs = field(frame, "sigs", list)
-    out = {}
-    for entry in sigs:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], bytes) and isinstance(entry[1], bytes)):
-            raise RemoteProtocolError("malformed signatures: each must be [hash, signature]")
-        out[entry[0]] = entry[1]
-    return out

@@ -30,7 +30,8 @@ from pactclient.errors import AdmissionError, FormatError, PactError, RefusedOpe
 from pactclient.model import actions
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.connection import PROTOCOL, VERSION, signatures_of
+from pactclient.sync.connection import PROTOCOL, VERSION
+from pactclient.sync.naming import signatures_of
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 
 CODE_PREFIX = "pact-"
