@@ -3,8 +3,8 @@ objects a change touches, so admission recomputes the party list only after chan
 
 The bindings expose a change's header (actor, deps, start op) but not its operations. The binary
 change format is Automerge's documented one (a chunk of type 1, or type 2 whose body is raw-DEFLATE
-compressed): after the header (deps, actor, seq, start op, time,
-message, other actors) come the column descriptors ``count, (spec, length)*`` and the column data.
+compressed): after the header (deps, actor, seq, start op, time, message, other actors) come the
+column descriptors ``count, (spec, length)*`` and the column data.
 Only three columns are read here, all run-length encoded (a signed count ``n``: ``n > 0`` repeats one
 value ``n`` times, ``n < 0`` gives ``-n`` literal values, ``0`` is followed by a count of nulls):
 
@@ -25,6 +25,7 @@ import zlib
 OBJ_ACTOR, OBJ_CTR, KEY_STR = 1, 2, 21
 CHANGE, COMPRESSED_CHANGE = b"\x01", b"\x02"
 DEFLATE = 0x08
+MAX_OPERATIONS = 1 << 20  # read no further: such a change counts as "may touch anything"
 
 ObjectId = tuple[bytes, int]  # (actor key, counter) of the operation that made the object
 
@@ -66,8 +67,12 @@ def _rle(data: bytes, pos: int, end: int, string: bool) -> list:
             pos += 1
         else:
             n, pos = _sleb(data, pos)
+        if len(out) + abs(n) > MAX_OPERATIONS:
+            raise ValueError("more operations than a change may hold")  # a few bytes could ask for 2**63
         if n == 0:
             nulls, pos = _uleb(data, pos)
+            if len(out) + nulls > MAX_OPERATIONS:
+                raise ValueError("more operations than a change may hold")
             out.extend([None] * nulls)
             continue
         for _ in range(1 if n > 0 else -n):
