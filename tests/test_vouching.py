@@ -17,6 +17,7 @@ from pactclient.errors import AdmissionError
 from pactclient.model import actions
 from pactclient.signing.admission import ChangeInfo
 from pactclient.signing.partylist import PartyLists, party_keys_at
+from pactclient.signing.vouching import ChangeLinks, author_heads, vouchers
 from pactclient.store import Workspace
 from pactclient.sync import bundle
 
@@ -193,3 +194,27 @@ def test_a_store_of_the_previous_version_is_migrated_on_open(three):
             reopened.store.db.execute("DELETE FROM changes")
     finally:
         reopened.close()
+
+
+def test_author_heads_and_vouchers_follow_the_dependency_graph():
+    """Synthetic histories: a fork by one author has two heads; a signature vouches only for its own
+    author's ancestors, through other authors' changes too."""
+    a, b = b"A" * 32, b"B" * 32
+    c1 = ChangeLinks(b"1" * 32, a, [])
+    c2 = ChangeLinks(b"2" * 32, b, [c1.hash])
+    c3 = ChangeLinks(b"3" * 32, a, [c2.hash])  # A again, above B's change
+    c4 = ChangeLinks(b"4" * 32, a, [c1.hash])  # A forks: concurrent with c2 and c3
+    changes = [c1, c2, c3, c4]
+    assert author_heads(changes) == [c2.hash, c3.hash, c4.hash]
+    assert vouchers(changes, {c3.hash}) == {c1.hash: c3.hash}
+    assert vouchers(changes, {c2.hash}) == {}  # B's signature vouches for none of A's changes
+    assert vouchers(changes, {c4.hash}) == {c1.hash: c4.hash}
+
+
+def test_head_signatures_find_every_author_head_when_the_shortcut_does_not_hold(three, monkeypatch):
+    ((_, alice), _, _), cid = three
+    alice.act(cid, actions.note, "latest")
+    exact = alice.head_signatures(cid)
+    oldest = {actor: h for actor, h, _ in [(r[2], r[1], 0) for r in reversed(alice.store.changes_after(cid, 0))]}
+    monkeypatch.setattr(alice.store, "latest_by_author", lambda _cid: oldest)  # wrong candidates
+    assert alice.head_signatures(cid) == exact

@@ -217,6 +217,12 @@ class SqliteStore:
                 out[h] = row[0]
         return out
 
+    def latest_by_author(self, contract_id: str) -> dict[bytes, bytes]:
+        """Each author's change with the highest sequence number: actor -> hash."""
+        rows = self.db.execute(  # SQLite takes the bare column ``hash`` from the row holding max(seq)
+            "SELECT actor, hash, max(seq) FROM changes WHERE contract_id=? GROUP BY actor", (contract_id,))
+        return {actor: h for actor, h, _ in rows}
+
     def signer_keys(self, contract_id: str) -> set[bytes]:
         return {r[0] for r in self.db.execute("SELECT DISTINCT actor FROM changes WHERE contract_id=?", (contract_id,))}
 
