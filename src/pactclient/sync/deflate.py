@@ -3,7 +3,7 @@
 A live edit's Automerge sync message repeats much of the one before it: the author's 32-byte key,
 the previous heads (now the new change's dependency and the last-sync heads), the field names of a
 timeline entry. Compressing each message alone gains little; compressing the messages of one contract
-as one stream turns those repeats into back-references (a paced edit's message: ~270 -> ~60 bytes).
+as one stream turns those repeats into back-references (a paced edit's message: ~270 -> ~85 bytes).
 
 The ``z`` fields of the ``sync`` frames one side sends for one contract are consecutive pieces of one
 raw DEFLATE stream (RFC 1951: no zlib or gzip wrapper), each piece ending with a sync flush (an empty
