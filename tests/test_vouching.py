@@ -16,6 +16,7 @@ from pactclient.cli.render import changes_json
 from pactclient.errors import AdmissionError
 from pactclient.model import actions
 from pactclient.signing.admission import ChangeInfo
+from pactclient.signing import changeops
 from pactclient.signing.partylist import PartyLists, party_keys_at
 from pactclient.signing.vouching import ChangeLinks, author_heads, vouchers
 from pactclient.store import Workspace
@@ -160,6 +161,52 @@ def test_party_lists_are_read_rarely_and_match_a_reading_at_every_change(three, 
         expected = party_keys_at(doc, list(change.deps)) if change.deps else set()
         assert lists.at(change) == expected, change.hash.hex()
     assert len(changes) > 60 and lists.computed <= 12
+
+
+def test_party_lists_stay_exact_across_every_kind_of_edit(make_party, tmp_path):
+    """Items, activity status, a large (compressed) change, proposals accepted and rejected, a party
+    added while others write concurrently: every change's operations are read, and the list used for
+    each change is the list read at its dependencies."""
+    _, a = make_party(tmp_path, "Alice")
+    _, b = make_party(tmp_path, "Priya", "BT")
+    c_id, c = make_party(tmp_path, "Colin", "Openreach")
+    cid = shared_contract([a, b])
+
+    def both() -> None:
+        exchange(a, b, cid)
+        exchange(b, a, cid)
+
+    a.act(cid, actions.set_item, "symptom", "mail re-downloads")
+    both()
+    b.act(cid, actions.set_item, "severity", "degraded")
+    b.act(cid, actions.change_status, "callback", "start")
+    a.act(cid, actions.note, "x" * 600)
+    both()
+    b.act(cid, actions.change_status, "callback", "done", outcome="called back")
+    added = b.act(cid, actions.add_activity, "Replace router", "supplier", None)
+    both()
+    a.act(cid, actions.answer, added.ref, True)
+    later = b.act(cid, actions.propose, "change_due", {"id": "fix", "due": 1_768_000_000_000}, "later")
+    both()
+    a.act(cid, actions.answer, later.ref, False, "no")
+    joining = a.act(cid, actions.add_party, c_id.key_hex, "Colin", "coordinator", "Openreach")
+    both()
+    b.act(cid, actions.note, "concurrent B")
+    a.act(cid, actions.note, "concurrent A")
+    both()
+    b.act(cid, actions.answer, joining.ref, True)
+    both()
+    exchange(a, c, cid)
+    c.act(cid, actions.note, "Colin here")
+    exchange(c, a, cid)
+    doc = a.document(cid)
+    changes = [ChangeInfo.of(ch) for ch in doc.get_changes([])]
+    assert all(changeops.targets(ch.bytes) is not None for ch in changes)
+    lists = PartyLists(doc)
+    for change in changes:
+        assert lists.at(change) == (party_keys_at(doc, list(change.deps)) if change.deps else set())
+    # The scenario reached what it is about: Colin wrote, as a party by then.
+    assert changes[-1].actor_id == c_id.public_key and c_id.key_hex in party_keys_at(doc, list(changes[-1].deps))
 
 
 def test_a_store_of_the_previous_version_is_migrated_on_open(three):
