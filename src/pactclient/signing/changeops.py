@@ -12,8 +12,8 @@ value ``n`` times, ``n < 0`` gives ``-n`` literal values, ``0`` is followed by a
 * spec 2, the counter of each operation's object (uleb values; null for the root map);
 * spec 21, each operation's map key (strings: uleb length + UTF-8; null for list positions).
 
-Operation ``i`` of a change has the id ``(start_op + i, the change's own actor)``; an object is named
-by the id of the operation that made it. Anything this reader does not expect (a compressed column,
+Operation ``i`` of a change has the id ``(start_op + i, the change's own actor)`` (the bindings give
+``start_op`` and ``max_op``); an object is named by the id of the operation that made it. Anything this reader does not expect (a compressed column,
 a truncated or odd encoding) yields None, and callers must then assume the change may touch anything.
 """
 
@@ -205,11 +205,6 @@ def _layout(data: bytes, pos: int) -> tuple[tuple, int]:
             _LAYOUTS[block] = found
     (a0, a1), (c0, c1), (k0, k1), total = found
     return (end + a0, end + a1, end + c0, end + c1, end + k0, end + k1), end + total
-
-
-def op_ids(change) -> list[ObjectId]:
-    """The ids of a change's operations (an object made by operation i is named by the i-th)."""
-    return [(change.actor_id, change.start_op + i) for i in range(change.max_op - change.start_op + 1)]
 
 
 def object_id(exid: bytes) -> ObjectId | None:
