@@ -140,7 +140,8 @@ def test_inner_lies_are_named(world):
     body = fileformat.decode_body(fileformat.unpack(encode(wa, cid)).body)
     cases = {
         "heads": dict(body, heads=body["heads"][:0]),
-        "no signature": dict(body, signatures=body["signatures"][1:]),
+        # A head of the document has no later change of its author to vouch for it.
+        "not signed": dict(body, signatures=[e for e in body["signatures"] if e[0] != body["heads"][0]]),
         "parties": dict(body, parties=[dict(p, name="Someone else") for p in body["parties"]]),
         "agreed versions": dict(body, agreements=[]),
     }
@@ -153,6 +154,21 @@ def test_inner_lies_are_named(world):
     raw = stranger.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     verdict = verify_bytes(resign(dict(body, exported_by=raw), stranger, raw))
     assert any("not a party" in f for f in verdict.failures)
+
+
+def test_a_change_without_its_own_signature_is_covered_by_its_authors_later_one(world):
+    wa, cid = world["wa"], world["cid"]
+    key, public = wa.identity.private_key, wa.identity.public_key
+    body = fileformat.decode_body(fileformat.unpack(encode(wa, cid)).body)
+    doc = Document.load(body["document"])
+    heads = set(body["heads"])
+    # Alice's first change (the contract's root) has later changes of hers above it.
+    root = doc.get_changes([])[0]
+    assert root.actor_id == world["alice"].public_key and root.hash not in heads
+    verdict = verify_bytes(_resign(dict(body, signatures=[e for e in body["signatures"] if e[0] != root.hash]),
+                                   key, public))
+    assert verdict.valid, verdict.failures
+    assert any("1 vouched for" in c for c in verdict.checks)
 
 
 def test_agreed_versions_show_who_countersigned(world):

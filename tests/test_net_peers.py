@@ -20,7 +20,9 @@ from pactclient.net.service import PeerService
 from pactclient.sync import events as ev
 from pactclient.sync.frames import MAX_HELLO_BYTES, encode_frame
 
-from conftest import copy_state, shared_contract
+from pactclient.store import Workspace
+
+from conftest import FixedClock, copy_state, exchange, shared_contract
 
 LIMIT = 20.0
 
@@ -204,6 +206,37 @@ async def test_connection_cut_mid_sync_recovers_on_reconnect(make_party, tmp_pat
     await until(lambda: cut and heads(wa, cid) == heads(wb, cid))
     assert "offline note 59" in texts(wb, cid)
     assert wb.store.change_count(cid) == wa.store.change_count(cid)
+
+
+async def test_fresh_fetch_with_one_signature_per_author_stores_and_reopens(make_party, tmp_path, services):
+    """An empty copy receives the saved document with its authors' head signatures only; the changes
+    they vouch for are stored without one, and the copy opens again from its store."""
+    _, wa = make_party(tmp_path, "Alice")
+    colin, wc = make_party(tmp_path, "Colin", "Openreach")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    wa.act(cid, actions.add_party, colin.key_hex, "Colin", "coordinator", "Openreach")
+    exchange(wa, wb, cid)
+    wb.act(cid, actions.answer, wa.view(cid).open_proposals()[0].id, True)
+    exchange(wb, wa, cid)
+    for i in range(40):
+        (wa if i % 2 else wb).act(cid, actions.note, f"note {i}")
+        exchange(wa, wb, cid)
+        exchange(wb, wa, cid)
+    sa = await services(wa)
+    with wc.store.write():  # as after `pact peers add --key`
+        wc.store.put_peer(wa.identity.key_hex, "Alice", sa.address, "known")
+    events, failures, _ = await sync_once(wc, [sa.address])
+    assert not failures
+    assert heads(wc, cid) == heads(wa, cid)
+    signed = [h for h, _, s in wc.signed_changes(cid) if s is not None]
+    assert len(signed) == 2 < wc.store.change_count(cid)  # Alice's and Priya's latest changes
+    wc.close()
+    again = Workspace(wc.home, colin, FixedClock())
+    try:
+        assert texts(again, cid) == texts(wa, cid)
+    finally:
+        again.close()
 
 
 async def test_refused_change_over_the_network_keeps_nothing(make_party, tmp_path, services):

@@ -13,7 +13,10 @@ from pactclient.sync.connection import PeerConnection
 from pactclient.sync.frames import MAX_HELLO_BYTES, FrameDecoder, encode_frame
 from pactclient.sync.invites import InviteCode, InviteGuest, InviteHost, create_invite
 
-from conftest import copy_state, shared_contract
+from pactclient.store import Workspace
+from pactclient.sync import bundle
+
+from conftest import FixedClock, copy_state, shared_contract
 
 
 def pump(x, y, rounds: int = 50, tamper=None):
@@ -134,8 +137,34 @@ def test_empty_peer_gets_the_saved_document(make_party, tmp_path):
     assert heads(wb, cid) == heads(wa, cid)
     got = [e for e in cb.events() if isinstance(e, ev.ChangesAdmitted)]
     assert got[0].new_contract and len(got[0].hashes) == wa.store.change_count(cid)
-    # One compressed document, not one message per change.
-    assert ca.bytes_out < len(wa.document(cid).save()) + 42 * 110 + 1500
+    # One compressed document with one signature (Alice wrote every change), not one per change.
+    assert ca.bytes_out < len(wa.document(cid).save()) + 1500
+    stored = wb.signed_changes(cid)
+    assert [s is None for _, _, s in stored].count(False) == 1 and stored[-1][2] is not None
+    # Priya's copy opens again from the store, every vouched change re-verified.
+    again = Workspace(wb.home, priya, FixedClock())
+    try:
+        assert texts(again, cid) == texts(wa, cid)
+    finally:
+        again.close()
+
+
+def test_changes_held_without_their_own_signature_relay_to_a_third_copy(make_party, tmp_path):
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    _, wc = make_party(tmp_path, "Colin", "Openreach")
+    cid = shared_contract([wa, wb, wc])
+    for i in range(5):
+        wa.act(cid, actions.note, f"note {i}")
+    data = bundle.decode(bundle.encode(wa, cid))
+    heads_only = {h: s for h, s in data[2].items() if h in wa.head_signatures(cid)}
+    assert len(heads_only) < len(data[2])
+    wb.receive(data[0], data[1], heads_only)
+    assert sum(1 for _, _, s in wb.signed_changes(cid) if s is None) >= 4
+    bc, cb = connect(wb, wc)
+    assert texts(wc, cid) == texts(wa, cid)
+    got = [e for e in cb.events() if isinstance(e, ev.ChangesAdmitted)]
+    assert sum(len(e.hashes) for e in got) == 5 and all(e.authors == (wa.identity.public_key,) for e in got)
 
 
 def test_contract_is_never_offered_to_a_non_party(make_party, tmp_path):
@@ -160,18 +189,26 @@ def test_contract_is_never_offered_to_a_non_party(make_party, tmp_path):
 
 
 def _tamper_signatures(frame):
-    if frame["t"] == "sync" and frame["sigs"]:
-        frame["sigs"] = [[h, bytes(64)] for h, _ in frame["sigs"]]
+    if frame["t"] == "sync" and frame.get("s"):
+        frame["s"] = [bytes(64) for _ in frame["s"]]
     return frame
 
 
 def _drop_signatures(frame):
-    if frame["t"] == "sync":
-        frame["sigs"] = []
+    if frame["t"] == "sync" and frame.get("s"):
+        frame["s"] = [None for _ in frame["s"]]
     return frame
 
 
-@pytest.mark.parametrize("tamper", [_tamper_signatures, _drop_signatures], ids=["forged", "unsigned"])
+def _drop_head_signature(frame):
+    """Keep the signature of the first note, drop the second's: nothing later vouches for the second."""
+    if frame["t"] == "sync" and frame.get("s"):
+        frame["s"] = frame["s"][:-1] + [None]
+    return frame
+
+
+@pytest.mark.parametrize("tamper", [_tamper_signatures, _drop_signatures, _drop_head_signature],
+                         ids=["forged", "unsigned", "unsigned-head"])
 def test_badly_signed_changes_are_refused_and_nothing_is_kept(make_party, tmp_path, tamper):
     _, wa = make_party(tmp_path, "Alice")
     _, wb = make_party(tmp_path, "Priya", "BT")
@@ -208,6 +245,46 @@ def test_relay_carries_the_authors_signatures(make_party, tmp_path):
     assert got[-1].peer_key == wb.identity.public_key and got[-1].authors == (wa.identity.public_key,)
 
 
+def _uleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _sync_message(heads: list[bytes], changes: list[bytes]) -> bytes:
+    """An Automerge sync message (type 0x42): heads, no need, no have, the given changes."""
+    return (b"\x42" + _uleb(len(heads)) + b"".join(heads) + b"\x00\x00" + _uleb(len(changes))
+            + b"".join(_uleb(len(c)) + c for c in changes))
+
+
+def test_admission_waits_for_a_voucher_automerge_holds_back(make_party, tmp_path):
+    """Alice's first note arrives without a signature, her second (which vouches for it) not yet — as
+    after a bloom-filter false positive. Priya's copy admits nothing and asks for what it lacks; once
+    the voucher arrives, both notes are admitted."""
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    ca, cb = connect(wa, wb)
+    cb.events()
+    before = copy_state(wb, cid)
+    wa.act(cid, actions.note, "first")
+    wa.act(cid, actions.note, "second")
+    first, second = wa.document(cid).get_changes(heads(wb, cid))
+    cb.receive_data(encode_frame({"t": "sync", "c": cid, "m": _sync_message([second.hash], [first.bytes]), "s": [None]}))
+    assert not cb.closed and copy_state(wb, cid) == before
+    asked = FrameDecoder()
+    asked.feed(cb.data_to_send())
+    assert [f["t"] for f in asked.frames()] == ["sync"]
+    signature = wa.store.signatures(cid, [second.hash])[second.hash]
+    cb.receive_data(encode_frame({"t": "sync", "c": cid, "m": _sync_message([second.hash], [second.bytes]),
+                                  "s": [signature]}))
+    assert not cb.closed and texts(wb, cid)[-2:] == ["first", "second"]
+    assert [s is None for h, _, s in wb.signed_changes(cid) if h in (first.hash, second.hash)] == [True, False]
+
+
 def test_malformed_and_oversized_frames_are_refused_without_a_crash(make_party, tmp_path):
     _, wa = make_party(tmp_path, "Alice")
     _, wb = make_party(tmp_path, "Priya", "BT")
@@ -225,7 +302,10 @@ def test_malformed_and_oversized_frames_are_refused_without_a_crash(make_party, 
         assert conn.closed
         assert any(isinstance(e, ev.PeerRefused) for e in conn.events())
     # After the hello: a sync message that Automerge cannot decode, and a frame over the size limit.
-    for frame in ({"t": "sync", "c": cid, "m": b"\x42garbage", "sigs": []}, {"t": "nonsense"}):
+    for frame in ({"t": "sync", "c": cid, "m": b"\x42garbage", "s": []}, {"t": "nonsense"},
+                  {"t": "sync", "n": 7, "m": b"\x42"},  # a contract number never bound
+                  {"t": "sync", "c": cid, "z": b"\xff\xfe not deflate"},
+                  {"t": "sync", "c": cid, "n": True, "m": b"\x42"}):
         ca, cb = connect(wa, wb)
         ca.receive_data(encode_frame(frame))
         assert ca.closed

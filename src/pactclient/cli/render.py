@@ -8,7 +8,7 @@ from rich.table import Table
 from pactclient.cli.common import fmt_ms
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.views import ContractView
-from pactclient.signing.changes import verify_change
+from pactclient.signing.vouching import ChangeLinks, coverage
 from pactclient.store.workspace import Workspace, light_of
 
 LIGHT_COLOURS = {"red": "red", "amber": "yellow", "green": "green"}
@@ -112,16 +112,21 @@ def equivocations_json(ws: Workspace, contract_id: str, view: ContractView) -> l
 
 
 def changes_json(ws: Workspace, contract_id: str, view: ContractView) -> list[dict]:
-    """Every stored change with its author and a signature checked again now."""
+    """Every stored change with its author and its signature coverage checked again now."""
+    rows = ws.store.changes_after(contract_id, 0)
+    links = [ChangeLinks(c.hash, c.actor_id, c.deps) for c in ws.document(contract_id).get_changes([])]
+    covered = coverage(links, {r[1]: r[4] for r in rows})
     out = []
-    for _rowid, hash_, actor, _data, signature in ws.store.changes_after(contract_id, 0):
+    for _rowid, hash_, actor, _data, signature in rows:
         party = view.author_by_key(actor.hex())
+        how = covered.get(hash_, "not verified")
         out.append({
             "hash": hash_.hex(),
             "author_key": actor.hex(),
             "author": party.id if party else None,
-            "signature": signature.hex(),
-            "signature_verified": verify_change(actor, hash_, signature),
+            "signature": signature.hex() if signature is not None else None,
+            "signature_verified": how != "not verified",
+            "coverage": how,
         })
     return out
 

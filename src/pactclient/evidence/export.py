@@ -30,7 +30,8 @@ def build_body(workspace: Workspace, contract_id: str, progress: Progress | None
     rows = workspace.signed_changes(contract_id)
     signatures = []
     for done, (change_hash, _data, signature) in enumerate(rows, start=1):
-        signatures.append([change_hash, signature])
+        if signature is not None:  # a change without one is vouched for by a later signed change of its author
+            signatures.append([change_hash, signature])
         if progress and (done % PROGRESS_EVERY == 0 or done == len(rows)):
             progress(done, len(rows))
     return {

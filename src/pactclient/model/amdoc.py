@@ -39,8 +39,8 @@ def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = No
     kind = doc.object_type(obj)
     if kind == ObjType.Map:
         out: dict[str, Any] = {}
-        for key in doc.keys(obj, heads):
-            got = doc.get(obj, key, heads)
+        # ``values`` lists a map's values in the order ``keys`` lists its keys: one call instead of one per key
+        for key, got in zip(doc.keys(obj, heads), doc.values(obj, heads)):
             if got is None:
                 continue
             if key == "timeline" and obj == ROOT and cache is not None and heads is None and isinstance(got[0], ObjType):

@@ -3,7 +3,10 @@
 Received changes are first loaded into a scratch document (never the user's copy). Every change that
 is new relative to the copy is then checked:
 
-1. it carries a signature, and the signature verifies against the change's actor id (the author key);
+1. every signature given for it verifies against the change's actor id (the author key), and it has
+   one — or it is *vouched for*: a later change by the same author in the same batch descends from it
+   and carries a valid signature (see ``vouching``: that signature fixes this change's bytes through
+   the hash chain);
 2. the author key belongs to a party of the contract *as the contract stood when the change was
    written* (at the change's dependencies) — or, for the first change of a contract, to the party that
    change itself declares as its creator;
@@ -11,76 +14,63 @@ is new relative to the copy is then checked:
 4. it keeps the rules of who may write what (``permissions``: item owners, assignees, terms only
    through proposals, own answers, an append-only timeline).
 
-One failing change refuses the whole batch: the caller keeps nothing of it.
+One failing change refuses the whole batch: the caller keeps nothing of it. Admitted changes keep
+their own signature if they came with one; a vouched change is stored without, naming its voucher.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from automerge.core import ROOT, Document, ObjType
+from automerge.core import ROOT, Document
 
 from pactclient.errors import AdmissionError, SchemaError
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.amdoc import materialize, scalar
 from pactclient.model.schema import check_schema
-from pactclient.model.terms import terms_in_force
 from pactclient.signing.changes import verify_change
 from pactclient.signing.permissions import PermissionChecker
+from pactclient.signing.partylist import PartyLists, _obj, party_keys_at
+from pactclient.signing.vouching import vouchers
+
+__all__ = ["AdmittedChange", "ChangeInfo", "NotVouched", "admit_changes", "party_keys_at"]
+
+PARALLEL_FROM = 512  # below this many signatures, threads cost more than they save
 
 
-PARTY_KINDS = ("add_party", "replace_key")  # the proposals that decide who is a party, with which key
-PARALLEL_FROM = 512  # below this many changes, threads cost more than they save
-
-
-@dataclass(frozen=True)
-class AdmittedChange:
+class AdmittedChange(NamedTuple):
     hash: bytes
     actor: bytes
     seq: int
     data: bytes  # the change's bytes in Automerge's standard encoding
-    signature: bytes
+    signature: bytes | None  # its own verified signature, or None when ``vouched_by`` covers it
+    vouched_by: bytes | None = None  # the hash of the later signed change by the same author
 
 
-def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
-    """Hex keys of the parties in force at ``heads`` (base parties plus applied add_party and
-    replace_key proposals; a replaced key is no longer a party's).
+class ChangeInfo(NamedTuple):
+    """What admission reads of a change, read from the bindings once (each read there copies)."""
 
-    Reads only what decides the party list — each party's key and those proposals — because this
-    runs for every received change.
+    hash: bytes
+    actor_id: bytes
+    deps: list[bytes]
+    seq: int
+    start_op: int
+    max_op: int
+    bytes: bytes
+
+    @classmethod
+    def of(cls, change) -> "ChangeInfo":
+        return cls(change.hash, change.actor_id, change.deps, change.seq, change.start_op, change.max_op, change.bytes)
+
+
+class NotVouched(AdmissionError):
+    """A change has no signature and no signed later change of its author in the batch vouches for it.
+
+    Over a sync connection this can mean "not yet": Automerge may hold the voucher back until a
+    missing dependency arrives (see ``sync.connection``). Anywhere else it is final.
     """
-    if not heads:
-        return set()
-    parties = {}
-    parties_obj = _obj(doc, ROOT, "parties", heads)
-    if parties_obj is not None:
-        for pid in doc.keys(parties_obj, heads):
-            party_obj = _obj(doc, parties_obj, pid, heads)
-            if party_obj is not None:
-                parties[pid] = {"key": scalar(doc, party_obj, "key", heads) or ""}
-    proposals = {}
-    proposals_obj = _obj(doc, ROOT, "proposals", heads)
-    if proposals_obj is not None:
-        for prop_id in doc.keys(proposals_obj, heads):
-            prop_obj = _obj(doc, proposals_obj, prop_id, heads)
-            if prop_obj is not None and scalar(doc, prop_obj, "kind", heads) in PARTY_KINDS:
-                proposals[prop_id] = materialize(doc, prop_obj, heads)
-    terms = terms_in_force({"parties": parties, "proposals": proposals})
-    return {p.get("key", "") for p in terms.parties.values() if p.get("key")}
-
-
-def _obj(doc: Document, parent: bytes, key: str, heads: list[bytes]) -> bytes | None:
-    got = doc.get(parent, key, heads)
-    if got is None or not isinstance(got[0], ObjType):
-        return None
-    return got[1]
-
-
-def _read(doc: Document, key: str, heads: list[bytes]) -> dict:
-    obj = _obj(doc, ROOT, key, heads)
-    return materialize(doc, obj, heads) if obj is not None else {}
 
 
 def admit_changes(
@@ -92,9 +82,9 @@ def admit_changes(
     """Check every change in ``scratch`` that is not covered by ``known_heads``.
 
     Returns the admitted changes in an order where dependencies come first. Raises AdmissionError
-    naming the first bad change and its key.
+    naming the first bad change and its key (NotVouched when the only fault is a missing signature).
     """
-    new = scratch.get_changes(known_heads)
+    new = [ChangeInfo.of(c) for c in scratch.get_changes(known_heads)]
     if not new:
         return []
     try:
@@ -104,21 +94,25 @@ def admit_changes(
     found_id = scalar(scratch, _contract_obj(scratch), "id") if _contract_obj(scratch) else None
     if contract_id is not None and found_id != contract_id:
         raise AdmissionError(f"refused: changes belong to contract {found_id!r}, not {contract_id!r}")
-    signed_ok = _verify_all(new, signatures)
-    keys_cache: dict[tuple[bytes, ...], set[str]] = {}
+    given = [c for c in new if signatures.get(c.hash) is not None]
+    for change, ok in zip(given, _verify_all(given, signatures)):
+        if not ok:
+            raise AdmissionError(f"refused {_who(change)}: the signature does not verify", change.hash, change.actor_id)
+    signed = {c.hash for c in given}
+    vouched = vouchers(new, signed)
+    parties = PartyLists(scratch)
     permissions = PermissionChecker(scratch)
     admitted = []
     roots_seen = 0
-    for change, ok in zip(new, signed_ok):
+    hex_keys: dict[bytes, str] = {}
+    for change in new:
         h, actor = change.hash, change.actor_id
-        if not ok:
-            why = "it is not signed" if signatures.get(h) is None else "the signature does not verify"
-            raise AdmissionError(f"refused {_who(change)}: {why}", h, actor)
-        deps = tuple(sorted(change.deps))
-        if deps:
-            if deps not in keys_cache:
-                keys_cache[deps] = party_keys_at(scratch, list(deps))
-            allowed = keys_cache[deps]
+        key = hex_keys.get(actor) or hex_keys.setdefault(actor, actor.hex())
+        if h not in signed and h not in vouched:
+            raise NotVouched(f"refused {_who(change)}: it is not signed, and no signed later change of its author "
+                             "vouches for it", h, actor)
+        if change.deps:
+            allowed = parties.at(change)
         else:
             # A contract has exactly one first change. Another change without dependencies starts a
             # different document (say a stranger's own contract, in which the stranger is the creator):
@@ -126,13 +120,15 @@ def admit_changes(
             if known_heads or roots_seen:
                 raise AdmissionError(f"refused {_who(change)}: it starts another document, not a change to this contract", h, actor)
             roots_seen += 1
+            parties.at(change)
             allowed = _creator_keys(scratch, h)
-        if actor.hex() not in allowed:
+        if key not in allowed:
             raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract", h, actor)
         refusal = permissions.check(change)
         if refusal is not None:
             raise AdmissionError(f"refused {_who(change)}: it {refusal}", h, actor)
-        admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, signatures[h]))
+        own = signatures[h] if h in signed else None
+        admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, own, None if own else vouched[h]))
     return admitted
 
 
@@ -143,13 +139,18 @@ def _who(change) -> str:
 
 
 def _verify_all(changes: list, signatures: dict[bytes, bytes]) -> list[bool]:
-    """Verify every change's signature; large batches on two threads (the verify releases the GIL)."""
+    """Verify the given changes' signatures; many on two threads (the verify releases the GIL)."""
     jobs = [(c.actor_id, c.hash, signatures.get(c.hash)) for c in changes]
     if len(jobs) < PARALLEL_FROM:
         return [verify_change(*job) for job in jobs]
     workers = min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda job: verify_change(*job), jobs, chunksize=256))
+
+
+def _read(doc: Document, key: str, heads: list[bytes]) -> dict:
+    obj = _obj(doc, ROOT, key, heads)
+    return materialize(doc, obj, heads) if obj is not None else {}
 
 
 def _contract_obj(doc: Document):

@@ -16,15 +16,9 @@ from typing import Iterator
 from pactclient.errors import StoreError
 
 APPLICATION_ID = 0x50414354  # "PACT"
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: a change's signature may be NULL (vouched for by a later signed change, see signing)
 
-_SCHEMA = """
-CREATE TABLE contracts (
-    id          TEXT PRIMARY KEY,
-    created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL,
-    summary     TEXT NOT NULL
-);
+_CHANGES = """
 CREATE TABLE changes (
     rowid       INTEGER PRIMARY KEY,
     contract_id TEXT NOT NULL REFERENCES contracts(id),
@@ -32,7 +26,7 @@ CREATE TABLE changes (
     actor       BLOB NOT NULL,
     seq         INTEGER NOT NULL,
     data        BLOB NOT NULL,
-    signature   BLOB NOT NULL,
+    signature   BLOB,
     received_at INTEGER NOT NULL,
     UNIQUE (contract_id, hash)
 );
@@ -41,6 +35,15 @@ CREATE TRIGGER changes_are_append_only_u BEFORE UPDATE ON changes
     BEGIN SELECT RAISE(ABORT, 'signed changes are append-only'); END;
 CREATE TRIGGER changes_are_append_only_d BEFORE DELETE ON changes
     BEGIN SELECT RAISE(ABORT, 'signed changes are append-only'); END;
+"""
+
+_SCHEMA = """
+CREATE TABLE contracts (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    summary     TEXT NOT NULL
+);
 CREATE TABLE snapshots (
     contract_id TEXT PRIMARY KEY REFERENCES contracts(id),
     data        BLOB NOT NULL,
@@ -86,12 +89,32 @@ class SqliteStore:
         self.db.execute("PRAGMA foreign_keys=ON")
         if fresh:
             with self.write():
-                for stmt in _SCHEMA.split(";\n"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
+                self._run(_SCHEMA + _CHANGES)
                 self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
         self._check_integrity_quick()
+        if not fresh and version < STORE_VERSION:
+            self._migrate(version)
+
+    def _run(self, script: str) -> None:
+        for stmt in script.split(";\n"):
+            if stmt.strip():
+                self.db.execute(stmt)
+
+    def _migrate(self, version: int) -> None:
+        """Bring a store of an earlier version up to this one, in one transaction (all or nothing)."""
+        with self.write():
+            if version < 2:
+                # SQLite cannot relax NOT NULL in place: copy the changes into a table that allows
+                # NULL signatures, keeping every rowid (snapshots and seen marks refer to them).
+                self.db.execute("ALTER TABLE changes RENAME TO changes_v1")
+                self.db.execute("DROP TRIGGER IF EXISTS changes_are_append_only_u")
+                self.db.execute("DROP TRIGGER IF EXISTS changes_are_append_only_d")
+                self.db.execute("DROP INDEX IF EXISTS changes_by_actor")
+                self._run(_CHANGES)
+                self.db.execute("INSERT INTO changes SELECT * FROM changes_v1")
+                self.db.execute("DROP TABLE changes_v1")
+            self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
 
     def _check_integrity_quick(self) -> None:
         try:
@@ -151,8 +174,10 @@ class SqliteStore:
 
     # -- changes ----------------------------------------------------------------------------------
 
-    def add_change(self, contract_id: str, hash_: bytes, actor: bytes, seq: int, data: bytes, signature: bytes, now: int) -> bool:
-        """Insert one signed change; False if it was already there."""
+    def add_change(self, contract_id: str, hash_: bytes, actor: bytes, seq: int, data: bytes, signature: bytes | None,
+                   now: int) -> bool:
+        """Insert one change with its own signature, or None when a later signed change of its author
+        vouches for it; False if it was already there."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO changes (contract_id, hash, actor, seq, data, signature, received_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -160,8 +185,16 @@ class SqliteStore:
         )
         return cur.rowcount == 1
 
-    def changes_after(self, contract_id: str, rowid: int) -> list[tuple[int, bytes, bytes, bytes, bytes]]:
-        """(rowid, hash, actor, data, signature) of changes stored after ``rowid``, in storage order."""
+    def add_changes(self, contract_id: str, rows: list[tuple[bytes, bytes, int, bytes, bytes | None]], now: int) -> None:
+        """Insert many changes, each ``(hash, actor, seq, data, signature or None)``; known ones are skipped."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO changes (contract_id, hash, actor, seq, data, signature, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(contract_id, h, actor, seq, data, sig, now) for h, actor, seq, data, sig in rows],
+        )
+
+    def changes_after(self, contract_id: str, rowid: int) -> list[tuple[int, bytes, bytes, bytes, bytes | None]]:
+        """(rowid, hash, actor, data, signature or None) of changes stored after ``rowid``, in storage order."""
         return self.db.execute(
             "SELECT rowid, hash, actor, data, signature FROM changes WHERE contract_id=? AND rowid>? ORDER BY rowid",
             (contract_id, rowid),
@@ -172,15 +205,23 @@ class SqliteStore:
         return row[0] or 0
 
     def signatures(self, contract_id: str, hashes: list[bytes] | None = None) -> dict[bytes, bytes]:
+        """The stored signatures (of all changes, or of ``hashes``); vouched changes have none."""
         if hashes is None:
-            rows = self.db.execute("SELECT hash, signature FROM changes WHERE contract_id=?", (contract_id,))
+            rows = self.db.execute(
+                "SELECT hash, signature FROM changes WHERE contract_id=? AND signature IS NOT NULL", (contract_id,))
             return dict(rows.fetchall())
         out = {}
         for h in hashes:
             row = self.db.execute("SELECT signature FROM changes WHERE contract_id=? AND hash=?", (contract_id, h)).fetchone()
-            if row:
+            if row and row[0] is not None:
                 out[h] = row[0]
         return out
+
+    def latest_by_author(self, contract_id: str) -> dict[bytes, bytes]:
+        """Each author's change with the highest sequence number: actor -> hash."""
+        rows = self.db.execute(  # SQLite takes the bare column ``hash`` from the row holding max(seq)
+            "SELECT actor, hash, max(seq) FROM changes WHERE contract_id=? GROUP BY actor", (contract_id,))
+        return {actor: h for actor, h, _ in rows}
 
     def signer_keys(self, contract_id: str) -> set[bytes]:
         return {r[0] for r in self.db.execute("SELECT DISTINCT actor FROM changes WHERE contract_id=?", (contract_id,))}

@@ -30,6 +30,7 @@ from pactclient.signing.admission import AdmittedChange, admit_changes, party_ke
 from pactclient.signing.changes import sign_change
 from pactclient.signing.permissions import PermissionChecker
 from pactclient.store import equivocation
+from pactclient.signing.vouching import ChangeLinks, author_heads
 from pactclient.store.sqlite_store import SqliteStore
 
 DB_FILE = "pact.db"
@@ -123,10 +124,13 @@ class Workspace:
             if not bindings_failed(exc):
                 raise
             raise StoreError(f"contract {contract_id[:12]} cannot be loaded from the store: {exc}") from None
-        if snap is not None and sorted(Document.load(snap[0]).get_heads()) != sorted(base_heads):
+        snapshot_heads = (doc if not rows else Document.load(snap[0])).get_heads() if snap is not None else []
+        if snap is not None and sorted(snapshot_heads) != sorted(base_heads):
             raise StoreError(f"the stored snapshot of {contract_id[:12]} does not match its heads; the store was altered")
-        # Re-verify what the snapshot does not vouch for: signatures and authors of the tail.
-        sigs = {r[1]: r[4] for r in rows}
+        # Re-verify what the snapshot does not vouch for: signatures and authors of the tail. A change
+        # stored without a signature needs its voucher there too: vouchers are later changes, and
+        # everything after the snapshot's last row is in the tail.
+        sigs = {r[1]: r[4] for r in rows if r[4] is not None}
         try:
             admitted = admit_changes(doc, base_heads, sigs, contract_id)
         except AdmissionError as exc:
@@ -229,17 +233,17 @@ class Workspace:
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
         self._after_write(contract_id, doc, now)
 
-    def _after_write(self, contract_id: str, doc: Document, now: int) -> None:
+    def _after_write(self, contract_id: str, doc: Document, now: int, saved: bytes | None = None) -> None:
         last = self.store.last_rowid(contract_id)
         self._docs[contract_id] = (doc, last)
         view = view_of(doc, now, self.cache(contract_id))
         self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now)
         snap = self.store.snapshot(contract_id)
         if last - (snap[2] if snap else 0) >= SNAPSHOT_EVERY:
-            self._compact(contract_id, doc, last, now)
+            self._compact(contract_id, doc, last, now, saved)
 
-    def _compact(self, contract_id: str, doc: Document, last_rowid: int, now: int) -> None:
-        data = doc.save()
+    def _compact(self, contract_id: str, doc: Document, last_rowid: int, now: int, saved: bytes | None = None) -> None:
+        data = saved if saved is not None else doc.save()
         heads_blob = _pack_heads(doc.get_heads())
         message = SNAPSHOT_DOMAIN + contract_id.encode() + heads_blob + hashlib.sha256(data).digest()
         self.store.put_snapshot(contract_id, data, heads_blob, last_rowid, self.identity.sign(message), now)
@@ -276,17 +280,22 @@ class Workspace:
     def equivocations(self, contract_id: str) -> list[dict]:
         return self.store.equivocations(contract_id)
 
-    def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes]) -> Received:
+    def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
+                   keep_scratch: bool = True, saved: bytes | None = None) -> Received:
         """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this
         copy: verified by ``admit_changes``, then stored and merged. All or nothing.
 
         This copy's committed changes are first merged into ``scratch`` (which the caller keeps using)
-        so that ``scratch`` knows every head of this copy.
+        so that ``scratch`` knows every head of this copy. With ``keep_scratch`` false the caller hands
+        ``scratch`` over: a new contract then becomes that very document, without a copy. ``saved`` is
+        what ``scratch`` was loaded from, if it was one saved document: a new contract keeps it as its
+        first snapshot instead of saving the document again.
         """
         with self.store.write():
-            return self._admit(contract_id, scratch, signatures, keep_scratch=True)
+            return self._admit(contract_id, scratch, signatures, keep_scratch=keep_scratch, saved=saved)
 
-    def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
+    def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool,
+               saved: bytes | None = None) -> Received:
         """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction.
 
         Validly signed changes by a party can still be malformed (a party list that is a string, a
@@ -295,7 +304,7 @@ class Workspace:
         them, is dropped so that the next read comes from the store (which the caller rolls back).
         """
         try:
-            return self._admit_checked(contract_id, scratch, signatures, keep_scratch)
+            return self._admit_checked(contract_id, scratch, signatures, keep_scratch, saved)
         except PactError:
             raise
         except BaseException as exc:
@@ -305,7 +314,7 @@ class Workspace:
                                  f"{str(exc)[:200]})") from None
 
     def _admit_checked(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
-                       keep_scratch: bool) -> Received:
+                       keep_scratch: bool, saved: bytes | None) -> Received:
         doc = self.document(contract_id) if self.store.has_contract(contract_id) else None
         if doc is not None:
             scratch.merge(doc)
@@ -315,15 +324,15 @@ class Workspace:
             return Received(contract_id, ())
         now = self.clock()
         self.store.ensure_contract(contract_id, now)
-        for ch in admitted:
-            self.store.add_change(contract_id, ch.hash, ch.actor, ch.seq, ch.data, ch.signature, now)
+        self.store.add_changes(contract_id, [(ch.hash, ch.actor, ch.seq, ch.data, ch.signature) for ch in admitted], now)
         try:
             if doc is None:
                 doc = scratch.fork() if keep_scratch else scratch
             else:
                 doc.merge(scratch)
+                saved = None
             doc.set_actor(self.identity.public_key)
-            self._after_write(contract_id, doc, now)
+            self._after_write(contract_id, doc, now, saved)
         except BaseException:
             # Both may hold what the rolled-back transaction refused (the cache keys timeline entries by
             # element id, which a later change by the same author could reuse).
@@ -337,9 +346,22 @@ class Workspace:
         doc = self.document(contract_id)
         return {bytes.fromhex(k) for k in party_keys_at(doc, doc.get_heads())}
 
-    def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes]]:
-        """(hash, data, signature) of every stored change, dependencies first."""
+    def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes | None]]:
+        """(hash, data, signature) of every stored change, dependencies first; the signature is None for
+        a change vouched for by a later signed change of its author."""
         return [(r[1], r[3], r[4]) for r in self.store.changes_after(contract_id, 0)]
+
+    def head_signatures(self, contract_id: str) -> dict[bytes, bytes]:
+        """The signatures of the contract's author heads (each author's changes that no later change of
+        theirs descends from): enough to vouch for every change of the document (see signing.vouching)."""
+        doc = self.document(contract_id)
+        latest = self.store.latest_by_author(contract_id)
+        # Usually each author's changes form one chain ending in their latest: then no change of theirs
+        # lies outside its history, and Automerge answers that without listing the whole document.
+        if all(c.actor_id != actor for actor, h in latest.items() for c in doc.get_changes([h])):
+            return self.store.signatures(contract_id, list(latest.values()))
+        heads = author_heads([ChangeLinks(c.hash, c.actor_id, c.deps) for c in doc.get_changes([])])
+        return self.store.signatures(contract_id, heads)
 
 
 def light_of(summary: dict, now: int) -> str:

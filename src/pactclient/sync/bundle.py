@@ -2,13 +2,16 @@
 
 A bundle is one msgpack map (see docs/cli.md, "Bundle format")::
 
-    {"format": "pact-bundle", "version": 1, "contract": "<contract id>",
+    {"format": "pact-bundle", "version": 2, "contract": "<contract id>",
      "exported_by": "<hex key>", "exported_at": <ms>,
-     "changes": [[<32-byte change hash>, <change bytes>, <64-byte Ed25519 signature>], ...]}
+     "changes": [[<32-byte change hash>, <change bytes>, <64-byte Ed25519 signature or nil>], ...]}
 
 Importing admits the changes exactly as if a peer had sent them: a bundle proves nothing by itself.
 The hash beside each change only says which signature belongs to it; admission computes every hash
-from the change bytes, so a wrong hash leaves its change unsigned and the bundle refused.
+from the change bytes, so a wrong hash leaves its change unsigned and the bundle refused. A nil
+signature is a change the exporting copy holds as vouched for by a later signed change of the same
+author (see ``signing.vouching``); that later change travels in the same bundle. Version 1 bundles
+(every signature present) are still read.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from pactclient.errors import FormatError
 from pactclient.store.workspace import Received, Workspace
 
 FORMAT = "pact-bundle"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 
 
@@ -57,16 +61,18 @@ def decode(data: bytes) -> tuple[str, list[bytes], dict[bytes, bytes]]:
         raise FormatError(f"not a pact bundle (undecodable: {exc.__class__.__name__})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise FormatError("not a pact bundle")
-    if obj.get("version") != VERSION:
+    if obj.get("version") not in READABLE_VERSIONS:
         raise FormatError(f"unsupported bundle version {obj.get('version')!r}")
     cid, changes = obj.get("contract"), obj.get("changes")
     if not isinstance(cid, str) or not cid or not isinstance(changes, list):
         raise FormatError("malformed bundle: contract or changes missing")
     blobs, sigs = [], {}
     for entry in changes:
-        if not (isinstance(entry, list) and len(entry) == 3 and all(isinstance(x, bytes) for x in entry)):
-            raise FormatError("malformed bundle: each change must be [hash, bytes, signature]")
-        sigs[entry[0]] = entry[2]
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], bytes)
+                and isinstance(entry[1], bytes) and (isinstance(entry[2], bytes) or entry[2] is None)):
+            raise FormatError("malformed bundle: each change must be [hash, bytes, signature or nil]")
+        if entry[2] is not None:
+            sigs[entry[0]] = entry[2]
         blobs.append(entry[1])
     return cid, blobs, sigs
 

@@ -29,7 +29,6 @@ local edit (or changes admitted from another peer, which relays them); after eac
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field as dataclass_field
 
 from automerge.core import Document, Message, SyncState
@@ -37,19 +36,20 @@ from automerge.core import Document, Message, SyncState
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RemoteProtocolError
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.amdoc import bindings_failed
-from pactclient.signing.admission import party_keys_at
+from pactclient.signing.admission import NotVouched, party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
 from pactclient.sync.carried import carried_blobs, carried_hashes, needed_hashes
-from pactclient.sync.frames import FrameDecoder, encode_frame, field
+from pactclient.sync.deflate import DeflateStream, InflateStream
+from pactclient.sync.frames import MAX_FRAME_BYTES, FrameDecoder, encode_frame, field
+from pactclient.sync.naming import CONTRACT_ID, ContractNames, signatures_of, sync_signatures
 
 PROTOCOL = "pact-sync"
-VERSION = 1
+VERSION = 2
 # Resource limits per connection (see docs/security.md). Each is far above what an honest peer needs.
 MAX_PENDING_SIGNATURES = 100_000  # signatures held for changes that wait for a missing dependency
 MAX_WAITING_BYTES = 16 * 1024 * 1024  # sync bytes received while changes wait for a missing dependency
 MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection
-CONTRACT_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex, as Workspace.create makes them
 
 
 @dataclass
@@ -87,6 +87,11 @@ class PeerConnection:
         self._offered: set[str] = set()
         self._wanted: set[str] = set()
         self._given: set[str] = set()  # contracts sent whole on this connection
+        # Contracts are named by id in the first frame that names them in each direction, and by a
+        # number the sender chose (``n``) from then on: 32 characters less on every live edit.
+        self._names = ContractNames()
+        self._deflaters: dict[str, DeflateStream] = {}  # per contract: see ``sync.deflate``
+        self._inflaters: dict[str, InflateStream] = {}
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -215,7 +220,7 @@ class PeerConnection:
                     if len(self._wanted) >= MAX_WANTED:
                         raise RemoteProtocolError(f"offered more than {MAX_WANTED} contracts this device lacks")
                     self._wanted.add(cid)
-                    self._send({"t": "want", "c": cid})
+                    self._send({"t": "want", **self._names.of(cid)})
                 continue
             if cid in self._channels or not self._peer_is_party(cid):
                 continue  # a contract the peer is not a party of, by this copy: never acknowledged
@@ -227,21 +232,22 @@ class PeerConnection:
             self._events.append(ev.ContractsShared(self.peer_key, tuple(opened)))
 
     def _on_want(self, frame: dict) -> None:
-        cid = contract_id_of(frame)
+        cid = self._names.resolve(frame)
         if not self.ws.store.has_contract(cid) or not self._peer_is_party(cid):
             raise RemoteProtocolError("asked for a contract it may not have")
         if cid in self._given:
             raise RemoteProtocolError("asked twice for the same contract")  # each answer costs a save()
         self._given.add(cid)
         doc = self.ws.document(cid)
-        sigs = self.ws.store.signatures(cid)
-        self._send({"t": "doc", "c": cid, "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
-        self.sent[cid] = self.sent.get(cid, 0) + len(sigs)
+        # One signature per author head vouches for all of that author's earlier changes.
+        sigs = self.ws.head_signatures(cid)
+        self._send({"t": "doc", **self._names.of(cid), "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
+        self.sent[cid] = self.sent.get(cid, 0) + self.ws.store.change_count(cid)
         self._open(cid)
         self._events.append(ev.ContractsShared(self.peer_key, (cid,)))
 
     def _on_doc(self, frame: dict) -> None:
-        cid = contract_id_of(frame)
+        cid = self._names.resolve(frame)
         if cid not in self._wanted:
             raise RemoteProtocolError("sent a contract that was not asked for")
         self._wanted.discard(cid)
@@ -254,19 +260,24 @@ class PeerConnection:
             raise RemoteProtocolError("sent a document that cannot be read") from None
         if self.ws.identity.key_hex not in party_keys_at(doc, doc.get_heads()):
             raise RemoteProtocolError("sent a contract this device is not a party of")
-        got = self.ws.receive(cid, [data], signatures_of(frame))
+        # (If another peer delivered the contract meanwhile, this admits only what is new to this copy.)
+        got = self.ws.admit_from(cid, doc, signatures_of(frame), keep_scratch=False, saved=data)
         self._open(cid)
         self._events.append(ev.ContractsShared(self.peer_key, (cid,)))
         self._admitted(cid, got.admitted, new_contract=True)
         self._push(cid)  # primes both sync states, so the next edit travels in one message
 
     def _on_sync(self, frame: dict) -> None:
-        cid = contract_id_of(frame)
+        cid = self._names.resolve(frame)
         channel = self._channels.get(cid)
         if channel is None:
             raise RemoteProtocolError("sent a sync message for a contract not shared on this connection")
+        if "z" in frame:
+            encoded = self._inflaters.setdefault(cid, InflateStream(MAX_FRAME_BYTES)).message(field(frame, "z", bytes))
+        else:
+            encoded = field(frame, "m", bytes)
         try:
-            message = Message.decode(field(frame, "m", bytes))
+            message = Message.decode(encoded)
         except RemoteProtocolError:
             raise
         except BaseException as exc:  # a plain Exception, or a panic, on malformed data
@@ -277,25 +288,37 @@ class PeerConnection:
         channel.scratch.merge(real)
         # Automerge refuses a change reusing an author's sequence number ("duplicate seq"): look first,
         # so that an equivocation is recorded as evidence before the message is refused.
-        self.ws.refuse_equivocations(cid, carried_blobs(field(frame, "m", bytes)),
-                                     {**channel.signatures, **signatures_of(frame)}, f"peer {self.peer_key.hex()}")
+        carried_signatures = sync_signatures(frame, encoded)
+        self.ws.refuse_equivocations(cid, carried_blobs(encoded), {**channel.signatures, **carried_signatures},
+                                     f"peer {self.peer_key.hex()}")
         try:
             channel.scratch.receive_sync_message(channel.state, message)
         except BaseException as exc:
             if not bindings_failed(exc):
                 raise
             raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
-        channel.signatures.update(signatures_of(frame))
+        channel.signatures.update(carried_signatures)
         if len(channel.signatures) > MAX_PENDING_SIGNATURES:
             raise RemoteProtocolError("sent far more signatures than changes")
         if channel.scratch.get_changes(real.get_heads()):
-            got = self.ws.admit_from(cid, channel.scratch, channel.signatures)
+            try:
+                got = self.ws.admit_from(cid, channel.scratch, channel.signatures)
+            except NotVouched:
+                # The signed change that vouches for these may be one Automerge holds back until a
+                # missing dependency arrives (a bloom-filter false positive on the sender's side):
+                # then its next message asks for that dependency and admission waits for the answer.
+                # If nothing is held back, nothing can still vouch for them: refuse.
+                message = channel.scratch.generate_sync_message(channel.state)
+                if message is None or not needed_hashes(message.encode()):
+                    raise
+                self._send_sync(cid, message.encode())
+                return
             for ch in got.admitted:
                 channel.signatures.pop(ch.hash, None)
             self._admitted(cid, got.admitted)
         reply = self._push(cid)
         if reply is not None and needed_hashes(reply):
-            channel.waiting_bytes += len(frame["m"])
+            channel.waiting_bytes += len(encoded)
             if channel.waiting_bytes > MAX_WAITING_BYTES:
                 raise RemoteProtocolError(f"sent over {MAX_WAITING_BYTES} bytes of changes whose dependencies never came")
         else:
@@ -321,12 +344,22 @@ class PeerConnection:
         if message is None:
             return None
         encoded = message.encode()
-        hashes = carried_hashes(encoded)
-        sigs = self.ws.store.signatures(cid) if hashes is None else self.ws.store.signatures(cid, hashes)
-        self._send({"t": "sync", "c": cid, "m": encoded, "sigs": [[h, s] for h, s in sigs.items()]})
-        if hashes:
-            self.sent[cid] = self.sent.get(cid, 0) + len(hashes)
+        self._send_sync(cid, encoded)
         return encoded
+
+    def _send_sync(self, cid: str, encoded: bytes) -> None:
+        """A ``sync`` frame; ``s`` holds one entry per change the message carries, in its order: the
+        change's own signature, or nil for a change a later one of the same author vouches for."""
+        deflater = self._deflaters.get(cid) or self._deflaters.setdefault(cid, DeflateStream())
+        frame = {"t": "sync", **self._names.of(cid), "z": deflater.piece(encoded)}
+        hashes = carried_hashes(encoded)
+        if hashes is None:  # the message holds something not listed change by change: name each signature
+            frame["sigs"] = [[h, s] for h, s in self.ws.store.signatures(cid).items()]
+        elif hashes:
+            sigs = self.ws.store.signatures(cid, hashes)
+            frame["s"] = [sigs.get(h) for h in hashes]
+            self.sent[cid] = self.sent.get(cid, 0) + len(hashes)
+        self._send(frame)
 
     def _send_offer(self, contract_ids: list[str], more: bool) -> None:
         offer = {cid: self.ws.document(cid).get_heads() for cid in contract_ids}
@@ -344,20 +377,3 @@ class PeerConnection:
 
     def describe(self) -> str:
         return f"{self.peer_name or 'peer'} ({short_fingerprint(self.peer_key)})"
-
-
-def contract_id_of(frame: dict) -> str:
-    cid = field(frame, "c", str)
-    if not CONTRACT_ID.fullmatch(cid):
-        raise RemoteProtocolError(f"malformed {frame['t']!r} frame: not a contract id")
-    return cid
-
-
-def signatures_of(frame: dict) -> dict[bytes, bytes]:
-    sigs = field(frame, "sigs", list)
-    out = {}
-    for entry in sigs:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], bytes) and isinstance(entry[1], bytes)):
-            raise RemoteProtocolError("malformed signatures: each must be [hash, signature]")
-        out[entry[0]] = entry[1]
-    return out

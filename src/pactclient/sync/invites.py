@@ -31,7 +31,8 @@ from pactclient.model import actions
 from pactclient.model.amdoc import bindings_failed
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.connection import PROTOCOL, VERSION, signatures_of
+from pactclient.sync.connection import PROTOCOL, VERSION
+from pactclient.sync.naming import signatures_of
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 
 CODE_PREFIX = "pact-"
@@ -179,7 +180,7 @@ class InviteHost(_Exchange):
                                   "joined with an invite code")
             message = outcome.message
         doc = self.ws.document(cid)
-        sigs = self.ws.store.signatures(cid)
+        sigs = self.ws.head_signatures(cid)
         self._send({"t": "joined", "c": cid, "message": message, "name": self.ws.identity.name, "port": self.sync_port,
                     "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
         self._events.append(ev.InviteRedeemed(cid, key, name, message))

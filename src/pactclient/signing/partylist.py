@@ -1,0 +1,140 @@
+"""The party list in force at any change's dependencies, recomputed only where it can have changed.
+
+Reading the party list at given heads costs ~0.1–0.2 ms (the parties and the ``add_party`` proposals
+are read at those heads). Admission needs it for every received change, so 10,000 changes would
+spend over a second on it. But the list at a change's dependencies depends only on which changes that
+*may alter it* lie in its history. A change may alter it unless every operation of it writes into the
+document outside ``/parties`` and ``/proposals`` (see ``changeops``): into a root key other than those
+two, or into an object made (in this batch) by such a change. Automerge objects never move, so an
+object made outside those subtrees stays outside.
+
+``basis(c)`` names that history: ``{c}`` for a change that may alter the list, otherwise the union of
+its dependencies' bases (a dependency outside the batch stands for its whole history). Changes whose
+dependencies have the same basis union share one computed list. Every uncertainty — an operation
+this reader cannot decode, an object made before the batch, an author reusing operation ids — counts
+as "may alter": it costs one more computation, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from automerge.core import ROOT, Document, ObjType
+
+from pactclient.model.amdoc import materialize, scalar
+from pactclient.model.terms import terms_in_force
+from pactclient.signing import changeops
+
+PARTY_ROOTS = ("parties", "proposals")
+PARTY_KINDS = ("add_party", "replace_key")  # the proposals that decide who is a party, with which key
+
+
+def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
+    """Hex keys of the parties in force at ``heads`` (base parties plus applied add_party and
+    replace_key proposals; a replaced key is no longer a party's).
+
+    Reads only what decides the party list — each party's key and those proposals.
+    """
+    if not heads:
+        return set()
+    parties = {}
+    parties_obj = _obj(doc, ROOT, "parties", heads)
+    if parties_obj is not None:
+        for pid in doc.keys(parties_obj, heads):
+            party_obj = _obj(doc, parties_obj, pid, heads)
+            if party_obj is not None:
+                parties[pid] = {"key": scalar(doc, party_obj, "key", heads) or ""}
+    proposals = {}
+    proposals_obj = _obj(doc, ROOT, "proposals", heads)
+    if proposals_obj is not None:
+        for prop_id in doc.keys(proposals_obj, heads):
+            prop_obj = _obj(doc, proposals_obj, prop_id, heads)
+            if prop_obj is not None and scalar(doc, prop_obj, "kind", heads) in PARTY_KINDS:
+                proposals[prop_id] = materialize(doc, prop_obj, heads)
+    terms = terms_in_force({"parties": parties, "proposals": proposals})
+    return {p.get("key", "") for p in terms.parties.values() if p.get("key")}
+
+
+def _obj(doc: Document, parent: bytes, key: str, heads: list[bytes]) -> bytes | None:
+    got = doc.get(parent, key, heads)
+    if got is None or not isinstance(got[0], ObjType):
+        return None
+    return got[1]
+
+
+class PartyLists:
+    """Party lists at the dependencies of the changes of one batch, fed in causal order to ``at``."""
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.computed = 0  # how many lists were actually read (for tests and benchmarks)
+        self._basis: dict[bytes, frozenset] = {}
+        self._lists: dict[frozenset, set[str]] = {}
+        # Objects known to lie outside the party roots: the root's other objects, and the operation
+        # ids of this batch's changes that stay outside, kept per author as (first, last) ranges.
+        # An author's ranges must rise in causal order; an author reusing ids is trusted no more.
+        self._root_objects: set[changeops.ObjectId] = set()
+        self._starts: dict[bytes, list[int]] = {}
+        self._ends: dict[bytes, list[int]] = {}
+        self._last_op: dict[bytes, int] = {}
+        self._reused: set[bytes] = set()
+        for key in doc.keys(ROOT):
+            got = doc.get(ROOT, key)
+            if key not in PARTY_ROOTS and got is not None and isinstance(got[0], ObjType):
+                made = changeops.object_id(got[1])
+                if made is not None:
+                    self._root_objects.add(made)
+
+    def at(self, change) -> set[str]:
+        """Hex keys of the parties in force at ``change``'s dependencies."""
+        deps = change.deps
+        if len(deps) == 1:
+            basis = self._basis.get(deps[0]) or frozenset(deps)
+        else:
+            basis = frozenset()
+            for dep in deps:
+                basis |= self._basis.get(dep) or frozenset((dep,))
+        keys = self._lists.get(basis)
+        if keys is None:
+            keys = self._lists[basis] = party_keys_at(self.doc, list(deps)) if deps else set()
+            self.computed += 1
+        self._basis[change.hash] = basis if self._stays_outside(change) else frozenset((change.hash,))
+        return keys
+
+    def _stays_outside(self, change) -> bool:
+        actor, first, last = change.actor_id, change.start_op, change.max_op
+        last_op = self._last_op
+        if first <= last_op.get(actor, 0):
+            self._reused.add(actor)
+        last_op[actor] = last
+        read = changeops.targets(change.bytes)
+        if read is None or actor in self._reused:
+            return False
+        actors, obj_actors, obj_counters, keys = read
+        if None in obj_counters:  # operations on the root map: the key says which part of the document
+            if any(ctr is None and (key is None or key in PARTY_ROOTS) for ctr, key in zip(obj_counters, keys)):
+                return False
+        root_objects = self._root_objects
+        for a, ctr in set(zip(obj_actors, obj_counters)):
+            if ctr is None or (a == 0 and first <= ctr <= last):
+                continue  # the root (checked above), or an object this change made where it put it
+            if a is None or a >= len(actors):
+                return False
+            made_by = actors[a]
+            if (made_by, ctr) not in root_objects and not self._made_outside(made_by, ctr):
+                return False
+        starts = self._starts.get(actor)
+        if starts is None:
+            starts = self._starts[actor] = []
+            self._ends[actor] = []
+        starts.append(first)
+        self._ends[actor].append(last)
+        return True
+
+    def _made_outside(self, made_by: bytes, counter: int) -> bool:
+        """Whether this batch made object ``(made_by, counter)`` in a change that stayed outside."""
+        starts = self._starts.get(made_by)
+        if not starts or made_by in self._reused:
+            return False
+        i = bisect_right(starts, counter) - 1
+        return i >= 0 and counter <= self._ends[made_by][i]
