@@ -6,6 +6,7 @@ import random
 from html.parser import HTMLParser
 
 import pytest
+from automerge.core import Document
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from conftest import exchange, shared_contract
@@ -136,7 +137,6 @@ def test_a_forged_change_is_rejected_even_when_the_exporter_signs_it(world, tmp_
 
 def test_inner_lies_are_named(world):
     wa, cid = world["wa"], world["cid"]
-    key, public = wa.identity.private_key, wa.identity.public_key
     body = fileformat.decode_body(fileformat.unpack(encode(wa, cid)).body)
     cases = {
         "heads": dict(body, heads=body["heads"][:0]),
@@ -158,15 +158,14 @@ def test_inner_lies_are_named(world):
 
 def test_a_change_without_its_own_signature_is_covered_by_its_authors_later_one(world):
     wa, cid = world["wa"], world["cid"]
-    key, public = wa.identity.private_key, wa.identity.public_key
     body = fileformat.decode_body(fileformat.unpack(encode(wa, cid)).body)
     doc = Document.load(body["document"])
     heads = set(body["heads"])
     # Alice's first change (the contract's root) has later changes of hers above it.
     root = doc.get_changes([])[0]
     assert root.actor_id == world["alice"].public_key and root.hash not in heads
-    verdict = verify_bytes(_resign(dict(body, signatures=[e for e in body["signatures"] if e[0] != root.hash]),
-                                   key, public))
+    verdict = verify_bytes(resign(dict(body, signatures=[e for e in body["signatures"] if e[0] != root.hash]),
+                                  wa.identity))
     assert verdict.valid, verdict.failures
     assert any("1 vouched for" in c for c in verdict.checks)
 
