@@ -8,9 +8,11 @@ light and the scorecard. Everything here is pure: ``now`` is passed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from pactclient.model import terms as terms_mod
 from pactclient.model.money import format_debt
@@ -154,6 +156,46 @@ class Scorecard:
     contacts: int
 
 
+class LazyEntries(Sequence):
+    """An immutable sequence of timeline entries, read only when first used.
+
+    The timeline is the part of a contract that grows without bound, and most uses of a view (the
+    checks every action makes) never look at it. Compares, copies and iterates like a tuple.
+    """
+
+    def __init__(self, read: Callable[[], Sequence[dict]]):
+        self._read: Callable[[], Sequence[dict]] | None = read
+        self._entries: tuple[dict, ...] = ()
+
+    def _all(self) -> tuple[dict, ...]:
+        if self._read is not None:
+            self._entries, self._read = tuple(self._read()), None
+        return self._entries
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LazyEntries, tuple)):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # entries are dicts
+
+    def __repr__(self) -> str:
+        return f"LazyEntries({self._all()!r})" if self._read is None else "LazyEntries(<not read yet>)"
+
+    def __deepcopy__(self, memo: dict) -> tuple[dict, ...]:
+        # ``dataclasses.asdict`` deep-copies field values: give it the plain tuple.
+        return copy.deepcopy(self._all(), memo)
+
+
 @dataclass(frozen=True)
 class ContractView:
     id: str
@@ -166,8 +208,12 @@ class ContractView:
     items: dict[str, Item]
     activities: dict[str, Activity]
     proposals: tuple[Proposal, ...]
-    raw_timeline: tuple[dict, ...]  # plain entries; ``timeline`` types them only when someone reads them
+    raw_timeline: Sequence[dict]  # plain entries; ``timeline`` types them only when someone reads them
     now: int = field(compare=False)
+
+    def at(self, now: int) -> "ContractView":
+        """The same contract seen at another time (only the answers that depend on ``now`` change)."""
+        return self if now == self.now else replace(self, now=now)
 
     @cached_property
     def timeline(self) -> tuple[TimelineEntry, ...]:
@@ -179,7 +225,9 @@ class ContractView:
     # -- construction ----------------------------------------------------------------------------
 
     @classmethod
-    def from_raw(cls, raw: dict, now: int) -> "ContractView":
+    def from_raw(cls, raw: dict, now: int, timeline: Callable[[], Sequence[dict]] | None = None) -> "ContractView":
+        """The view of ``raw`` at ``now``. Its timeline is ``raw["timeline"]``, or, given ``timeline``,
+        what that returns when the timeline is first used (see ``LazyEntries``)."""
         meta = raw.get("contract", {})
         in_force = terms_mod.terms_in_force(raw)
         parties = {
@@ -256,7 +304,7 @@ class ContractView:
             items=items,
             activities=activities,
             proposals=proposals,
-            raw_timeline=tuple(raw.get("timeline", [])),
+            raw_timeline=LazyEntries(timeline) if timeline is not None else tuple(raw.get("timeline", [])),
             now=now,
         )
 

@@ -1,12 +1,18 @@
 """The workspace of one home: its identity, its store, and the contracts in it.
 
 Every local edit runs inside one SQLite write transaction: catch up with what is committed, apply the
-action, sign the new change, store it, update the summary index, commit. Two processes of the same
-home (``pact serve`` and a ``pact note`` typed meanwhile) therefore never write two different changes
-with the same actor and sequence number.
+action, sign the new change, store it, commit. Two processes of the same home (``pact serve`` and a
+``pact note`` typed meanwhile) therefore never write two different changes with the same actor and
+sequence number.
 
 Every received change, from a bundle or a peer, goes through ``receive``: loaded into a scratch copy,
 admitted by ``pactclient.signing`` and only then stored and merged.
+
+Upkeep — the summary index that listing reads, and compaction into a signed snapshot — follows each
+write in the same transaction, unless ``defer_upkeep`` is set (``PeerService`` sets it so that a live
+edit reaches peers without waiting for it, and calls ``upkeep()`` shortly after). The summary row
+records the newest change it reflects, so a summary that lags behind is recomputed when read
+(``summaries``): listing is never wrong, whichever process wrote last.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from automerge.core import ROOT, Document
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
-from pactclient.model.amdoc import EntryCache
+from pactclient.model.amdoc import ReadCache
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
@@ -32,6 +38,7 @@ from pactclient.store.sqlite_store import SqliteStore
 
 DB_FILE = "pact.db"
 SNAPSHOT_EVERY = 256  # compact once this many changes are stored after the last snapshot
+CHECKPOINT_EVERY = 64  # deferred upkeep: copy the WAL into the database after this many writes
 SNAPSHOT_DOMAIN = b"pactclient/snapshot/v1\x00"
 
 
@@ -56,15 +63,21 @@ class Received:
 
 
 class Workspace:
-    def __init__(self, home: Path, identity: DeviceIdentity, clock: Callable[[], int] = now_ms):
+    def __init__(self, home: Path, identity: DeviceIdentity, clock: Callable[[], int] = now_ms,
+                 defer_upkeep: bool = False):
         self.home = Path(home)
         self.identity = identity
         self.clock = clock
         self.store = SqliteStore(self.home / DB_FILE)
+        self.defer_upkeep = defer_upkeep
         # Long-running processes keep documents in memory; the rowid says how far each is caught up.
         self._docs: dict[str, tuple[Document, int]] = {}
-        self._caches: dict[str, EntryCache] = {}
+        self._caches: dict[str, ReadCache] = {}
         self._countersigned: dict[str, set[str]] = {}  # proposal ids countersigned (or not ours), per contract
+        self._agreements_checked: dict[str, tuple[bytes, ...]] = {}  # heads at which nothing waited to be countersigned
+        self._signers: dict[str, tuple[int, frozenset[str]]] = {}  # (rowid read up to, keys that signed)
+        self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
+        self._writes_since_checkpoint = 0
 
     @classmethod
     def open(cls, home: Path, clock: Callable[[], int] = now_ms) -> "Workspace":
@@ -72,6 +85,16 @@ class Workspace:
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def defer_upkeep(self) -> bool:
+        """True: writes leave the summary index, compaction and WAL checkpoints to ``upkeep()``."""
+        return self._defer_upkeep
+
+    @defer_upkeep.setter
+    def defer_upkeep(self, deferred: bool) -> None:
+        self._defer_upkeep = bool(deferred)
+        self.store.defer_checkpoints(self._defer_upkeep)
 
     # -- naming ----------------------------------------------------------------------------------
 
@@ -132,20 +155,42 @@ class Workspace:
         doc.set_actor(self.identity.public_key)
         return doc
 
-    def cache(self, contract_id: str) -> EntryCache:
-        return self._caches.setdefault(contract_id, EntryCache())
+    def cache(self, contract_id: str) -> ReadCache:
+        return self._caches.setdefault(contract_id, ReadCache())
+
+    def _forget(self, contract_id: str) -> None:
+        """After a failed write: the in-memory document may hold a change the store does not."""
+        self._docs.pop(contract_id, None)
+        self._countersigned.pop(contract_id, None)
+        self._agreements_checked.pop(contract_id, None)
+        self._signers.pop(contract_id, None)
+        cache = self._caches.pop(contract_id, None)
+        if cache is not None:
+            cache.forget()  # a lazy timeline of an old view may still hold it
 
     def view(self, contract_id: str, now: int | None = None) -> ContractView:
         return view_of(self.document(contract_id), self.clock() if now is None else now, self.cache(contract_id))
 
     def summaries(self) -> list[dict]:
+        """Every contract's summary row, from the index; rows that lag behind their contract (written
+        by a process that defers upkeep and has not caught up yet) are brought up to date first."""
+        if self.store.stale_summaries():
+            self.upkeep()
         out = []
         for cid, summary, updated in self.store.summaries():
             out.append({"id": cid, "updated_at": updated, **summary})
         return out
 
     def signer_keys(self, contract_id: str) -> frozenset[str]:
-        return frozenset(k.hex() for k in self.store.signer_keys(contract_id))
+        """Hex keys that signed at least one stored change of the contract (read incrementally)."""
+        last = self.store.last_rowid(contract_id)
+        read_to, keys = self._signers.get(contract_id, (0, frozenset()))
+        if read_to > last:  # cannot happen unless the store went back: read it all again
+            read_to, keys = 0, frozenset()
+        if read_to < last:
+            keys = keys | {k.hex() for k in self.store.signer_keys(contract_id, after=read_to)}
+            self._signers[contract_id] = (last, keys)
+        return keys
 
     # -- writing local edits -----------------------------------------------------------------------
 
@@ -166,29 +211,36 @@ class Workspace:
 
     def act(self, contract_id: str, action: Callable[..., Outcome], *args, **kwargs) -> Outcome:
         """Run one model action as one signed, durable change."""
-        with self.store.write():
-            doc = self.document(contract_id)
-            before = doc.get_heads()
-            try:
+        try:
+            with self.store.write():
+                doc = self.document(contract_id)
+                before = doc.get_heads()
                 actor = self._actor(contract_id)
                 outcome = action(doc, actor, *args, **kwargs)
-                self._countersign_pending(doc, actor)
+                self._countersign_pending(contract_id, doc, actor, before, action)
                 self._persist_new(contract_id, doc, before, self.clock())
-            except BaseException:
-                # The in-memory document may hold the uncommitted change: forget it.
-                self._docs.pop(contract_id, None)
-                self._countersigned.pop(contract_id, None)
-                raise
+        except BaseException:
+            self._forget(contract_id)
+            raise
         return outcome
 
-    def _countersign_pending(self, doc: Document, actor: Actor) -> int:
+    def _countersign_pending(self, contract_id: str, doc: Document, actor: Actor, before: list[bytes],
+                             action: Callable | None = None) -> int:
         """Countersign agreed versions this party has not signed yet (see pactclient.model.agreements).
 
         Runs only inside a local write transaction, never on receipt: no reply loops, no equivocation.
+        Skipped when nothing but ``action`` changed the document since a check found nothing waiting and
+        ``action`` is one that touches no proposal or party.
         """
-        settled = self._countersigned.setdefault(self._contract_of(doc), set())
-        return agreements.countersign_pending(doc, lambda: view_of(doc, actor.now, actor.cache),
-                                              self.identity.key_hex, actor.now, self.identity.sign, settled)
+        if (action in actions.LEAVE_AGREEMENTS_ALONE
+                and self._agreements_checked.get(contract_id) == tuple(sorted(before))):
+            written = 0
+        else:
+            settled = self._countersigned.setdefault(self._contract_of(doc), set())
+            written = agreements.countersign_pending(doc, lambda: view_of(doc, actor.now, actor.cache),
+                                                     self.identity.key_hex, actor.now, self.identity.sign, settled)
+        self._agreements_checked[contract_id] = tuple(sorted(doc.get_heads()))
+        return written
 
     @staticmethod
     def _contract_of(doc: Document) -> str:
@@ -198,17 +250,16 @@ class Workspace:
 
     def countersign(self, contract_id: str) -> int:
         """Countersign now whatever agreed versions wait for this device; returns how many."""
-        with self.store.write():
-            doc = self.document(contract_id)
-            before = doc.get_heads()
-            try:
-                written = self._countersign_pending(doc, self._actor(contract_id))
+        try:
+            with self.store.write():
+                doc = self.document(contract_id)
+                before = doc.get_heads()
+                written = self._countersign_pending(contract_id, doc, self._actor(contract_id), before)
                 if written:
                     self._persist_new(contract_id, doc, before, self.clock())
-            except BaseException:
-                self._docs.pop(contract_id, None)
-                self._countersigned.pop(contract_id, None)
-                raise
+        except BaseException:
+            self._forget(contract_id)
+            raise
         return written
 
     def _persist_new(self, contract_id: str, doc: Document, before: list[bytes], now: int) -> None:
@@ -220,11 +271,33 @@ class Workspace:
     def _after_write(self, contract_id: str, doc: Document, now: int) -> None:
         last = self.store.last_rowid(contract_id)
         self._docs[contract_id] = (doc, last)
+        if self.defer_upkeep:
+            self._written.add(contract_id)
+            self._writes_since_checkpoint += 1
+        else:
+            self._upkeep_one(contract_id, doc, last, now)
+
+    def _upkeep_one(self, contract_id: str, doc: Document, last_rowid: int, now: int) -> None:
+        """Bring the summary row up to ``last_rowid`` and compact if enough changes piled up."""
         view = view_of(doc, now, self.cache(contract_id))
-        self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now)
-        snap = self.store.snapshot(contract_id)
-        if last - (snap[2] if snap else 0) >= SNAPSHOT_EVERY:
-            self._compact(contract_id, doc, last, now)
+        self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now, last_rowid)
+        if last_rowid - self.store.snapshot_rowid(contract_id) >= SNAPSHOT_EVERY:
+            self._compact(contract_id, doc, last_rowid, now)
+
+    def upkeep(self) -> int:
+        """Do the upkeep that writes left for later (``defer_upkeep``), and bring any lagging summary
+        row up to date, in one write transaction. Returns how many contracts it updated."""
+        with self.store.write(durable=False):  # only derived data: see SqliteStore.write
+            todo = set(self.store.stale_summaries()) | self._written
+            now = self.clock()
+            for contract_id in sorted(todo):
+                if self.store.has_contract(contract_id):
+                    self._upkeep_one(contract_id, self.document(contract_id), self.store.last_rowid(contract_id), now)
+        self._written -= todo
+        if self._defer_upkeep and self._writes_since_checkpoint >= CHECKPOINT_EVERY:
+            self._writes_since_checkpoint = 0
+            self.store.checkpoint()
+        return len(todo)
 
     def _compact(self, contract_id: str, doc: Document, last_rowid: int, now: int) -> None:
         data = doc.save()
@@ -241,14 +314,18 @@ class Workspace:
 
     def receive(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes]) -> Received:
         """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing."""
-        with self.store.write():
-            known = self.store.has_contract(contract_id)
-            base = self.document(contract_id).save() if known else b""
-            try:
-                scratch = Document.load(base + b"".join(change_blobs))
-            except Exception as exc:  # the bindings raise plain Exception on malformed data
-                raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
-            return self._admit(contract_id, scratch, signatures, keep_scratch=False)
+        try:
+            with self.store.write():
+                known = self.store.has_contract(contract_id)
+                base = self.document(contract_id).save() if known else b""
+                try:
+                    scratch = Document.load(base + b"".join(change_blobs))
+                except Exception as exc:  # the bindings raise plain Exception on malformed data
+                    raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
+                return self._admit(contract_id, scratch, signatures, keep_scratch=False)
+        except BaseException:
+            self._forget(contract_id)  # the in-memory copy may have merged what the store did not keep
+            raise
 
     def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes]) -> Received:
         """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this
@@ -257,8 +334,12 @@ class Workspace:
         This copy's committed changes are first merged into ``scratch`` (which the caller keeps using)
         so that ``scratch`` knows every head of this copy.
         """
-        with self.store.write():
-            return self._admit(contract_id, scratch, signatures, keep_scratch=True)
+        try:
+            with self.store.write():
+                return self._admit(contract_id, scratch, signatures, keep_scratch=True)
+        except BaseException:
+            self._forget(contract_id)  # the in-memory copy may have merged what the store did not keep
+            raise
 
     def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
         """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction."""
