@@ -1,7 +1,8 @@
 """Sync figures between real peers on loopback: TLS 1.3, signing, verification and durable SQLite on.
 
-    .venv/bin/python benchmarks/sync_bench.py            # full run: 1,000 edits x2, 10,000-change fetch
-    .venv/bin/python benchmarks/sync_bench.py --quick    # 200 edits, 2,000-change fetch
+    .venv/bin/python benchmarks/sync_bench.py              # full run: 1,000 edits x2, 10,000-change fetch
+    .venv/bin/python benchmarks/sync_bench.py --quick      # 200 edits, 2,000-change fetch
+    .venv/bin/python benchmarks/sync_bench.py --breakdown  # also: where the time of a live edit goes
 
 Definitions (see docs/benchmarks.md):
 - edit->visible: from calling ``PeerService.act`` on A (model action, Ed25519 signature, SQLite commit)
@@ -12,14 +13,23 @@ Definitions (see docs/benchmarks.md):
 - fresh fetch: a party with an empty copy dials A and receives the whole contract; bytes are the
   frames it received, compared with ``save()`` of the same document.
 Both peers run in this one process on one asyncio loop (so the figures include both sides' CPU).
+
+``--breakdown`` times, with perf counters around the real methods, A's ``Workspace.act`` and B's
+``Workspace.admit_from`` (and the SQLite COMMIT inside each, which waits for the disk), and the
+deferred upkeep; the rest of an edit's latency is the network path. It also measures what one
+sync of a small overwritten block costs on this disk right now, because other jobs' disk traffic
+moves every durable commit.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from pactclient import catalog
@@ -27,6 +37,7 @@ from pactclient.identity import DeviceIdentity
 from pactclient.model import actions
 from pactclient.net.service import PeerService
 from pactclient.store import Workspace
+from pactclient.store.sqlite_store import SqliteStore
 from pactclient.sync import events as ev
 
 
@@ -38,6 +49,89 @@ def pct(values: list[float], p: float) -> float:
 def summary(name: str, ms: list[float]) -> str:
     return (f"{name:28} n={len(ms):5}  p50 {pct(ms, 50):7.2f} ms  p90 {pct(ms, 90):7.2f} ms  "
             f"p99 {pct(ms, 99):7.2f} ms  max {max(ms):7.2f} ms")
+
+
+class Breakdown:
+    """Perf counters wrapped around the real methods (one process, so class-level wrapping is enough)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, list[float]] = {}
+        self._patched: list[tuple[type, str, object]] = []
+
+    def add(self, name: str, seconds: float) -> None:
+        self.ms.setdefault(name, []).append(seconds * 1000)
+
+    def _wrap(self, cls: type, method: str, label) -> None:
+        original = getattr(cls, method)
+
+        def timed(obj, *args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return original(obj, *args, **kwargs)
+            finally:
+                self.add(label(obj), time.perf_counter() - t)
+
+        self._patched.append((cls, method, original))
+        setattr(cls, method, timed)
+
+    def install(self) -> None:
+        self._wrap(Workspace, "act", lambda ws: f"{ws.identity.name}: Workspace.act")
+        self._wrap(Workspace, "admit_from", lambda ws: f"{ws.identity.name}: Workspace.admit_from")
+        self._wrap(Workspace, "upkeep", lambda ws: f"{ws.identity.name}: upkeep (deferred)")
+        original_write = SqliteStore.write
+        owner = self
+
+        @contextmanager
+        def write(store, durable: bool = True):
+            manager = original_write(store, durable)
+            db = manager.__enter__()
+            try:
+                yield db
+            except BaseException:
+                if not manager.__exit__(*sys.exc_info()):
+                    raise
+            else:
+                t = time.perf_counter()
+                manager.__exit__(None, None, None)
+                if durable:
+                    owner.add(f"{store.path.parent.name}: durable COMMIT", time.perf_counter() - t)
+
+        self._patched.append((SqliteStore, "write", original_write))
+        SqliteStore.write = write
+
+    def uninstall(self) -> None:
+        for cls, method, original in reversed(self._patched):
+            setattr(cls, method, original)
+        self._patched.clear()
+
+    def report(self, latencies: list[float]) -> str:
+        lines = []
+        for name in sorted(self.ms):
+            values = self.ms[name]
+            lines.append(f"    {name:34} n={len(values):5}  p50 {pct(values, 50):6.3f} ms  p90 {pct(values, 90):6.3f} ms")
+        act = pct(self.ms.get("Alice: Workspace.act", [0.0]), 50)
+        admit = pct(self.ms.get("Priya: Workspace.admit_from", [0.0]), 50)
+        lines.append(f"    network path and the rest (p50 latency - p50 act - p50 admit): {pct(latencies, 50) - act - admit:.3f} ms")
+        return "\n".join(lines)
+
+
+def disk_sync_ms(directory: Path, count: int = 50) -> tuple[float, float]:
+    """p50 and p90 of writing one 4 KiB block in place and syncing it (what a WAL commit waits for)."""
+    path = directory / "sync-probe"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, b"\0" * 4096 * 8)
+        os.fsync(fd)
+        times = []
+        for i in range(count):
+            t = time.perf_counter()
+            os.pwrite(fd, os.urandom(4096), (i % 8) * 4096)
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return pct(times, 50), pct(times, 90)
 
 
 async def live_edits(count: int, pace_ms: float | None, tmp: Path) -> tuple[list[float], float]:
@@ -120,16 +214,34 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer edits and a smaller contract")
     parser.add_argument("--edits", type=int, default=None)
     parser.add_argument("--changes", type=int, default=None)
+    parser.add_argument("--breakdown", action="store_true", help="time the parts of each live edit")
+    parser.add_argument("--no-fetch", action="store_true", help="skip the fresh fetch")
     args = parser.parse_args()
     edits = args.edits or (200 if args.quick else 1000)
     changes = args.changes or (2000 if args.quick else 10_000)
     with tempfile.TemporaryDirectory(prefix="pact-sync-bench-") as tmp:
         tmp = Path(tmp)
-        b2b, b2b_bytes = await live_edits(edits, None, tmp / "b2b")
-        print(summary("edit->visible back to back", b2b))
-        paced, paced_bytes = await live_edits(edits, 120.0, tmp / "paced")
-        print(summary("edit->visible paced 120 ms", paced))
-        print(f"bytes per live edit (both ways, frames): paced {paced_bytes:.0f} B, back to back {b2b_bytes:.0f} B")
+        p50, p90 = disk_sync_ms(tmp)
+        print(f"disk: sync of one overwritten 4 KiB block p50 {p50:.3f} ms, p90 {p90:.3f} ms (before the runs)")
+        results = {}
+        for name, pace in (("back to back", None), ("paced 120 ms", 120.0)):
+            breakdown = Breakdown()
+            if args.breakdown:
+                breakdown.install()
+            try:
+                latencies, per_edit = await live_edits(edits, pace, tmp / name.replace(" ", "-"))
+            finally:
+                breakdown.uninstall()
+            results[name] = per_edit
+            print(summary(f"edit->visible {name}", latencies))
+            if args.breakdown:
+                print(breakdown.report(latencies))
+        p50, p90 = disk_sync_ms(tmp)
+        print(f"disk: sync of one overwritten 4 KiB block p50 {p50:.3f} ms, p90 {p90:.3f} ms (after the runs)")
+        print(f"bytes per live edit (both ways, frames): paced {results['paced 120 ms']:.0f} B, "
+              f"back to back {results['back to back']:.0f} B")
+        if args.no_fetch:
+            return
         fetch = await fresh_fetch(changes, tmp / "fetch")
         print(f"fresh fetch of {fetch['changes']} changes: {fetch['seconds'] * 1000:.0f} ms, "
               f"{fetch['bytes']} bytes received = {fetch['bytes'] / fetch['save']:.2f}x save() ({fetch['save']} bytes)"
