@@ -31,22 +31,23 @@ class Session:
         self.ended = asyncio.Event()
 
     async def flush(self) -> None:
+        # Events first: what the peer sent is shown before our answer to it is written.
+        events = self.exchange.events()
+        if events:
+            self.on_events(self, events)
         data = self.exchange.data_to_send()
         if data:
             self.writer.write(data)
             await self.writer.drain()
-        events = self.exchange.events()
-        if events:
-            self.on_events(self, events)
 
     def push_soon(self) -> None:
         """Send what the exchange queued outside ``run`` (e.g. after ``local_changed``)."""
-        data = self.exchange.data_to_send()
-        if data and not self.writer.is_closing():
-            self.writer.write(data)
         events = self.exchange.events()
         if events:
             self.on_events(self, events)
+        data = self.exchange.data_to_send()
+        if data and not self.writer.is_closing():
+            self.writer.write(data)
 
     async def run(self) -> None:
         try:
@@ -55,8 +56,11 @@ class Session:
             while not self.exchange.closed:
                 timeout = PING_AFTER if self._received_any else HELLO_TIMEOUT
                 try:
-                    data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
-                except asyncio.TimeoutError:
+                    # A deadline on this task rather than ``wait_for``, which runs the read as a task of
+                    # its own: that costs two more turns of the event loop for every message received.
+                    async with asyncio.timeout(timeout):
+                        data = await self.reader.read(READ_SIZE)
+                except TimeoutError:
                     if not self._received_any or time.monotonic() - self._last_heard > DEAD_AFTER:
                         self.exchange.close("timed out")
                         await self.flush()

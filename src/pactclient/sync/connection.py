@@ -23,8 +23,11 @@ One bad change refuses the whole message: the peer gets an **error** frame sayin
 is dropped, the connection is closed, and nothing of the message is kept.
 
 Use: ``start()``; then ``receive_data(bytes)`` for what arrives and ``local_changed(contract_id)`` after a
-local edit (or changes admitted from another peer, which relays them); after each call send
-``data_to_send()`` and handle ``events()``. ``closed`` is true once either side ended the connection.
+local edit (or changes admitted from another peer, which relays them); after each call handle
+``events()`` and send ``data_to_send()``. ``closed`` is true once either side ended the connection.
+The answer to a received sync message is written by ``data_to_send()``, not at once: a caller that
+handles the events first shows admitted changes without waiting for it, and one answer covers
+every message of a batch.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class PeerConnection:
         self._channels: dict[str, _Channel] = {}
         self._offered: set[str] = set()
         self._wanted: set[str] = set()
+        self._answer_due: set[str] = set()  # contracts whose sync messages await our answer
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -116,6 +120,11 @@ class PeerConnection:
             self.closed = True
 
     def data_to_send(self) -> bytes:
+        if self._answer_due and not self.closed:
+            for cid in sorted(self._answer_due):
+                if cid in self._channels:
+                    self._push(cid)
+        self._answer_due.clear()
         out, self._out = b"".join(self._out), []
         self.bytes_out += len(out)
         return out
@@ -263,7 +272,7 @@ class PeerConnection:
             for ch in got.admitted:
                 channel.signatures.pop(ch.hash, None)
             self._admitted(cid, got.admitted)
-        self._push(cid)
+        self._answer_due.add(cid)
 
     # -- helpers -------------------------------------------------------------------------------------
 
