@@ -359,6 +359,8 @@ def _local_addresses() -> list[str]:
 
 def _log_event(event) -> None:
     if isinstance(event, ev.ChangesAdmitted):
+        if not log.isEnabledFor(logging.INFO):  # every live edit passes here: skip the fingerprints
+            return
         log.info("admitted %d change(s) of %s from %s", len(event.hashes), event.contract_id[:12],
                  short_fingerprint(event.peer_key))
     elif isinstance(event, (ev.PeerRefused, ev.RefusedByPeer)):

@@ -83,9 +83,12 @@ def admit_changes(
     known_heads: list[bytes],
     signatures: dict[bytes, bytes],
     contract_id: str | None,
+    known_keys: set[str] | None = None,
 ) -> list[AdmittedChange]:
     """Check every change in ``scratch`` that is not covered by ``known_heads``.
 
+    ``known_keys``, if given, is ``party_keys_at(<a copy>, known_heads)`` as the caller already has it
+    (a live edit usually depends on exactly the receiver's heads), so it is not read again.
     Returns the admitted changes in an order where dependencies come first. Raises AdmissionError
     naming the first bad change and its key.
     """
@@ -101,6 +104,8 @@ def admit_changes(
         raise AdmissionError(f"refused: changes belong to contract {found_id!r}, not {contract_id!r}")
     signed_ok = _verify_all(new, signatures)
     keys_cache: dict[tuple[bytes, ...], set[str]] = {}
+    if known_keys is not None:
+        keys_cache[tuple(sorted(known_heads))] = known_keys
     admitted = []
     roots_seen = 0
     for change, ok in zip(new, signed_ok):

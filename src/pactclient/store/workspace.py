@@ -76,6 +76,7 @@ class Workspace:
         self._countersigned: dict[str, set[str]] = {}  # proposal ids countersigned (or not ours), per contract
         self._agreements_checked: dict[str, tuple[bytes, ...]] = {}  # heads at which nothing waited to be countersigned
         self._signers: dict[str, tuple[int, frozenset[str]]] = {}  # (rowid read up to, keys that signed)
+        self._party_keys: dict[str, tuple[tuple[bytes, ...], set[str]]] = {}  # (heads, hex keys in force there)
         self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
         self._writes_since_checkpoint = 0
 
@@ -164,6 +165,7 @@ class Workspace:
         self._countersigned.pop(contract_id, None)
         self._agreements_checked.pop(contract_id, None)
         self._signers.pop(contract_id, None)
+        self._party_keys.pop(contract_id, None)
         cache = self._caches.pop(contract_id, None)
         if cache is not None:
             cache.forget()  # a lazy timeline of an old view may still hold it
@@ -181,9 +183,10 @@ class Workspace:
             out.append({"id": cid, "updated_at": updated, **summary})
         return out
 
-    def signer_keys(self, contract_id: str) -> frozenset[str]:
-        """Hex keys that signed at least one stored change of the contract (read incrementally)."""
-        last = self.store.last_rowid(contract_id)
+    def signer_keys(self, contract_id: str, last: int | None = None) -> frozenset[str]:
+        """Hex keys that signed at least one stored change of the contract (read incrementally);
+        ``last`` is the contract's newest rowid if the caller just read it."""
+        last = self.store.last_rowid(contract_id) if last is None else last
         read_to, keys = self._signers.get(contract_id, (0, frozenset()))
         if read_to > last:  # cannot happen unless the store went back: read it all again
             read_to, keys = 0, frozenset()
@@ -195,7 +198,9 @@ class Workspace:
     # -- writing local edits -----------------------------------------------------------------------
 
     def _actor(self, contract_id: str | None) -> Actor:
-        signers = self.signer_keys(contract_id) if contract_id else frozenset()
+        # Called right after ``document``, in the same transaction: its rowid is the newest one.
+        known = self._docs.get(contract_id) if contract_id else None
+        signers = self.signer_keys(contract_id, known[1] if known else None) if contract_id else frozenset()
         return Actor(key=self.identity.key_hex, now=self.clock(), signers=signers,
                      cache=self.cache(contract_id) if contract_id else None)
 
@@ -292,7 +297,9 @@ class Workspace:
             now = self.clock()
             for contract_id in sorted(todo):
                 if self.store.has_contract(contract_id):
-                    self._upkeep_one(contract_id, self.document(contract_id), self.store.last_rowid(contract_id), now)
+                    doc = self.document(contract_id)
+                    self._upkeep_one(contract_id, doc, self.store.last_rowid(contract_id), now)
+                    self._party_keys_now(contract_id, doc)  # ready for admitting the next received edit
         self._written -= todo
         if self._defer_upkeep and self._writes_since_checkpoint >= CHECKPOINT_EVERY:
             self._writes_since_checkpoint = 0
@@ -347,11 +354,14 @@ class Workspace:
         if doc is not None:
             scratch.merge(doc)
         before = doc.get_heads() if doc is not None else []
-        admitted = admit_changes(scratch, before, signatures, contract_id)
+        known = self._party_keys.get(contract_id)
+        known_keys = known[1] if known is not None and known[0] == tuple(sorted(before)) else None
+        admitted = admit_changes(scratch, before, signatures, contract_id, known_keys)
         if not admitted:
             return Received(contract_id, ())
         now = self.clock()
-        self.store.ensure_contract(contract_id, now)
+        if doc is None:
+            self.store.ensure_contract(contract_id, now)
         for ch in admitted:
             self.store.add_change(contract_id, ch.hash, ch.actor, ch.seq, ch.data, ch.signature, now)
         if doc is None:
@@ -364,8 +374,16 @@ class Workspace:
 
     def party_keys(self, contract_id: str) -> set[bytes]:
         """Keys of the parties in force in this copy of the contract."""
-        doc = self.document(contract_id)
-        return {bytes.fromhex(k) for k in party_keys_at(doc, doc.get_heads())}
+        return {bytes.fromhex(k) for k in self._party_keys_now(contract_id, self.document(contract_id))}
+
+    def _party_keys_now(self, contract_id: str, doc: Document) -> set[str]:
+        """Hex party keys at the document's heads, kept per contract for as long as the heads hold
+        (upkeep computes them ahead, so admitting a live edit finds them ready)."""
+        heads = tuple(sorted(doc.get_heads()))
+        known = self._party_keys.get(contract_id)
+        if known is None or known[0] != heads:
+            known = self._party_keys[contract_id] = (heads, party_keys_at(doc, list(heads)))
+        return known[1]
 
     def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes]]:
         """(hash, data, signature) of every stored change, dependencies first."""
