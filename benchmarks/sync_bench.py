@@ -14,11 +14,12 @@ Definitions (see docs/benchmarks.md):
   frames it received, compared with ``save()`` of the same document.
 Both peers run in this one process on one asyncio loop (so the figures include both sides' CPU).
 
-``--breakdown`` times, with perf counters around the real methods, A's ``Workspace.act`` and B's
-``Workspace.admit_from`` (and the SQLite COMMIT inside each, which waits for the disk), and the
-deferred upkeep; the rest of an edit's latency is the network path. It also measures what one
-sync of a small overwritten block costs on this disk right now, because other jobs' disk traffic
-moves every durable commit.
+``--breakdown`` splits each edit->visible interval, with perf counters around the real methods, into:
+A's ``Workspace.act``; A's push (``PeerService.act`` after it); the event loop, loopback and TLS
+until B's ``receive_data``; B's decoding into its scratch copy; B's ``Workspace.admit_from``; and the
+events reaching listeners. It also shows the durable COMMITs (inside act and admit_from) and the
+deferred upkeep. The bench also measures what one sync of a small overwritten block costs on this
+disk before and after the runs, because other jobs' disk traffic moves every durable commit.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pactclient.net.service import PeerService
 from pactclient.store import Workspace
 from pactclient.store.sqlite_store import SqliteStore
 from pactclient.sync import events as ev
+from pactclient.sync.connection import PeerConnection
 
 
 def pct(values: list[float], p: float) -> float:
@@ -52,14 +54,22 @@ def summary(name: str, ms: list[float]) -> str:
 
 
 class Breakdown:
-    """Perf counters wrapped around the real methods (one process, so class-level wrapping is enough)."""
+    """Perf counters wrapped around the real methods (both peers run in this process, so wrapping the
+    classes is enough), read back per edit: which part of each edit->visible interval went where."""
+
+    STAGES = (
+        ("A: Workspace.act (model, sign, store)", "edit", "act_end"),
+        ("A: push (sync message, TLS write)", "act_end", "push_end"),
+        ("loop, loopback, TLS read", "push_end", "recv_start"),
+        ("B: decode, scratch copy", "recv_start", "admit_start"),
+        ("B: Workspace.admit_from (verify, store)", "admit_start", "admit_end"),
+        ("B: events to listeners", "admit_end", "visible"),
+    )
 
     def __init__(self) -> None:
-        self.ms: dict[str, list[float]] = {}
+        self.spans: dict[str, list[tuple[float, float]]] = {}
+        self.edits: list[tuple[float, float]] = []
         self._patched: list[tuple[type, str, object]] = []
-
-    def add(self, name: str, seconds: float) -> None:
-        self.ms.setdefault(name, []).append(seconds * 1000)
 
     def _wrap(self, cls: type, method: str, label) -> None:
         original = getattr(cls, method)
@@ -69,17 +79,21 @@ class Breakdown:
             try:
                 return original(obj, *args, **kwargs)
             finally:
-                self.add(label(obj), time.perf_counter() - t)
+                name = label(obj)
+                if name:
+                    self.spans.setdefault(name, []).append((t, time.perf_counter()))
 
         self._patched.append((cls, method, original))
         setattr(cls, method, timed)
 
     def install(self) -> None:
-        self._wrap(Workspace, "act", lambda ws: f"{ws.identity.name}: Workspace.act")
-        self._wrap(Workspace, "admit_from", lambda ws: f"{ws.identity.name}: Workspace.admit_from")
-        self._wrap(Workspace, "upkeep", lambda ws: f"{ws.identity.name}: upkeep (deferred)")
+        self._wrap(Workspace, "act", lambda ws: "act" if ws.identity.name == "Alice" else "")
+        self._wrap(PeerService, "act", lambda service: "push")
+        self._wrap(PeerConnection, "receive_data", lambda conn: "recv" if conn.ws.identity.name == "Priya" else "")
+        self._wrap(Workspace, "admit_from", lambda ws: "admit" if ws.identity.name == "Priya" else "")
+        self._wrap(Workspace, "upkeep", lambda ws: f"{ws.identity.name}: upkeep (deferred, after the edit)")
         original_write = SqliteStore.write
-        owner = self
+        spans = self.spans
 
         @contextmanager
         def write(store, durable: bool = True):
@@ -94,7 +108,8 @@ class Breakdown:
                 t = time.perf_counter()
                 manager.__exit__(None, None, None)
                 if durable:
-                    owner.add(f"{store.path.parent.name}: durable COMMIT", time.perf_counter() - t)
+                    spans.setdefault(f"{store.path.parent.name.upper()}: durable COMMIT (in the above)", []).append(
+                        (t, time.perf_counter()))
 
         self._patched.append((SqliteStore, "write", original_write))
         SqliteStore.write = write
@@ -104,14 +119,34 @@ class Breakdown:
             setattr(cls, method, original)
         self._patched.clear()
 
-    def report(self, latencies: list[float]) -> str:
+    def edit(self, started: float, visible: float) -> None:
+        self.edits.append((started, visible))
+
+    def _first(self, name: str, after: float, before: float, end: bool = False) -> float | None:
+        for start, stop in self.spans.get(name, ()):
+            if after <= start <= before:
+                return stop if end else start
+        return None
+
+    def report(self) -> str:
+        per_stage: dict[str, list[float]] = {name: [] for name, _, _ in self.STAGES}
+        for started, visible in self.edits:
+            t = {"edit": started, "visible": visible,
+                 "act_end": self._first("act", started, visible, end=True),
+                 "push_end": self._first("push", started, visible, end=True),
+                 "recv_start": self._first("recv", started, visible),
+                 "admit_start": self._first("admit", started, visible),
+                 "admit_end": self._first("admit", started, visible, end=True)}
+            if all(v is not None for v in t.values()):
+                for name, a, b in self.STAGES:
+                    per_stage[name].append((t[b] - t[a]) * 1000)
         lines = []
-        for name in sorted(self.ms):
-            values = self.ms[name]
-            lines.append(f"    {name:34} n={len(values):5}  p50 {pct(values, 50):6.3f} ms  p90 {pct(values, 90):6.3f} ms")
-        act = pct(self.ms.get("Alice: Workspace.act", [0.0]), 50)
-        admit = pct(self.ms.get("Priya: Workspace.admit_from", [0.0]), 50)
-        lines.append(f"    network path and the rest (p50 latency - p50 act - p50 admit): {pct(latencies, 50) - act - admit:.3f} ms")
+        for name, values in per_stage.items():
+            if values:
+                lines.append(f"    {name:44} p50 {pct(values, 50):6.3f} ms  p90 {pct(values, 90):6.3f} ms")
+        for name in sorted(n for n in self.spans if ":" in n):
+            values = [(b - a) * 1000 for a, b in self.spans[name]]
+            lines.append(f"    {name:44} p50 {pct(values, 50):6.3f} ms  p90 {pct(values, 90):6.3f} ms")
         return "\n".join(lines)
 
 
@@ -134,7 +169,8 @@ def disk_sync_ms(directory: Path, count: int = 50) -> tuple[float, float]:
     return pct(times, 50), pct(times, 90)
 
 
-async def live_edits(count: int, pace_ms: float | None, tmp: Path) -> tuple[list[float], float]:
+async def live_edits(count: int, pace_ms: float | None, tmp: Path,
+                     breakdown: Breakdown | None = None) -> tuple[list[float], float]:
     a = DeviceIdentity.create(tmp / "a", "Alice")
     b = DeviceIdentity.create(tmp / "b", "Priya", "BT")
     wa, wb = Workspace(tmp / "a", a), Workspace(tmp / "b", b)
@@ -173,6 +209,8 @@ async def live_edits(count: int, pace_ms: float | None, tmp: Path) -> tuple[list
             arrived.clear()
             await asyncio.wait_for(arrived.wait(), 30)
         latencies.append((visible[new_hash] - t0) * 1000)
+        if breakdown is not None:
+            breakdown.edit(t0, visible[new_hash])
     await session.until_quiet()
     per_edit = (session.exchange.bytes_out - base_out + session.exchange.bytes_in - base_in) / count
     await sa.stop()
@@ -229,13 +267,13 @@ async def main() -> None:
             if args.breakdown:
                 breakdown.install()
             try:
-                latencies, per_edit = await live_edits(edits, pace, tmp / name.replace(" ", "-"))
+                latencies, per_edit = await live_edits(edits, pace, tmp / name.replace(" ", "-"), breakdown)
             finally:
                 breakdown.uninstall()
             results[name] = per_edit
             print(summary(f"edit->visible {name}", latencies))
             if args.breakdown:
-                print(breakdown.report(latencies))
+                print(breakdown.report())
         p50, p90 = disk_sync_ms(tmp)
         print(f"disk: sync of one overwritten 4 KiB block p50 {p50:.3f} ms, p90 {p90:.3f} ms (after the runs)")
         print(f"bytes per live edit (both ways, frames): paced {results['paced 120 ms']:.0f} B, "
