@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
@@ -213,7 +213,11 @@ class ContractView:
 
     def at(self, now: int) -> "ContractView":
         """The same contract seen at another time (only the answers that depend on ``now`` change)."""
-        return self if now == self.now else replace(self, now=now)
+        if now == self.now:
+            return self
+        moved = copy.copy(self)  # shares every part, which are read-only; a third of ``replace``'s cost
+        object.__setattr__(moved, "now", now)
+        return moved
 
     @cached_property
     def timeline(self) -> tuple[TimelineEntry, ...]:

@@ -156,7 +156,7 @@ class PeerService:
 
     def act(self, contract_id: str, action, *args, **kwargs):
         outcome = self.ws.act(contract_id, action, *args, **kwargs)
-        self._rowids[contract_id] = self.ws.store.last_rowid(contract_id)
+        self._rowids[contract_id] = self.ws.known_rowid(contract_id)  # as the write left it
         self.changed(contract_id)
         self._upkeep_soon()
         return outcome

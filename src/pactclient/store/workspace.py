@@ -156,6 +156,11 @@ class Workspace:
         doc.set_actor(self.identity.public_key)
         return doc
 
+    def known_rowid(self, contract_id: str) -> int | None:
+        """The contract's newest change rowid as this workspace last read or wrote it (no query)."""
+        cached = self._docs.get(contract_id)
+        return cached[1] if cached is not None else None
+
     def cache(self, contract_id: str) -> ReadCache:
         return self._caches.setdefault(contract_id, ReadCache())
 
@@ -271,10 +276,15 @@ class Workspace:
         for change in doc.get_changes(before):
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
-        self._after_write(contract_id, doc, now)
+        self._after_write(contract_id, doc, now, {self.identity.key_hex})
 
-    def _after_write(self, contract_id: str, doc: Document, now: int) -> None:
+    def _after_write(self, contract_id: str, doc: Document, now: int, signers: set[str]) -> None:
+        """Runs inside the write transaction, after ``signers`` stored new changes of the contract."""
         last = self.store.last_rowid(contract_id)
+        prior = self._docs.get(contract_id)
+        known = self._signers.get(contract_id)
+        if prior is not None and known is not None and known[0] == prior[1]:
+            self._signers[contract_id] = (last, known[1] | signers)  # no need to read them back
         self._docs[contract_id] = (doc, last)
         if self.defer_upkeep:
             self._written.add(contract_id)
@@ -369,7 +379,7 @@ class Workspace:
         else:
             doc.merge(scratch)
         doc.set_actor(self.identity.public_key)
-        self._after_write(contract_id, doc, now)
+        self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted})
         return Received(contract_id, tuple(admitted))
 
     def party_keys(self, contract_id: str) -> set[bytes]:
