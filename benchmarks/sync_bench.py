@@ -227,8 +227,11 @@ async def fresh_fetch(changes: int, tmp: Path) -> dict:
     cid = wa.create("Mail re-downloads", catalog.load("broadband-fault"), "customer")
     wa.act(cid, actions.add_party, c.key_hex, "Colin", "supplier", "Openreach")
     t = time.perf_counter()
+    wa.defer_upkeep = True  # as under `pact serve`: building the contract is not what is measured
     for i in range(changes - wa.store.change_count(cid)):
         wa.act(cid, actions.note, f"note {i}")
+    wa.defer_upkeep = False
+    wa.upkeep()
     build_s = time.perf_counter() - t
     with wc.store.write():  # C pins A's key (`pact peers add --key`), and holds nothing of the contract
         wc.store.put_peer(a.key_hex, "Alice", "", "known")
