@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, Callable
 
 from pactclient.model import terms as terms_mod
+from pactclient.model.lazy import LazyEntries
 from pactclient.model.money import format_debt
 from pactclient.model.schema import FINISHED
 
@@ -156,46 +157,6 @@ class Scorecard:
     contacts: int
 
 
-class LazyEntries(Sequence):
-    """An immutable sequence of timeline entries, read only when first used.
-
-    The timeline is the part of a contract that grows without bound, and most uses of a view (the
-    checks every action makes) never look at it. Compares, copies and iterates like a tuple.
-    """
-
-    def __init__(self, read: Callable[[], Sequence[dict]]):
-        self._read: Callable[[], Sequence[dict]] | None = read
-        self._entries: tuple[dict, ...] = ()
-
-    def _all(self) -> tuple[dict, ...]:
-        if self._read is not None:
-            self._entries, self._read = tuple(self._read()), None
-        return self._entries
-
-    def __getitem__(self, index):
-        return self._all()[index]
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __iter__(self):
-        return iter(self._all())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (LazyEntries, tuple)):
-            return self._all() == tuple(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # entries are dicts
-
-    def __repr__(self) -> str:
-        return f"LazyEntries({self._all()!r})" if self._read is None else "LazyEntries(<not read yet>)"
-
-    def __deepcopy__(self, memo: dict) -> tuple[dict, ...]:
-        # ``dataclasses.asdict`` deep-copies field values: give it the plain tuple.
-        return copy.deepcopy(self._all(), memo)
-
-
 @dataclass(frozen=True)
 class ContractView:
     id: str
@@ -215,7 +176,7 @@ class ContractView:
         """The same contract seen at another time (only the answers that depend on ``now`` change)."""
         if now == self.now:
             return self
-        moved = copy.copy(self)  # shares every part, which are read-only; a third of ``replace``'s cost
+        moved = copy.copy(self)  # shares every part (all read-only) rather than building the view again
         object.__setattr__(moved, "now", now)
         return moved
 

@@ -35,6 +35,7 @@ from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
 from pactclient.store.sqlite_store import SqliteStore
+from pactclient.store.summary import light_of, summarize  # noqa: F401  (light_of: imported from here by the CLI and TUI)
 
 DB_FILE = "pact.db"
 SNAPSHOT_EVERY = 256  # compact once this many changes are stored after the last snapshot
@@ -398,33 +399,3 @@ class Workspace:
     def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes]]:
         """(hash, data, signature) of every stored change, dependencies first."""
         return [(r[1], r[3], r[4]) for r in self.store.changes_after(contract_id, 0)]
-
-
-def light_of(summary: dict, now: int) -> str:
-    """The traffic light from a summary row (same rule as ``ContractView.light``)."""
-    due = summary.get("next_due")
-    if due is not None and due < now:
-        return "red"
-    if (due is not None and due - now <= 24 * 3600 * 1000) or summary.get("open_proposals"):
-        return "amber"
-    return "green"
-
-
-def summarize(view: ContractView, my_key: str) -> dict:
-    """What the summary index keeps per contract, so listing never loads a document."""
-    me = view.party_by_key(my_key)
-    nd = view.next_due()
-    return {
-        "title": view.title,
-        "template": view.template,
-        "created_at": view.created_at,
-        "my_party": me.id if me else "",
-        "parties": {pid: p.label for pid, p in view.parties.items()},
-        "turn": list(view.turn()),
-        "next_due": nd.due if nd else None,
-        "next_due_title": nd.title if nd else "",
-        "open_proposals": len(view.open_proposals()),
-        "last_activity_at": view.last_activity_at(),
-        "resolved": view.resolved(),
-        "broken": sum(s.broken for s in view.scorecard().per_party),
-    }
