@@ -263,7 +263,7 @@ class PeerService:
             if isinstance(event, ev.PeerGreeted):
                 self._record_peer(event.peer_key, event.name, "online")
             elif isinstance(event, ev.ChangesAdmitted):
-                self._rowids[event.contract_id] = self.ws.store.last_rowid(event.contract_id)
+                self._rowids[event.contract_id] = self.ws.known_rowid(event.contract_id)  # as admission left it
                 self.changed(event.contract_id, except_key=event.peer_key)
                 self._upkeep_soon()
             _log_event(event)

@@ -361,7 +361,9 @@ class Workspace:
 
     def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool) -> Received:
         """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction."""
-        doc = self.document(contract_id) if self.store.has_contract(contract_id) else None
+        # A contract held in memory exists in the store (contracts are never deleted).
+        held = contract_id in self._docs or self.store.has_contract(contract_id)
+        doc = self.document(contract_id) if held else None
         if doc is not None:
             scratch.merge(doc)
         before = doc.get_heads() if doc is not None else []
