@@ -121,8 +121,11 @@ class PeerService:
         if self._upkeep_due is not None:
             self._upkeep_due.cancel()
             self._upkeep_due = None
-        self.ws.defer_upkeep = False
-        self._upkeep()
+        try:
+            self.ws.defer_upkeep = False
+            self.ws.upkeep()  # leave nothing lagging behind for the next process
+        except Exception:  # e.g. the workspace was closed first: readers bring rows up to date anyway
+            log.exception("store upkeep at stop failed")
 
     @property
     def address(self) -> str:
@@ -304,6 +307,7 @@ class PeerService:
                     if self._rowids.get(cid) != last:
                         self._rowids[cid] = last
                         self.changed(cid)
+                        self._upkeep_soon()  # e.g. an invite redeemed here wrote through the workspace
                 if self.dial_known:
                     self._dial_known()
             except Exception:
