@@ -335,3 +335,17 @@ def test_the_file_and_its_report_are_written_both_or_neither(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_all([(tmp_path / "case.pact", b"evidence"), (tmp_path / "case.html", b"report")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.html", "case.pact"]
+
+
+def test_an_answer_right_after_a_note_still_countersigns_at_once(tmp_path, make_party):
+    """The countersigning check is skipped only after edits that touch no proposal: a note first
+    (checked: nothing waits yet), then the accepting answer, which completes the agreement."""
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb], roles=("customer", "supplier"))
+    outcome = wb.act(cid, actions.propose, "change_due", {"id": "diagnose", "due": wb.clock.now + 5 * 24 * HOUR})
+    exchange(wb, wa, cid)
+    wa.act(cid, actions.note, "let me check the engineer's diary")
+    wa.act(cid, actions.answer, outcome.ref, True)
+    assert summary(verify_bytes(encode(wa, cid)))["agreements"][0]["signed_by"] == ["customer"]
+    assert wa.countersign(cid) == 0

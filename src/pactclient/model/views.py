@@ -8,11 +8,14 @@ light and the scorecard. Everything here is pure: ``now`` is passed in.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from pactclient.model import terms as terms_mod
+from pactclient.model.lazy import LazyEntries
 from pactclient.model.money import format_debt
 from pactclient.model.schema import FINISHED
 
@@ -167,8 +170,16 @@ class ContractView:
     items: dict[str, Item]
     activities: dict[str, Activity]
     proposals: tuple[Proposal, ...]
-    raw_timeline: tuple[dict, ...]  # plain entries; ``timeline`` types them only when someone reads them
+    raw_timeline: Sequence[dict]  # plain entries; ``timeline`` types them only when someone reads them
     now: int = field(compare=False)
+
+    def at(self, now: int) -> "ContractView":
+        """The same contract seen at another time (only the answers that depend on ``now`` change)."""
+        if now == self.now:
+            return self
+        moved = copy.copy(self)  # shares every part (all read-only) rather than building the view again
+        object.__setattr__(moved, "now", now)
+        return moved
 
     @cached_property
     def timeline(self) -> tuple[TimelineEntry, ...]:
@@ -180,7 +191,9 @@ class ContractView:
     # -- construction ----------------------------------------------------------------------------
 
     @classmethod
-    def from_raw(cls, raw: dict, now: int) -> "ContractView":
+    def from_raw(cls, raw: dict, now: int, timeline: Callable[[], Sequence[dict]] | None = None) -> "ContractView":
+        """The view of ``raw`` at ``now``. Its timeline is ``raw["timeline"]``, or, given ``timeline``,
+        what that returns when the timeline is first used (see ``LazyEntries``)."""
         meta = raw.get("contract", {})
         in_force = terms_mod.terms_in_force(raw)
         parties = {
@@ -258,7 +271,7 @@ class ContractView:
             items=items,
             activities=activities,
             proposals=proposals,
-            raw_timeline=tuple(raw.get("timeline", [])),
+            raw_timeline=LazyEntries(timeline) if timeline is not None else tuple(raw.get("timeline", [])),
             now=now,
         )
 

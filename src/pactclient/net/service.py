@@ -12,8 +12,11 @@ Interface (all on one asyncio loop)::
     await service.sync_with(address)          # dial one address and return when both are in step
     await service.stop()
 
-Edits written by other processes of the same home (``pact note`` while ``pact serve`` runs) are found
-by polling the store every ``POLL_SECONDS`` and pushed like local ones. Changes admitted from one peer
+A local edit (``act``) or an admitted change is offered to peers as soon as it is committed; the
+workspace's upkeep (summary index, compaction) waits ``UPKEEP_AFTER`` seconds so that it never delays
+that, and a burst of edits pays for it once. Edits written by other processes of the same home
+(``pact note`` while ``pact serve`` runs) are found by polling the store every ``POLL_SECONDS`` and
+pushed like local ones. Changes admitted from one peer
 are offered to every other connected peer (relay). Known peers with an address are dialled and
 redialled with exponential backoff (``BACKOFF_FIRST`` doubling to ``BACKOFF_MAX``).
 """
@@ -40,6 +43,7 @@ from pactclient.sync.invites import DEFAULT_TTL_MS, InviteCode, InviteHost, crea
 log = logging.getLogger("pact.net")
 
 POLL_SECONDS = 0.2
+UPKEEP_AFTER = 0.05
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 HANDSHAKE_TIMEOUT = 10.0
@@ -67,12 +71,15 @@ class PeerService:
         self._tasks: set[asyncio.Task] = set()
         self._dialers: dict[str, asyncio.Task] = {}
         self._rowids: dict[str, int] = {}
+        self._rowid_seen = 0  # the store's newest change rowid when ``_rowids`` was last read
+        self._upkeep_due: asyncio.TimerHandle | None = None
         self._finder = None
         self.state = "stopped"
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.ws.defer_upkeep = True  # done by ``_upkeep`` shortly after each write instead
         self._rowids = self._read_rowids()
         self._server = await asyncio.start_server(self._accept, self.host, self.port, ssl=self.tls.server(),
                                                   ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
@@ -111,6 +118,14 @@ class PeerService:
         for server in (self._server, self._invite_server):
             if server is not None:
                 await server.wait_closed()
+        if self._upkeep_due is not None:
+            self._upkeep_due.cancel()
+            self._upkeep_due = None
+        try:
+            self.ws.defer_upkeep = False
+            self.ws.upkeep()  # leave nothing lagging behind for the next process
+        except Exception:  # e.g. the workspace was closed first: readers bring rows up to date anyway
+            log.exception("store upkeep at stop failed")
 
     @property
     def address(self) -> str:
@@ -144,8 +159,9 @@ class PeerService:
 
     def act(self, contract_id: str, action, *args, **kwargs):
         outcome = self.ws.act(contract_id, action, *args, **kwargs)
-        self._rowids[contract_id] = self.ws.store.last_rowid(contract_id)
+        self._rowids[contract_id] = self.ws.known_rowid(contract_id)  # as the write left it
         self.changed(contract_id)
+        self._upkeep_soon()
         return outcome
 
     def changed(self, contract_id: str, except_key: bytes | None = None) -> None:
@@ -250,8 +266,9 @@ class PeerService:
             if isinstance(event, ev.PeerGreeted):
                 self._record_peer(event.peer_key, event.name, "online")
             elif isinstance(event, ev.ChangesAdmitted):
-                self._rowids[event.contract_id] = self.ws.store.last_rowid(event.contract_id)
+                self._rowids[event.contract_id] = self.ws.known_rowid(event.contract_id)  # as admission left it
                 self.changed(event.contract_id, except_key=event.peer_key)
+                self._upkeep_soon()
             _log_event(event)
             for callback in list(self._subscribers):
                 try:
@@ -261,20 +278,36 @@ class PeerService:
 
     # -- background work ----------------------------------------------------------------------------
 
-    def _read_rowids(self) -> dict[str, int]:
-        rows = self.ws.store.db.execute("SELECT contract_id, max(rowid) FROM changes GROUP BY contract_id")
+    def _read_rowids(self, after: int = 0) -> dict[str, int]:
+        """Newest change rowid of each contract that has changes after rowid ``after``."""
+        self._rowid_seen = self.ws.store.db.execute("SELECT coalesce(max(rowid), 0) FROM changes").fetchone()[0]
+        rows = self.ws.store.db.execute(
+            "SELECT contract_id, max(rowid) FROM changes WHERE rowid>? GROUP BY contract_id", (after,))
         return dict(rows.fetchall())
+
+    def _upkeep_soon(self) -> None:
+        if self._upkeep_due is None and self.state == "running":
+            self._upkeep_due = asyncio.get_running_loop().call_later(UPKEEP_AFTER, self._upkeep)
+
+    def _upkeep(self) -> None:
+        self._upkeep_due = None
+        try:
+            self.ws.upkeep()
+        except Exception:  # a busy store: the summaries stay marked as lagging and are redone later
+            log.exception("store upkeep failed")
 
     async def _watch_store(self) -> None:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
                 self.tls.pinned()
-                rowids = self._read_rowids()
-                for cid, last in rowids.items():
+                # Only changes stored since the last look: reading every contract's newest rowid would
+                # walk the whole changes table on every poll.
+                for cid, last in self._read_rowids(after=self._rowid_seen).items():
                     if self._rowids.get(cid) != last:
                         self._rowids[cid] = last
                         self.changed(cid)
+                        self._upkeep_soon()  # e.g. an invite redeemed here wrote through the workspace
                 if self.dial_known:
                     self._dial_known()
             except Exception:
@@ -330,6 +363,8 @@ def _local_addresses() -> list[str]:
 
 def _log_event(event) -> None:
     if isinstance(event, ev.ChangesAdmitted):
+        if not log.isEnabledFor(logging.INFO):  # every live edit passes here: skip the fingerprints
+            return
         log.info("admitted %d change(s) of %s from %s", len(event.hashes), event.contract_id[:12],
                  short_fingerprint(event.peer_key))
     elif isinstance(event, (ev.PeerRefused, ev.RefusedByPeer)):

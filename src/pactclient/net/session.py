@@ -51,13 +51,15 @@ class Session:
         self.ended = asyncio.Event()
 
     async def flush(self) -> None:
-        data = self.exchange.data_to_send()
-        if data:
-            self.writer.write(data)
-            await asyncio.wait_for(self._drained(), WRITE_TIMEOUT)
+        # Events first: what the peer sent is shown before our answer to it is written.
         events = self.exchange.events()
         if events:
             self.on_events(self, events)
+        data = self.exchange.data_to_send()
+        if data:
+            self.writer.write(data)
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                await self._drained()
 
     async def _drained(self) -> None:
         await self.writer.drain()
@@ -69,6 +71,9 @@ class Session:
 
     def push_soon(self) -> None:
         """Send what the exchange queued outside ``run`` (e.g. after ``local_changed``)."""
+        events = self.exchange.events()
+        if events:
+            self.on_events(self, events)
         data = self.exchange.data_to_send()
         if data and not self.writer.is_closing():
             self.writer.write(data)
@@ -76,9 +81,6 @@ class Session:
                 self.error = TimeoutError(f"the peer left over {MAX_UNSENT_BYTES} bytes unread")
                 self.exchange.closed = True
                 self.writer.transport.abort()  # the read loop then ends and cleans up
-        events = self.exchange.events()
-        if events:
-            self.on_events(self, events)
 
     def _greeted(self) -> bool:
         # Invite exchanges have no greeting: their one frame closes them.
@@ -93,8 +95,11 @@ class Session:
                 greeted = self._greeted()
                 timeout = PING_AFTER if greeted else max(0.0, hello_by - time.monotonic())
                 try:
-                    data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
-                except asyncio.TimeoutError:
+                    # A deadline on this task rather than ``wait_for``, which runs the read as a task of
+                    # its own: that costs two more turns of the event loop for every message received.
+                    async with asyncio.timeout(timeout):
+                        data = await self.reader.read(READ_SIZE)
+                except TimeoutError:
                     if not greeted or time.monotonic() - self._last_heard > DEAD_AFTER:
                         self.exchange.close("timed out")
                         await self.flush()

@@ -27,25 +27,27 @@ class PinnedContexts:
         self._server: ssl.SSLContext | None = None
         self._server_keys: set[bytes] = set()
         self._client: ssl.SSLContext | None = None
-        self._by_contract: dict[str, tuple[int, set[bytes]]] = {}  # contract -> (last rowid, party keys)
+        self._by_contract: dict[str, set[bytes]] = {}  # contract -> party keys
+        self._rowid_read = 0  # changes up to this rowid are reflected in ``_by_contract``
 
     def _store_mark(self) -> tuple:
+        # Changes are append-only, so the newest rowid moves whenever a change is stored; both reads
+        # are lookups, not scans (this runs on every poll of a running peer).
         db = self.ws.store.db
-        changes = db.execute("SELECT max(rowid), count(*) FROM changes").fetchone()
+        changes = db.execute("SELECT coalesce(max(rowid), 0) FROM changes").fetchone()[0]
         peers = db.execute("SELECT group_concat(key || state) FROM peers").fetchone()
         return (changes, peers)
 
     def pinned(self) -> frozenset[bytes]:
         mark = self._store_mark()
         if mark != self._mark:
-            keys = set()
-            rowids = self.ws.store.db.execute("SELECT contract_id, max(rowid) FROM changes GROUP BY contract_id")
-            for cid, last in rowids.fetchall():
-                known = self._by_contract.get(cid)
-                if known is None or known[0] != last:  # only contracts that changed are read again
-                    known = (last, self.ws.party_keys(cid))
-                    self._by_contract[cid] = known
-                keys |= known[1]
+            # Only contracts with changes stored since the last look are read again.
+            changed = self.ws.store.db.execute(
+                "SELECT DISTINCT contract_id FROM changes WHERE rowid>? AND rowid<=?", (self._rowid_read, mark[0]))
+            for (cid,) in changed.fetchall():
+                self._by_contract[cid] = self.ws.party_keys(cid)
+            self._rowid_read = mark[0]
+            keys = set().union(*self._by_contract.values())
             for peer in self.ws.store.peers():
                 if peer["state"] != "blocked":
                     keys.add(bytes.fromhex(peer["key"]))

@@ -78,9 +78,12 @@ def admit_changes(
     known_heads: list[bytes],
     signatures: dict[bytes, bytes],
     contract_id: str | None,
+    known_keys: set[str] | None = None,
 ) -> list[AdmittedChange]:
     """Check every change in ``scratch`` that is not covered by ``known_heads``.
 
+    ``known_keys``, if given, is ``party_keys_at(<a copy>, known_heads)`` as the caller already has it
+    (a live edit usually depends on exactly the receiver's heads), so it is not read again.
     Returns the admitted changes in an order where dependencies come first. Raises AdmissionError
     naming the first bad change and its key (NotVouched when the only fault is a missing signature).
     """
@@ -101,6 +104,8 @@ def admit_changes(
     signed = {c.hash for c in given}
     vouched = vouchers(new, signed)
     parties = PartyLists(scratch)
+    if known_keys is not None:
+        parties.seed(known_heads, known_keys)
     permissions = PermissionChecker(scratch)
     admitted = []
     roots_seen = 0

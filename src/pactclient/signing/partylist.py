@@ -85,6 +85,10 @@ class PartyLists:
                 if made is not None:
                     self._root_objects.add(made)
 
+    def seed(self, heads: list[bytes], keys: set[str]) -> None:
+        """Take ``keys`` as the party list at ``heads`` (the copy's own heads, known to the caller)."""
+        self._lists[frozenset(heads)] = keys
+
     def at(self, change) -> set[str]:
         """Hex keys of the parties in force at ``change``'s dependencies."""
         deps = change.deps

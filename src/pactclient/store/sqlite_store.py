@@ -17,6 +17,7 @@ from pactclient.errors import StoreError
 
 APPLICATION_ID = 0x50414354  # "PACT"
 STORE_VERSION = 2  # 2: a change's signature may be NULL (vouched for by a later signed change, see signing)
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 _CHANGES = """
 CREATE TABLE changes (
@@ -31,6 +32,7 @@ CREATE TABLE changes (
     UNIQUE (contract_id, hash)
 );
 CREATE INDEX changes_by_actor ON changes (contract_id, actor, seq);
+CREATE INDEX changes_by_contract ON changes (contract_id);
 CREATE TRIGGER changes_are_append_only_u BEFORE UPDATE ON changes
     BEGIN SELECT RAISE(ABORT, 'signed changes are append-only'); END;
 CREATE TRIGGER changes_are_append_only_d BEFORE DELETE ON changes
@@ -42,7 +44,8 @@ CREATE TABLE contracts (
     id          TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
-    summary     TEXT NOT NULL
+    summary     TEXT NOT NULL,
+    summary_rowid INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE snapshots (
     contract_id TEXT PRIMARY KEY REFERENCES contracts(id),
@@ -92,6 +95,8 @@ class SqliteStore:
                 self._run(_SCHEMA + _CHANGES)
                 self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
+        else:
+            self._add_missing_parts()
         self._check_integrity_quick()
         if not fresh and version < STORE_VERSION:
             self._migrate(version)
@@ -111,10 +116,27 @@ class SqliteStore:
                 self.db.execute("DROP TRIGGER IF EXISTS changes_are_append_only_u")
                 self.db.execute("DROP TRIGGER IF EXISTS changes_are_append_only_d")
                 self.db.execute("DROP INDEX IF EXISTS changes_by_actor")
+                self.db.execute("DROP INDEX IF EXISTS changes_by_contract")
                 self._run(_CHANGES)
                 self.db.execute("INSERT INTO changes SELECT * FROM changes_v1")
                 self.db.execute("DROP TABLE changes_v1")
             self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
+
+    def _add_missing_parts(self) -> None:
+        """Bring a store made by an earlier pact up to the current schema; both additions are ignored
+        by earlier versions, so the store version stays the same."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(contracts)")}
+        indexes = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        if "summary_rowid" in columns and "changes_by_contract" in indexes:
+            return
+        with self.write():
+            if "changes_by_contract" not in indexes:
+                self.db.execute("CREATE INDEX changes_by_contract ON changes (contract_id)")
+            if "summary_rowid" not in columns:
+                self.db.execute("ALTER TABLE contracts ADD COLUMN summary_rowid INTEGER NOT NULL DEFAULT 0")
+                # Earlier versions wrote the summary in the same transaction as each change: all are current.
+                self.db.execute("UPDATE contracts SET summary_rowid ="
+                                " (SELECT coalesce(max(rowid), 0) FROM changes WHERE contract_id = contracts.id)")
 
     def _check_integrity_quick(self) -> None:
         try:
@@ -127,20 +149,41 @@ class SqliteStore:
     def close(self) -> None:
         self.db.close()
 
+    def defer_checkpoints(self, deferred: bool) -> None:
+        """With ``deferred``, no commit copies the WAL back into the database file (a checkpoint, which
+        costs further syncs); the owner calls ``checkpoint()`` when idle instead. Checkpointing often
+        also keeps the WAL short, so commits overwrite its blocks rather than grow the file."""
+        self.db.execute(f"PRAGMA wal_autocheckpoint={0 if deferred else AUTOCHECKPOINT_PAGES}")
+
+    def checkpoint(self) -> None:
+        """Copy committed pages from the WAL into the database file, as far as readers allow."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE) so concurrent writers queue here."""
+    def write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so concurrent writers queue here.
+
+        ``durable=False`` is for derived data only (summaries, snapshots): its commit does not wait for
+        the disk, so a power cut may lose this transaction — never an earlier one, and never a later
+        durable one, whose sync of the WAL carries it too (WAL frames are replayed in order).
+        """
+        if not durable:
+            self.db.execute("PRAGMA synchronous=NORMAL")
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"the store is busy or read-only: {exc}") from None
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"the store is busy or read-only: {exc}") from None
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
+        finally:
+            if not durable:
+                self.db.execute("PRAGMA synchronous=FULL")
 
     # -- contracts ----------------------------------------------------------------------------------
 
@@ -156,10 +199,18 @@ class SqliteStore:
             (contract_id, now, now),
         )
 
-    def put_summary(self, contract_id: str, summary: dict, now: int) -> None:
+    def put_summary(self, contract_id: str, summary: dict, now: int, rowid: int) -> None:
+        """Store the summary of the contract as it stands after change ``rowid``."""
         self.db.execute(
-            "UPDATE contracts SET summary=?, updated_at=? WHERE id=?", (json.dumps(summary), now, contract_id)
+            "UPDATE contracts SET summary=?, updated_at=?, summary_rowid=? WHERE id=?",
+            (json.dumps(summary), now, rowid, contract_id),
         )
+
+    def stale_summaries(self) -> list[str]:
+        """Contracts whose summary does not yet reflect their newest change."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM contracts WHERE summary_rowid <"
+            " (SELECT coalesce(max(rowid), 0) FROM changes WHERE contract_id = contracts.id)")]
 
     def summaries(self) -> list[tuple[str, dict, int]]:
         """(id, summary, updated_at) for every contract, read from the index alone."""
@@ -223,8 +274,12 @@ class SqliteStore:
             "SELECT actor, hash, max(seq) FROM changes WHERE contract_id=? GROUP BY actor", (contract_id,))
         return {actor: h for actor, h, _ in rows}
 
-    def signer_keys(self, contract_id: str) -> set[bytes]:
-        return {r[0] for r in self.db.execute("SELECT DISTINCT actor FROM changes WHERE contract_id=?", (contract_id,))}
+    def signer_keys(self, contract_id: str, after: int = 0) -> set[bytes]:
+        """Keys that signed at least one change of the contract stored after rowid ``after``."""
+        # The planner would walk the (contract, actor) index from its start; the rowid range is what is small.
+        rows = self.db.execute("SELECT DISTINCT actor FROM changes INDEXED BY changes_by_contract"
+                               " WHERE contract_id=? AND rowid>?", (contract_id, after))
+        return {r[0] for r in rows}
 
     def change_count(self, contract_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM changes WHERE contract_id=?", (contract_id,)).fetchone()[0]
@@ -236,6 +291,11 @@ class SqliteStore:
         return self.db.execute(
             "SELECT data, heads, last_rowid, signature FROM snapshots WHERE contract_id=?", (contract_id,)
         ).fetchone()
+
+    def snapshot_rowid(self, contract_id: str) -> int:
+        """The last change rowid the contract's snapshot covers (0: no snapshot)."""
+        row = self.db.execute("SELECT last_rowid FROM snapshots WHERE contract_id=?", (contract_id,)).fetchone()
+        return row[0] if row else 0
 
     def put_snapshot(self, contract_id: str, data: bytes, heads: bytes, last_rowid: int, signature: bytes, now: int) -> None:
         self.db.execute(

@@ -1,12 +1,18 @@
 """The workspace of one home: its identity, its store, and the contracts in it.
 
 Every local edit runs inside one SQLite write transaction: catch up with what is committed, apply the
-action, sign the new change, store it, update the summary index, commit. Two processes of the same
-home (``pact serve`` and a ``pact note`` typed meanwhile) therefore never write two different changes
-with the same actor and sequence number.
+action, sign the new change, store it, commit. Two processes of the same home (``pact serve`` and a
+``pact note`` typed meanwhile) therefore never write two different changes with the same actor and
+sequence number.
 
 Every received change, from a bundle or a peer, goes through ``receive``: loaded into a scratch copy,
 admitted by ``pactclient.signing`` and only then stored and merged.
+
+Upkeep — the summary index that listing reads, and compaction into a signed snapshot — follows each
+write in the same transaction, unless ``defer_upkeep`` is set (``PeerService`` sets it so that a live
+edit reaches peers without waiting for it, and calls ``upkeep()`` shortly after). The summary row
+records the newest change it reflects, so a summary that lags behind is recomputed when read
+(``summaries``): listing is never wrong, whichever process wrote last.
 """
 
 from __future__ import annotations
@@ -23,18 +29,20 @@ from automerge.core import ROOT, Document
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RefusedOperation, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
-from pactclient.model.amdoc import EntryCache, bindings_failed
+from pactclient.model.amdoc import ReadCache, bindings_failed
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
 from pactclient.signing.permissions import PermissionChecker
-from pactclient.store import equivocation
 from pactclient.signing.vouching import ChangeLinks, author_heads
+from pactclient.store import equivocation
 from pactclient.store.sqlite_store import SqliteStore
+from pactclient.store.summary import light_of, summarize  # noqa: F401  (light_of: imported from here by the CLI and TUI)
 
 DB_FILE = "pact.db"
 SNAPSHOT_EVERY = 256  # compact once this many changes are stored after the last snapshot
+CHECKPOINT_EVERY = 64  # deferred upkeep: copy the WAL into the database after this many writes
 SNAPSHOT_DOMAIN = b"pactclient/snapshot/v1\x00"
 
 
@@ -59,15 +67,22 @@ class Received:
 
 
 class Workspace:
-    def __init__(self, home: Path, identity: DeviceIdentity, clock: Callable[[], int] = now_ms):
+    def __init__(self, home: Path, identity: DeviceIdentity, clock: Callable[[], int] = now_ms,
+                 defer_upkeep: bool = False):
         self.home = Path(home)
         self.identity = identity
         self.clock = clock
         self.store = SqliteStore(self.home / DB_FILE)
+        self.defer_upkeep = defer_upkeep
         # Long-running processes keep documents in memory; the rowid says how far each is caught up.
         self._docs: dict[str, tuple[Document, int]] = {}
-        self._caches: dict[str, EntryCache] = {}
+        self._caches: dict[str, ReadCache] = {}
         self._countersigned: dict[str, set[str]] = {}  # proposal ids countersigned (or not ours), per contract
+        self._agreements_checked: dict[str, tuple[bytes, ...]] = {}  # heads at which nothing waited to be countersigned
+        self._signers: dict[str, tuple[int, frozenset[str]]] = {}  # (rowid read up to, keys that signed)
+        self._party_keys: dict[str, tuple[tuple[bytes, ...], set[str]]] = {}  # (heads, hex keys in force there)
+        self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
+        self._writes_since_checkpoint = 0
 
     @classmethod
     def open(cls, home: Path, clock: Callable[[], int] = now_ms) -> "Workspace":
@@ -75,6 +90,16 @@ class Workspace:
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def defer_upkeep(self) -> bool:
+        """True: writes leave the summary index, compaction and WAL checkpoints to ``upkeep()``."""
+        return self._defer_upkeep
+
+    @defer_upkeep.setter
+    def defer_upkeep(self, deferred: bool) -> None:
+        self._defer_upkeep = bool(deferred)
+        self.store.defer_checkpoints(self._defer_upkeep)
 
     # -- naming ----------------------------------------------------------------------------------
 
@@ -140,25 +165,56 @@ class Workspace:
         doc.set_actor(self.identity.public_key)
         return doc
 
-    def cache(self, contract_id: str) -> EntryCache:
-        return self._caches.setdefault(contract_id, EntryCache())
+    def known_rowid(self, contract_id: str) -> int | None:
+        """The contract's newest change rowid as this workspace last read or wrote it (no query)."""
+        cached = self._docs.get(contract_id)
+        return cached[1] if cached is not None else None
+
+    def cache(self, contract_id: str) -> ReadCache:
+        return self._caches.setdefault(contract_id, ReadCache())
+
+    def _forget(self, contract_id: str) -> None:
+        """After a failed write: the in-memory document may hold a change the store does not."""
+        self._docs.pop(contract_id, None)
+        self._countersigned.pop(contract_id, None)
+        self._agreements_checked.pop(contract_id, None)
+        self._signers.pop(contract_id, None)
+        self._party_keys.pop(contract_id, None)
+        cache = self._caches.pop(contract_id, None)
+        if cache is not None:
+            cache.forget()  # a lazy timeline of an old view may still hold it
 
     def view(self, contract_id: str, now: int | None = None) -> ContractView:
         return view_of(self.document(contract_id), self.clock() if now is None else now, self.cache(contract_id))
 
     def summaries(self) -> list[dict]:
+        """Every contract's summary row, from the index; rows that lag behind their contract (written
+        by a process that defers upkeep and has not caught up yet) are brought up to date first."""
+        if self.store.stale_summaries():
+            self.upkeep()
         out = []
         for cid, summary, updated in self.store.summaries():
             out.append({"id": cid, "updated_at": updated, **summary})
         return out
 
-    def signer_keys(self, contract_id: str) -> frozenset[str]:
-        return frozenset(k.hex() for k in self.store.signer_keys(contract_id))
+    def signer_keys(self, contract_id: str, last: int | None = None) -> frozenset[str]:
+        """Hex keys that signed at least one stored change of the contract (read incrementally);
+        ``last`` is the contract's newest rowid if the caller just read it."""
+        last = self.store.last_rowid(contract_id) if last is None else last
+        read_to, keys = self._signers.get(contract_id, (0, frozenset()))
+        if read_to > last:  # cannot happen unless the store went back: read it all again
+            read_to, keys = 0, frozenset()
+        if read_to < last:
+            keys = keys | {k.hex() for k in self.store.signer_keys(contract_id, after=read_to)}
+            self._signers[contract_id] = (last, keys)
+        return keys
 
     # -- writing local edits -----------------------------------------------------------------------
 
     def _actor(self, contract_id: str | None) -> Actor:
-        signers = self.signer_keys(contract_id) if contract_id else frozenset()
+        # Called right after ``document``, in the same transaction: its rowid is the newest one.
+        known = self._docs.get(contract_id) if contract_id else None
+        signers = self.signer_keys(contract_id, known[1] if known else None) if contract_id else frozenset()
         return Actor(key=self.identity.key_hex, now=self.clock(), signers=signers,
                      cache=self.cache(contract_id) if contract_id else None)
 
@@ -174,29 +230,36 @@ class Workspace:
 
     def act(self, contract_id: str, action: Callable[..., Outcome], *args, **kwargs) -> Outcome:
         """Run one model action as one signed, durable change."""
-        with self.store.write():
-            doc = self.document(contract_id)
-            before = doc.get_heads()
-            try:
+        try:
+            with self.store.write():
+                doc = self.document(contract_id)
+                before = doc.get_heads()
                 actor = self._actor(contract_id)
                 outcome = action(doc, actor, *args, **kwargs)
-                self._countersign_pending(doc, actor)
+                self._countersign_pending(contract_id, doc, actor, before, action)
                 self._persist_new(contract_id, doc, before, self.clock())
-            except BaseException:
-                # The in-memory document may hold the uncommitted change: forget it.
-                self._docs.pop(contract_id, None)
-                self._countersigned.pop(contract_id, None)
-                raise
+        except BaseException:
+            self._forget(contract_id)
+            raise
         return outcome
 
-    def _countersign_pending(self, doc: Document, actor: Actor) -> int:
+    def _countersign_pending(self, contract_id: str, doc: Document, actor: Actor, before: list[bytes],
+                             action: Callable | None = None) -> int:
         """Countersign agreed versions this party has not signed yet (see pactclient.model.agreements).
 
         Runs only inside a local write transaction, never on receipt: no reply loops, no equivocation.
+        Skipped when nothing but ``action`` changed the document since a check found nothing waiting and
+        ``action`` is one that touches no proposal or party.
         """
-        settled = self._countersigned.setdefault(self._contract_of(doc), set())
-        return agreements.countersign_pending(doc, lambda: view_of(doc, actor.now, actor.cache),
-                                              self.identity.key_hex, actor.now, self.identity.sign, settled)
+        if (action in actions.LEAVE_AGREEMENTS_ALONE
+                and self._agreements_checked.get(contract_id) == tuple(sorted(before))):
+            written = 0
+        else:
+            settled = self._countersigned.setdefault(self._contract_of(doc), set())
+            written = agreements.countersign_pending(doc, lambda: view_of(doc, actor.now, actor.cache),
+                                                     self.identity.key_hex, actor.now, self.identity.sign, settled)
+        self._agreements_checked[contract_id] = tuple(sorted(doc.get_heads()))
+        return written
 
     @staticmethod
     def _contract_of(doc: Document) -> str:
@@ -206,17 +269,16 @@ class Workspace:
 
     def countersign(self, contract_id: str) -> int:
         """Countersign now whatever agreed versions wait for this device; returns how many."""
-        with self.store.write():
-            doc = self.document(contract_id)
-            before = doc.get_heads()
-            try:
-                written = self._countersign_pending(doc, self._actor(contract_id))
+        try:
+            with self.store.write():
+                doc = self.document(contract_id)
+                before = doc.get_heads()
+                written = self._countersign_pending(contract_id, doc, self._actor(contract_id), before)
                 if written:
                     self._persist_new(contract_id, doc, before, self.clock())
-            except BaseException:
-                self._docs.pop(contract_id, None)
-                self._countersigned.pop(contract_id, None)
-                raise
+        except BaseException:
+            self._forget(contract_id)
+            raise
         return written
 
     def _persist_new(self, contract_id: str, doc: Document, before: list[bytes], now: int) -> None:
@@ -231,16 +293,48 @@ class Workspace:
         for change in new:
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
-        self._after_write(contract_id, doc, now)
+        self._after_write(contract_id, doc, now, {self.identity.key_hex})
 
-    def _after_write(self, contract_id: str, doc: Document, now: int, saved: bytes | None = None) -> None:
+    def _after_write(self, contract_id: str, doc: Document, now: int, signers: set[str],
+                     saved: bytes | None = None) -> None:
+        """Runs inside the write transaction, after ``signers`` stored new changes of the contract;
+        ``saved`` is ``doc.save()`` if the caller has it (a fetched contract), for compaction."""
         last = self.store.last_rowid(contract_id)
+        prior = self._docs.get(contract_id)
+        known = self._signers.get(contract_id)
+        if prior is not None and known is not None and known[0] == prior[1]:
+            self._signers[contract_id] = (last, known[1] | signers)  # no need to read them back
         self._docs[contract_id] = (doc, last)
+        if self.defer_upkeep:
+            self._written.add(contract_id)
+            self._writes_since_checkpoint += 1
+        else:
+            self._upkeep_one(contract_id, doc, last, now, saved)
+
+    def _upkeep_one(self, contract_id: str, doc: Document, last_rowid: int, now: int,
+                    saved: bytes | None = None) -> None:
+        """Bring the summary row up to ``last_rowid`` and compact if enough changes piled up."""
         view = view_of(doc, now, self.cache(contract_id))
-        self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now)
-        snap = self.store.snapshot(contract_id)
-        if last - (snap[2] if snap else 0) >= SNAPSHOT_EVERY:
-            self._compact(contract_id, doc, last, now, saved)
+        self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now, last_rowid)
+        if last_rowid - self.store.snapshot_rowid(contract_id) >= SNAPSHOT_EVERY:
+            self._compact(contract_id, doc, last_rowid, now, saved)
+
+    def upkeep(self) -> int:
+        """Do the upkeep that writes left for later (``defer_upkeep``), and bring any lagging summary
+        row up to date, in one write transaction. Returns how many contracts it updated."""
+        with self.store.write(durable=False):  # only derived data: see SqliteStore.write
+            todo = set(self.store.stale_summaries()) | self._written
+            now = self.clock()
+            for contract_id in sorted(todo):
+                if self.store.has_contract(contract_id):
+                    doc = self.document(contract_id)
+                    self._upkeep_one(contract_id, doc, self.store.last_rowid(contract_id), now)
+                    self._party_keys_now(contract_id, doc)  # ready for admitting the next received edit
+        self._written -= todo
+        if self._defer_upkeep and self._writes_since_checkpoint >= CHECKPOINT_EVERY:
+            self._writes_since_checkpoint = 0
+            self.store.checkpoint()
+        return len(todo)
 
     def _compact(self, contract_id: str, doc: Document, last_rowid: int, now: int, saved: bytes | None = None) -> None:
         data = saved if saved is not None else doc.save()
@@ -259,16 +353,20 @@ class Workspace:
                 source: str = "bundle") -> Received:
         """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing."""
         self.refuse_equivocations(contract_id, change_blobs, signatures, source)
-        with self.store.write():
-            known = self.store.has_contract(contract_id)
-            base = self.document(contract_id).save() if known else b""
-            try:
-                scratch = Document.load(base + b"".join(change_blobs))
-            except BaseException as exc:  # crafted changes can make the bindings panic
-                if not bindings_failed(exc):
-                    raise
-                raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
-            return self._admit(contract_id, scratch, signatures, keep_scratch=False)
+        try:
+            with self.store.write():
+                known = self.store.has_contract(contract_id)
+                base = self.document(contract_id).save() if known else b""
+                try:
+                    scratch = Document.load(base + b"".join(change_blobs))
+                except BaseException as exc:  # crafted changes can make the bindings panic
+                    if not bindings_failed(exc):
+                        raise
+                    raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
+                return self._admit(contract_id, scratch, signatures, keep_scratch=False)
+        except BaseException:
+            self._forget(contract_id)  # the in-memory copy may have merged what the store did not keep
+            raise
 
     def refuse_equivocations(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
                              source: str) -> None:
@@ -291,8 +389,12 @@ class Workspace:
         what ``scratch`` was loaded from, if it was one saved document: a new contract keeps it as its
         first snapshot instead of saving the document again.
         """
-        with self.store.write():
-            return self._admit(contract_id, scratch, signatures, keep_scratch=keep_scratch, saved=saved)
+        try:
+            with self.store.write():
+                return self._admit(contract_id, scratch, signatures, keep_scratch, saved)
+        except BaseException:
+            self._forget(contract_id)  # the in-memory copy may have merged what the store did not keep
+            raise
 
     def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool,
                saved: bytes | None = None) -> Received:
@@ -300,8 +402,7 @@ class Workspace:
 
         Validly signed changes by a party can still be malformed (a party list that is a string, a
         timeline that is a number): reading them fails with whatever the model or the bindings raise.
-        Such changes are refused like forged ones; the in-memory copy, which may already have merged
-        them, is dropped so that the next read comes from the store (which the caller rolls back).
+        Such changes are refused like forged ones (the caller rolls back and forgets the in-memory copy).
         """
         try:
             return self._admit_checked(contract_id, scratch, signatures, keep_scratch, saved)
@@ -315,36 +416,42 @@ class Workspace:
 
     def _admit_checked(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
                        keep_scratch: bool, saved: bytes | None) -> Received:
-        doc = self.document(contract_id) if self.store.has_contract(contract_id) else None
+        # A contract held in memory exists in the store (contracts are never deleted).
+        held = contract_id in self._docs or self.store.has_contract(contract_id)
+        doc = self.document(contract_id) if held else None
         if doc is not None:
             scratch.merge(doc)
         before = doc.get_heads() if doc is not None else []
-        admitted = admit_changes(scratch, before, signatures, contract_id)
+        known = self._party_keys.get(contract_id)
+        known_keys = known[1] if known is not None and known[0] == tuple(sorted(before)) else None
+        admitted = admit_changes(scratch, before, signatures, contract_id, known_keys)
         if not admitted:
             return Received(contract_id, ())
         now = self.clock()
-        self.store.ensure_contract(contract_id, now)
+        if doc is None:
+            self.store.ensure_contract(contract_id, now)
         self.store.add_changes(contract_id, [(ch.hash, ch.actor, ch.seq, ch.data, ch.signature) for ch in admitted], now)
-        try:
-            if doc is None:
-                doc = scratch.fork() if keep_scratch else scratch
-            else:
-                doc.merge(scratch)
-                saved = None
-            doc.set_actor(self.identity.public_key)
-            self._after_write(contract_id, doc, now, saved)
-        except BaseException:
-            # Both may hold what the rolled-back transaction refused (the cache keys timeline entries by
-            # element id, which a later change by the same author could reuse).
-            self._docs.pop(contract_id, None)
-            self._caches.pop(contract_id, None)
-            raise
+        if doc is None:
+            doc = scratch.fork() if keep_scratch else scratch
+        else:
+            doc.merge(scratch)
+            saved = None
+        doc.set_actor(self.identity.public_key)
+        self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted}, saved)
         return Received(contract_id, tuple(admitted))
 
     def party_keys(self, contract_id: str) -> set[bytes]:
         """Keys of the parties in force in this copy of the contract."""
-        doc = self.document(contract_id)
-        return {bytes.fromhex(k) for k in party_keys_at(doc, doc.get_heads())}
+        return {bytes.fromhex(k) for k in self._party_keys_now(contract_id, self.document(contract_id))}
+
+    def _party_keys_now(self, contract_id: str, doc: Document) -> set[str]:
+        """Hex party keys at the document's heads, kept per contract for as long as the heads hold
+        (upkeep computes them ahead, so admitting a live edit finds them ready)."""
+        heads = tuple(sorted(doc.get_heads()))
+        known = self._party_keys.get(contract_id)
+        if known is None or known[0] != heads:
+            known = self._party_keys[contract_id] = (heads, party_keys_at(doc, list(heads)))
+        return known[1]
 
     def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes | None]]:
         """(hash, data, signature) of every stored change, dependencies first; the signature is None for
@@ -363,32 +470,3 @@ class Workspace:
         heads = author_heads([ChangeLinks(c.hash, c.actor_id, c.deps) for c in doc.get_changes([])])
         return self.store.signatures(contract_id, heads)
 
-
-def light_of(summary: dict, now: int) -> str:
-    """The traffic light from a summary row (same rule as ``ContractView.light``)."""
-    due = summary.get("next_due")
-    if due is not None and due < now:
-        return "red"
-    if (due is not None and due - now <= 24 * 3600 * 1000) or summary.get("open_proposals"):
-        return "amber"
-    return "green"
-
-
-def summarize(view: ContractView, my_key: str) -> dict:
-    """What the summary index keeps per contract, so listing never loads a document."""
-    me = view.party_by_key(my_key)
-    nd = view.next_due()
-    return {
-        "title": view.title,
-        "template": view.template,
-        "created_at": view.created_at,
-        "my_party": me.id if me else "",
-        "parties": {pid: p.label for pid, p in view.parties.items()},
-        "turn": list(view.turn()),
-        "next_due": nd.due if nd else None,
-        "next_due_title": nd.title if nd else "",
-        "open_proposals": len(view.open_proposals()),
-        "last_activity_at": view.last_activity_at(),
-        "resolved": view.resolved(),
-        "broken": sum(s.broken for s in view.scorecard().per_party),
-    }

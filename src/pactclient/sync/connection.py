@@ -23,8 +23,11 @@ One bad change refuses the whole message: the peer gets an **error** frame sayin
 is dropped, the connection is closed, and nothing of the message is kept.
 
 Use: ``start()``; then ``receive_data(bytes)`` for what arrives and ``local_changed(contract_id)`` after a
-local edit (or changes admitted from another peer, which relays them); after each call send
-``data_to_send()`` and handle ``events()``. ``closed`` is true once either side ended the connection.
+local edit (or changes admitted from another peer, which relays them); after each call handle
+``events()`` and send ``data_to_send()``. ``closed`` is true once either side ended the connection.
+The answer to a received sync message is written by ``data_to_send()``, not at once: a caller that
+handles the events first shows admitted changes without waiting for it, and one answer covers
+every message of a batch.
 """
 
 from __future__ import annotations

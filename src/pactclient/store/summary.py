@@ -1,0 +1,40 @@
+"""The summary index: what is kept per contract so that listing (``pact list``, the TUI's work queue)
+never loads a document, and the traffic light worked out from it.
+
+A row is written by ``Workspace`` upkeep with the rowid of the newest change it reflects; see
+``Workspace.summaries`` for how a row that lags behind is brought up to date.
+"""
+
+from __future__ import annotations
+
+from pactclient.model.views import ContractView
+
+
+def light_of(summary: dict, now: int) -> str:
+    """The traffic light from a summary row (same rule as ``ContractView.light``)."""
+    due = summary.get("next_due")
+    if due is not None and due < now:
+        return "red"
+    if (due is not None and due - now <= 24 * 3600 * 1000) or summary.get("open_proposals"):
+        return "amber"
+    return "green"
+
+
+def summarize(view: ContractView, my_key: str) -> dict:
+    """What the summary index keeps per contract, so listing never loads a document."""
+    me = view.party_by_key(my_key)
+    nd = view.next_due()
+    return {
+        "title": view.title,
+        "template": view.template,
+        "created_at": view.created_at,
+        "my_party": me.id if me else "",
+        "parties": {pid: p.label for pid, p in view.parties.items()},
+        "turn": list(view.turn()),
+        "next_due": nd.due if nd else None,
+        "next_due_title": nd.title if nd else "",
+        "open_proposals": len(view.open_proposals()),
+        "last_activity_at": view.last_activity_at(),
+        "resolved": view.resolved(),
+        "broken": sum(s.broken for s in view.scorecard().per_party),
+    }
