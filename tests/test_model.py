@@ -104,6 +104,9 @@ def test_draft_proposals_apply_at_once_then_everyone_must_agree():
     assert view.activities["callback"].due == T0 + 24 * HOUR
     assert view.proposal(out.ref).waiting_for() == ("supplier",)
     assert "supplier" in view.turn()
+    # People read the proposal by the activity's title, not its id.
+    described = actions.describe_proposal("change_due", view.proposal(out.ref).payload, view)
+    assert described.startswith(f"move the deadline of {view.activities['callback'].title!r} (callback) to ")
     as_b(doc)
     res = actions.answer(doc, actor(B, T0 + HOUR), out.ref, True)
     assert res.applied

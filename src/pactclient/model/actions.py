@@ -237,22 +237,27 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
 
 def describe_proposal(kind: str, payload: dict, view: ContractView) -> str:
     target = payload.get("id", "")
+    # People read these sentences (and sign them into the timeline): name activities and items by title.
+    activity = view.activities.get(target)
+    act = f"{activity.title!r} ({target})" if activity is not None else repr(target)
+    item = view.items.get(target)
+    itm = f"{item.label!r} ({target})" if item is not None else repr(target)
     if kind == "add_activity":
         return f"add activity {payload.get('title', target)!r} for {view.label(payload.get('assignee', ''))}, due {fmt_time(payload.get('due'))}"
     if kind == "change_due":
-        return f"move the deadline of {target!r} to {fmt_time(payload.get('due'))}"
+        return f"move the deadline of {act} to {fmt_time(payload.get('due'))}"
     if kind == "change_assignee":
-        return f"give {target!r} to {view.label(payload.get('assignee', ''))}"
+        return f"give {act} to {view.label(payload.get('assignee', ''))}"
     if kind == "change_activity":
-        return f"change activity {target!r}: " + ", ".join(f"{k}={v!r}" for k, v in (payload.get("fields") or {}).items())
+        return f"change activity {act}: " + ", ".join(f"{k}={v!r}" for k, v in (payload.get("fields") or {}).items())
     if kind == "remove_activity":
-        return f"remove activity {target!r}"
+        return f"remove activity {act}"
     if kind == "add_item":
         return f"add {payload.get('kind', 'text')} item {payload.get('label', target)!r} owned by {view.label(payload.get('owner', ''))}"
     if kind == "change_item":
-        return f"change item {target!r}: " + ", ".join(f"{k}={v!r}" for k, v in (payload.get("fields") or {}).items())
+        return f"change item {itm}: " + ", ".join(f"{k}={v!r}" for k, v in (payload.get("fields") or {}).items())
     if kind == "remove_item":
-        return f"remove item {target!r}"
+        return f"remove item {itm}"
     if kind == "add_party":
         who = payload.get("org") or payload.get("name") or target
         return f"add {who} as {payload.get('role', 'party')}"
