@@ -20,14 +20,20 @@ def pact(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     return proc
 
 
-def wait_for_file(path: Path, proc: subprocess.Popen) -> dict:
+def wait_until(check, what: str, proc: subprocess.Popen | None = None):
+    """Poll ``check`` until it returns something truthy (returned), within LIMIT seconds."""
     deadline = time.monotonic() + LIMIT
     while time.monotonic() < deadline:
-        if path.exists():
-            return json.loads(path.read_text())
-        assert proc.poll() is None, proc.stderr.read()
+        got = check()
+        if got:
+            return got
+        assert proc is None or proc.poll() is None, proc.stderr.read()
         time.sleep(0.05)
-    raise AssertionError(f"{path} never appeared")
+    raise AssertionError(f"{what} never happened")
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen) -> dict:
+    return json.loads(wait_until(lambda: path.exists() and path.read_text(), f"{path} appearing", proc))
 
 
 def test_serve_invite_join_sync_and_stop(tmp_path):
@@ -64,12 +70,7 @@ def test_serve_invite_join_sync_and_stop(tmp_path):
 
 
 def wait_until_shown(home: Path, cid: str, text: str) -> None:
-    deadline = time.monotonic() + LIMIT
-    while time.monotonic() < deadline:
-        if text in pact(home, "show", cid[:8]).stdout:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} never reached {home.name}")
+    wait_until(lambda: text in pact(home, "show", cid[:8]).stdout, f"{text!r} reaching {home.name}")
 
 
 def test_two_serves_on_one_machine_keep_both_copies_in_step(tmp_path):

@@ -8,6 +8,7 @@ import click
 
 from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, json_option, workspace
 from pactclient.errors import FormatError
+from pactclient.files import read_bounded
 
 PROGRESS_FROM = 1000  # contracts with fewer changes export too fast for a progress bar to help
 MAX_READ = 512 * 1024 * 1024
@@ -28,12 +29,7 @@ def _read(path: str) -> bytes:
     from pactclient.evidence import fileformat
 
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_READ:
-            raise FormatError(f"{p} is larger than an evidence file may be ({MAX_READ} bytes)")
-        data = p.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"cannot read {p}: {exc.strerror}") from None
+    data = read_bounded(p, MAX_READ, "an evidence file")
     if not data:
         raise FormatError(f"{p} is empty, not a pact evidence file")
     try:

@@ -22,6 +22,7 @@ from pathlib import Path
 import msgpack
 
 from pactclient.errors import FormatError
+from pactclient.files import read_bounded
 from pactclient.store.workspace import Received, Workspace
 
 FORMAT = "pact-bundle"
@@ -78,12 +79,5 @@ def decode(data: bytes) -> tuple[str, list[bytes], dict[bytes, bytes]]:
 
 
 def read(workspace: Workspace, path: Path) -> Received:
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_BUNDLE_BYTES:
-            raise FormatError(f"{path} is larger than a bundle may be ({MAX_BUNDLE_BYTES} bytes)")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"cannot read {path}: {exc.strerror}") from None
-    cid, blobs, signatures = decode(data)
+    cid, blobs, signatures = decode(read_bounded(path, MAX_BUNDLE_BYTES, "a bundle"))
     return workspace.receive(cid, blobs, signatures)
