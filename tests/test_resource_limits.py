@@ -160,6 +160,31 @@ def test_signatures_and_wanted_contracts_are_bounded(make_party, tmp_path):
           f"refused; a second want refused")
 
 
+def test_contract_numbers_are_bounded_by_the_contracts_named(make_party, tmp_path):
+    """Contract numbers (``n``) live for the connection: a peer that binds one shared contract to a new
+    number in every frame would grow the receiver's map by an entry a frame, up to 2**31 of them. The
+    second number for the same contract is refused; the same binding again is fine."""
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    before = copy_state(wa, cid)
+    quiet = sync_message(wa.document(cid).get_heads(), [], [])  # nothing new: handled, no change
+    conn = _greeted_and_shared(wa, wb, cid)
+    for frame in ({"t": "sync", "c": cid, "n": 7, "m": quiet}, {"t": "sync", "c": cid, "n": 7, "m": quiet},
+                  {"t": "sync", "n": 7, "m": quiet}):
+        conn.receive_data(encode_frame(frame))
+        assert not conn.closed, conn.events()
+    bound = 1
+    while not conn.closed and bound < 1000:
+        conn.receive_data(encode_frame({"t": "sync", "c": cid, "n": 7 + bound, "m": quiet}))
+        bound += 1
+    refused = [e for e in conn.events() if isinstance(e, ev.PeerRefused)]
+    print(f"\ncontract numbers: a second number for the same contract refused at once ({bound} numbers tried)")
+    assert conn.closed and refused and "one contract by two numbers" in refused[0].reason
+    assert bound == 2
+    assert copy_state(wa, cid) == before
+
+
 def test_a_piece_inflating_past_the_frame_limit_is_refused(make_party, tmp_path):
     """A ``z`` piece is small on the wire but may inflate to anything: a DEFLATE bomb (64 MiB + 1 byte of
     zeros, ~65 KB deflated) is refused, the inflater stopping at the frame limit. A piece of exactly the
