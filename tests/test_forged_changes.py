@@ -17,10 +17,13 @@ import random
 import re
 import shutil
 import time
+import uuid
 from collections import Counter
 
 import pytest
-from automerge.core import ROOT, ScalarType
+from automerge.core import ROOT, Document, ScalarType
+
+from pactclient import catalog
 
 from pactclient.errors import AdmissionError, FormatError
 from pactclient.model import actions
@@ -31,7 +34,7 @@ from pactclient.sync.connection import PeerConnection
 from pactclient.sync.frames import encode_frame
 
 from conftest import FIXED_NOW, FixedClock, copy_state, exchange, shared_contract
-from hostile import rechecksum, sync_message, uncompressed
+from hostile import frames_of, hello, rechecksum, sync_frame, sync_message, uncompressed
 
 ATTEMPTS = int(os.environ.get("PACT_FORGED_ATTEMPTS", "10000"))
 CANDIDATES = 40  # honest changes by Bob, each on top of what Alice holds, to mutate
@@ -149,6 +152,32 @@ MALFORMED = {
     "timeline replaced by a number": lambda tx: tx.put(ROOT, "timeline", ScalarType.Int, 5),
     "contract header replaced by a string": lambda tx: tx.put(ROOT, "contract", ScalarType.Str, "x"),
 }
+UNREADABLE = "refused: the changes leave the contract unreadable"
+# In a later change, the permission rules (signing/permissions.py) now refuse two of these before the
+# contract is read: no change after the first may write a root section. That is the first line of
+# defence and a legitimate reason; each case names the check that refuses it. The header replaced by a
+# string still fails while the rules read the terms, as unreadable. The reading check itself is reached
+# past the rules by the same damage in a contract's *first* change, which the rules do not judge
+# (test_a_first_change_that_leaves_the_contract_unreadable_is_refused).
+REFUSED_LATER_BY = {
+    "party list replaced by a string": "it breaks the rule 'terms-by-proposal' .*: it writes 'parties'",
+    "timeline replaced by a number": "it breaks the rule 'header-fixed' .*: it writes 'timeline'",
+    "contract header replaced by a string": UNREADABLE,
+}
+# In a first change: a party list that is not a list of parties names no creator, so its author is no
+# party (admission's membership check, before any reading); the other two reach the reading check.
+REFUSED_FIRST_BY = {
+    "party list replaced by a string": "that key is not a party of the contract",
+    "timeline replaced by a number": UNREADABLE,
+    "contract header replaced by a string": UNREADABLE,
+}
+
+
+def _greeted(wa, bob, cid: str) -> PeerConnection:
+    conn = PeerConnection(wa, bob.public_key, dialer=False)
+    conn.receive_data(encode_frame(hello(bob.public_key, "P"))
+                      + encode_frame({"t": "offer", "contracts": {cid: []}, "more": False}))
+    return conn
 
 
 @pytest.mark.parametrize("damage", sorted(MALFORMED))
@@ -167,19 +196,65 @@ def test_validly_signed_changes_that_leave_the_contract_unreadable_are_refused(m
         MALFORMED[damage](tx)
     (change,) = doc.get_changes(heads)
     sigs = {change.hash: sign_change(bob, change.hash)}
-    # The permission rules (header-fixed) refuse most such changes first; reading the result is the
-    # second line of defence. Either way: refused, with the reason named.
-    with pytest.raises(AdmissionError, match="unreadable|breaks the rule"):
+    with pytest.raises(AdmissionError, match=REFUSED_LATER_BY[damage]):
         wa.receive(cid, [change.bytes], sigs)
     assert copy_state(wa, cid) == before
-    # Over the protocol: the peer is refused with the protocol's error, nothing is kept, the copy works.
-    conn = PeerConnection(wa, bob.public_key, dialer=False)
-    conn.receive_data(encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": bob.public_key, "name": "P"})
-                      + encode_frame({"t": "offer", "contracts": {cid: []}, "more": False}))
-    conn.receive_data(encode_frame({"t": "sync", "c": cid, "m": sync_message(heads + [change.hash], [], [change.bytes]),
-                                    "sigs": [[change.hash, sigs[change.hash]]]}))
-    refused = [e for e in conn.events() if isinstance(e, ev.PeerRefused)]
-    assert conn.closed and refused and re.search("unreadable|breaks the rule", refused[0].reason)
-    assert copy_state(wa, cid) == before
+    # Over the protocol, as the honest sender frames it (``z``, positional ``s``) and in the still
+    # accepted ``m``/``sigs`` form: the peer is refused with the protocol's error naming the same
+    # check, nothing is kept, the copy works.
+    message = sync_message(heads + [change.hash], [], [uncompressed(change.bytes)])
+    for wire in ("z+s", "m+sigs"):
+        conn = _greeted(wa, bob, cid)
+        frame = sync_frame(cid, message, sigs, wire=wire)
+        assert wire.split("+")[1] in frame
+        conn.receive_data(encode_frame(frame))
+        refused = [e for e in conn.events() if isinstance(e, ev.PeerRefused)]
+        assert conn.closed and refused and re.search(REFUSED_LATER_BY[damage], refused[0].reason), (wire, refused)
+        assert copy_state(wa, cid) == before
     wa.act(cid, actions.note, "still works")
     assert "still works" in [e.text for e in wa.view(cid).timeline]
+
+
+def _damaged_first_change(monkeypatch, bob, alice, damage: str):
+    """A new contract by Bob naming Alice as its customer, whose first (and only) change also holds
+    ``damage``: written by the model's own ``create_contract``, the damage added in its transaction."""
+    cid = uuid.uuid4().hex
+    doc = Document(bob.public_key)
+    write_event = actions._event
+
+    def event_then_damage(tx, *args, **kwargs):
+        write_event(tx, *args, **kwargs)
+        customer = tx.get(tx.get(ROOT, "parties")[1], "customer")[1]
+        tx.put(customer, "key", ScalarType.Str, alice.key_hex)
+        MALFORMED[damage](tx)
+
+    monkeypatch.setattr(actions, "_event", event_then_damage)
+    actions.create_contract(doc, actions.Actor(key=bob.key_hex, now=FIXED_NOW), cid, "Forged", catalog.load("broadband-fault"),
+                            "supplier", bob.name, bob.org)
+    monkeypatch.undo()
+    (change,) = doc.get_changes([])
+    return cid, doc, change
+
+
+@pytest.mark.parametrize("damage", sorted(MALFORMED))
+def test_a_first_change_that_leaves_the_contract_unreadable_is_refused(make_party, tmp_path, monkeypatch, damage):
+    """The permission rules do not judge a contract's first change (it writes the whole set-up): there,
+    reading the result is the only check between a validly signed, malformed contract and the store.
+    By bundle, and over the protocol as a ``doc`` answering ``want``: refused, nothing stored."""
+    alice, wa = make_party(tmp_path, "Alice")
+    bob, wb = make_party(tmp_path, "Priya", "BT")
+    cid, doc, change = _damaged_first_change(monkeypatch, bob, alice, damage)
+    sig = sign_change(bob, change.hash)
+    contracts = wa.store.contract_ids()
+    with pytest.raises(AdmissionError, match=REFUSED_FIRST_BY[damage]):
+        wa.receive(cid, [change.bytes], {change.hash: sig})
+    assert not wa.store.has_contract(cid) and wa.store.contract_ids() == contracts
+    conn = _greeted(wa, bob, cid)
+    assert frames_of(conn.data_to_send())[-1] == {"t": "want", "c": cid, "n": 0}
+    conn.receive_data(encode_frame({"t": "doc", "c": cid, "n": 0, "data": doc.save(), "sigs": [[change.hash, sig]]}))
+    refused = [e for e in conn.events() if isinstance(e, ev.PeerRefused)]
+    # Over the protocol a party list that is a string is refused one step earlier still: the document
+    # must name this device as a party before anything is admitted.
+    expected = "sent a contract this device is not a party of" if damage.startswith("party list") else REFUSED_FIRST_BY[damage]
+    assert conn.closed and refused and re.search(expected, refused[0].reason), refused
+    assert not wa.store.has_contract(cid) and wa.store.contract_ids() == contracts

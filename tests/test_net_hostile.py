@@ -1,8 +1,9 @@
 """Hostile peers on real TLS sockets on 127.0.0.1: who is admitted, and what a silent or slow peer can hold.
 
 Admission attempts — an unknown key, a certificate naming a pinned key but signed by another, a pinned
-party vouching for a stranger's key, a hello naming another key, no client certificate, the device's own
-key, a duplicate session — 0 admitted. Then: a silent TCP client, a silent TLS peer and a peer that
+party vouching for a stranger's key, a hello naming another key, a party speaking protocol version 1, no
+client certificate, the device's own key, a duplicate session — 0 admitted, each refused at the step
+meant to refuse it (the TLS handshake, or the hello with its reason named). Then: a silent TCP client, a silent TLS peer and a peer that
 never reads hold only their own connection while an honest peer syncs.
 """
 
@@ -26,7 +27,8 @@ from pactclient.net import session as session_mod
 from pactclient.net.oneshot import sync_once
 from pactclient.net.service import PeerService
 from pactclient.sync import events as ev
-from pactclient.sync.frames import encode_frame
+from pactclient.sync.connection import VERSION
+from pactclient.sync.frames import FrameDecoder, encode_frame
 
 from conftest import shared_contract
 
@@ -81,24 +83,39 @@ def _client_context(cert_key: tuple[bytes, bytes] | None, pinned_server: bytes, 
     return ctx
 
 
-async def _attempt(address: str, ctx: ssl.SSLContext, hello_key: bytes | None) -> None:
-    """Connect, say hello, read until the listener closes (or the handshake fails)."""
+def _hello(key: bytes, name: str = "x", version: int = VERSION) -> bytes:
+    return encode_frame({"t": "hello", "protocol": "pact-sync", "v": version, "key": key, "name": name})
+
+
+async def _attempt(address: str, ctx: ssl.SSLContext, hello_key: bytes | None, version: int = VERSION) -> str:
+    """Connect, say hello, read until the listener closes (or the handshake fails). Returns how it ended:
+    ``"tls"`` (the handshake failed, or the listener closed without a byte: one that admits a peer at
+    the TLS level sends its own hello at once), the reason of the listener's ``error`` frame, or
+    ``"closed"``."""
     host, port = address.split(":")
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, int(port), ssl=ctx, server_hostname=SERVER_NAME), LIMIT)
     except (ssl.SSLError, ConnectionError, OSError):
-        return
+        return "tls"
+    got = b""
     try:
         if hello_key is not None:
-            writer.write(encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": hello_key, "name": "x"}))
+            writer.write(_hello(hello_key, version=version))
             await writer.drain()
-        while await asyncio.wait_for(reader.read(1 << 16), LIMIT):
-            pass
+        while data := await asyncio.wait_for(reader.read(1 << 16), LIMIT):
+            got += data
     except (ssl.SSLError, ConnectionError, OSError):
-        return
+        pass  # TLS 1.3 reports a refused client certificate only at the first read
     finally:
         writer.close()
+    if not got:
+        return "tls"
+    decoder = FrameDecoder()
+    decoder._limit = 1 << 30  # read every frame the listener sent, its hello included
+    decoder.feed(got)
+    errors = [f.get("reason", "") for f in decoder.frames() if f.get("t") == "error"]
+    return errors[-1] if errors else "closed"
 
 
 async def test_no_hostile_connection_is_admitted(make_party, tmp_path, services):
@@ -119,20 +136,25 @@ async def test_no_hostile_connection_is_admitted(make_party, tmp_path, services)
         "pinned party vouching for a stranger's key": (
             _client_context(_forged_certificate(mallory.public_key, bob), alice_key, tmp_path / "f2"), mallory.public_key),
         "hello naming another key": (tls_contexts(bob).client([alice_key]), mallory.public_key),
+        "a party speaking protocol version 1": (tls_contexts(bob).client([alice_key]), bob.public_key),
         "no client certificate": (_client_context(None, alice_key, tmp_path / "f3"), bob.public_key),
         "the device's own key": (tls_contexts(alice).client([alice_key]), alice_key),
     }
-    admitted = {}
+    # Where each must be refused: a hello from a peer the handshake let in names its reason.
+    expected = {what: "tls" for what in attempts}
+    expected["hello naming another key"] = "the key in the hello is not the key of the peer's certificate"
+    expected["a party speaking protocol version 1"] = f"the peer speaks pact-sync version 1, this device {VERSION}"
+    admitted, how = {}, {}
     for what, (ctx, hello_key) in attempts.items():
         before = len(seen)
-        await _attempt(sa.address, ctx, hello_key)
+        how[what] = await _attempt(sa.address, ctx, hello_key, version=1 if "version 1" in what else VERSION)
         admitted[what] = any(isinstance(e, ev.PeerGreeted) for e in seen[before:])  # greeted = admitted
     # Duplicate sessions: Priya (a party) connects three times at once; at most one session stands.
     dup_ctx = tls_contexts(bob).client([alice_key])
     host, port = sa.address.split(":")
     conns = [await asyncio.open_connection(host, int(port), ssl=dup_ctx, server_hostname=SERVER_NAME) for _ in range(3)]
     for _, writer in conns:
-        writer.write(encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": bob.public_key, "name": "P"}))
+        writer.write(_hello(bob.public_key, "P"))
     await until(lambda: bob.public_key in sa.sessions)
     await asyncio.sleep(0.2)
     live = [s for s in sa.sessions.values() if not s.exchange.closed]
@@ -140,8 +162,10 @@ async def test_no_hostile_connection_is_admitted(make_party, tmp_path, services)
     for _, writer in conns:
         writer.close()
     count = sum(admitted.values())
-    print(f"\npeer admission on 127.0.0.1: {len(admitted)} hostile attempts, {count} admitted; {admitted}")
+    print(f"\npeer admission on 127.0.0.1: {len(admitted)} hostile attempts, {count} admitted; {admitted}; "
+          f"refused by {how}")
     assert count == 0, admitted
+    assert how == expected
     assert len(live) == 1  # the duplicates replaced one another: one session for Priya's key
     assert not any(p["key"] == mallory.key_hex for p in wa.store.peers())
     assert wa.store.has_contract(cid) and not wm.store.has_contract(cid)
@@ -169,10 +193,9 @@ async def test_silent_and_slow_peers_do_not_stall_an_honest_one(make_party, tmp_
     raw = await asyncio.open_connection(host, int(port))
     silent = await asyncio.open_connection(host, int(port), ssl=pinned(dan), server_hostname=SERVER_NAME)
     trickle = await asyncio.open_connection(host, int(port), ssl=pinned(eve), server_hostname=SERVER_NAME)
-    trickle[1].write(encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": eve.public_key, "name": "E"})[:10])
+    trickle[1].write(_hello(eve.public_key, "E")[:10])
     reader, writer = await asyncio.open_connection(host, int(port), ssl=pinned(carol), server_hostname=SERVER_NAME)
-    writer.write(encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": carol.public_key, "name": "S"})
-                 + encode_frame({"t": "want", "c": cid}))
+    writer.write(_hello(carol.public_key, "S") + encode_frame({"t": "want", "c": cid, "n": 0}))
     await writer.drain()
     writer.transport.pause_reading()
     await until(lambda: carol.public_key in sa.sessions)

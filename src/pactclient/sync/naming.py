@@ -25,6 +25,9 @@ class ContractNames:
     def __init__(self) -> None:
         self._mine: dict[str, int] = {}
         self._peers: dict[int, str] = {}
+        # The peer's number of each contract it named: one each. Without this check a peer could bind
+        # one shared contract to every number up to 2**31, a map entry per frame, without limit.
+        self._peer_numbers: dict[str, int] = {}
 
     def of(self, cid: str) -> dict:
         """The fields naming ``cid`` in a frame to the peer: id and number the first time, the number after."""
@@ -45,8 +48,13 @@ class ContractNames:
                 raise RemoteProtocolError(f"malformed {frame['t']!r} frame: no contract named")
             return self._peers[number]
         cid = contract_id_of(frame)
-        if number is not None and self._peers.setdefault(number, cid) != cid:
-            raise RemoteProtocolError("named two contracts by the same number")
+        if number is not None:
+            if self._peers.get(number, cid) != cid:
+                raise RemoteProtocolError("named two contracts by the same number")
+            if self._peer_numbers.get(cid, number) != number:
+                raise RemoteProtocolError("named one contract by two numbers")
+            self._peers[number] = cid
+            self._peer_numbers[cid] = number
         return cid
 
 
