@@ -152,7 +152,8 @@ MALFORMED = {
     "timeline replaced by a number": lambda tx: tx.put(ROOT, "timeline", ScalarType.Int, 5),
     "contract header replaced by a string": lambda tx: tx.put(ROOT, "contract", ScalarType.Str, "x"),
 }
-UNREADABLE = "refused: the changes leave the contract unreadable"
+# Refused by the schema's shape check (a section of the wrong kind) or, failing that, when reading the result.
+UNREADABLE = "not a readable contract|refused: the changes leave the contract unreadable"
 # In a later change, the permission rules (signing/permissions.py) now refuse two of these before the
 # contract is read: no change after the first may write a root section. That is the first line of
 # defence and a legitimate reason; each case names the check that refuses it. The header replaced by a

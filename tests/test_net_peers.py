@@ -18,6 +18,7 @@ from pactclient.net import service as service_mod
 from pactclient.net.oneshot import join, sync_once
 from pactclient.net.service import PeerService
 from pactclient.sync import events as ev
+from pactclient.sync.connection import VERSION
 from pactclient.sync.frames import MAX_HELLO_BYTES, encode_frame
 
 from pactclient.store import Workspace
@@ -118,7 +119,7 @@ async def test_unknown_key_is_refused_at_the_handshake(make_party, tmp_path, ser
     host, port = sa.address.split(":")
     ctx = tls_contexts(mallory).client([wa.identity.public_key])  # Mallory knows Alice's key
     reader, writer = await asyncio.open_connection(host, int(port), ssl=ctx, server_hostname=SERVER_NAME)
-    writer.write(encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": mallory.public_key}))
+    writer.write(encode_frame({"t": "hello", "protocol": "pact-sync", "v": VERSION, "key": mallory.public_key}))
     with pytest.raises((ssl.SSLError, ConnectionError)):
         await writer.drain()
         data = await asyncio.wait_for(reader.read(100), LIMIT)

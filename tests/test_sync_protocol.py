@@ -9,7 +9,7 @@ from pactclient import catalog
 from pactclient.errors import UsageError
 from pactclient.model import actions
 from pactclient.sync import events as ev
-from pactclient.sync.connection import PeerConnection
+from pactclient.sync.connection import VERSION, PeerConnection
 from pactclient.sync.frames import MAX_HELLO_BYTES, FrameDecoder, encode_frame
 from pactclient.sync.invites import InviteCode, InviteGuest, InviteHost, create_invite
 
@@ -292,7 +292,7 @@ def test_malformed_and_oversized_frames_are_refused_without_a_crash(make_party, 
     bad_inputs = [
         (MAX_HELLO_BYTES + 1).to_bytes(4, "big") + b"x" * 10,  # a hello longer than its limit
         (3).to_bytes(4, "big") + b"\xc1\xc1\xc1",  # not msgpack
-        encode_frame({"t": "hello", "protocol": "pact-sync", "v": 1, "key": b"wrong"}),
+        encode_frame({"t": "hello", "protocol": "pact-sync", "v": VERSION, "key": b"wrong"}),  # a key of the wrong size
         encode_frame({"t": "offer", "contracts": {}}),  # before the hello
     ]
     for data in bad_inputs:

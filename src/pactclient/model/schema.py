@@ -20,12 +20,17 @@ those plus every applied proposal (see ``pactclient.model.terms``).
 
 from __future__ import annotations
 
-from automerge.core import ROOT, Document
+from automerge.core import ROOT, Document, ObjType
 
 from pactclient.errors import SchemaError
 from pactclient.model.amdoc import scalar
 
 SCHEMA_VERSION = 1
+# The root's sections and the kind of object each must be: a reader relies on these before any other
+# field (a timeline that is a number would otherwise surface much later, where it is read).
+_MAP, _LIST = ObjType.Map, ObjType.List
+SECTIONS = {"contract": _MAP, "parties": _MAP, "items": _MAP, "activities": _MAP, "values": _MAP,
+            "progress": _MAP, "proposals": _MAP, "timeline": _LIST}
 
 ROLES = ("customer", "supplier", "coordinator", "observer")
 ITEM_KINDS = ("text", "number", "date", "choice", "money")
@@ -57,6 +62,14 @@ def check_schema(doc: Document) -> None:
         raise SchemaError(
             f"this contract uses schema {version}, newer than this pact understands ({SCHEMA_VERSION}); upgrade pact"
         )
+
+
+def check_sections(doc: Document) -> None:
+    """Refuse a document whose root sections are not the kind of object the model reads them as."""
+    for name, kind in SECTIONS.items():
+        got = doc.get(ROOT, name)
+        if got is not None and (not isinstance(got[0], ObjType) or doc.object_type(got[1]) != kind):
+            raise SchemaError(f"not a readable contract: its {name} is not a {'list' if kind == _LIST else 'map'}")
 
 
 # -- the type of every field the model writes (checked on receipt: a wrong type is refused) -----------

@@ -10,7 +10,8 @@ is new relative to the copy is then checked:
 2. the author key belongs to a party of the contract *as the contract stood when the change was
    written* (at the change's dependencies) — or, for the first change of a contract, to the party that
    change itself declares as its creator;
-3. the document is a contract of a schema this version can read, with the expected contract id;
+3. the document is a contract of a schema this version can read, with the expected contract id,
+   whose root sections are the kind of object the model reads (maps; the timeline a list);
 4. it keeps the rules of who may write what (``permissions``: item owners, assignees, terms only
    through proposals, own answers, an append-only timeline).
 
@@ -29,7 +30,7 @@ from automerge.core import ROOT, Document
 from pactclient.errors import AdmissionError, SchemaError
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.amdoc import materialize, scalar
-from pactclient.model.schema import check_schema
+from pactclient.model.schema import check_schema, check_sections
 from pactclient.signing.changes import verify_change
 from pactclient.signing.permissions import PermissionChecker
 from pactclient.signing.partylist import PartyLists, _obj, party_keys_at
@@ -134,6 +135,12 @@ def admit_changes(
             raise AdmissionError(f"refused {_who(change)}: it {refusal}", h, actor)
         own = signatures[h] if h in signed else None
         admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, own, None if own else vouched[h]))
+    # After the per-change rules, which name the change that broke the shape; this catches what they do
+    # not judge (the first change writes the whole set-up).
+    try:
+        check_sections(scratch)
+    except SchemaError as exc:
+        raise AdmissionError(f"refused: {exc}") from None
     return admitted
 
 
