@@ -103,10 +103,10 @@ def admit_changes(
             raise AdmissionError(f"refused {_who(change)}: the signature does not verify", change.hash, change.actor_id)
     signed = {c.hash for c in given}
     vouched = vouchers(new, signed)
-    parties = PartyLists(scratch)
+    permissions = PermissionChecker(scratch)
+    parties = PartyLists(scratch, permissions.decoded)  # each change is decoded once, for both
     if known_keys is not None:
         parties.seed(known_heads, known_keys)
-    permissions = PermissionChecker(scratch)
     admitted = []
     roots_seen = 0
     hex_keys: dict[bytes, str] = {}

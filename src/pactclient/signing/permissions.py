@@ -48,7 +48,7 @@ from pactclient.model import rules
 from pactclient.model.amdoc import materialize
 from pactclient.model.schema import FIELD_TYPES, PROPOSAL_KINDS, SCALAR_TYPES, fits_type, misfit_field
 from pactclient.model.terms import check_fits
-from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, decode_change, value_of
+from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, DecodedChange, decode_change, value_of
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
 
 SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "progress", "proposals", "timeline")
@@ -79,7 +79,8 @@ class PermissionChecker:
             if got is not None and isinstance(got[0], ObjType):
                 self._sections[key] = got[1]
         self._places: dict[ObjKey, tuple] | None = None
-        self._decoded: dict[bytes, object] = {}  # change hash -> decoded change, for _locate
+        self._decoded: dict[bytes, DecodedChange] = {}  # change hash -> decoded change, for _locate
+        self._last: tuple[bytes, DecodedChange | ValueError] | None = None  # the change decoded last
         self._terms_at: dict[tuple[bytes, ...], Terms] = {}
         self._terms_after: dict[bytes, Terms] = {}  # change hash -> terms in force just after it
         self._terms_now: Terms | None = None
@@ -90,6 +91,24 @@ class PermissionChecker:
         from the same carried-forward terms as the checks (no reads at past heads). Call it for a
         change before ``check`` to benefit from the terms carried from its dependencies."""
         return set(self._terms_for(tuple(deps)).by_key)
+
+    def decoded(self, change) -> DecodedChange:
+        """``change`` decoded from its bytes (ValueError if they do not decode). The last one decoded is
+        kept: admission's party lists read a change just before it is checked here."""
+        last = self._last
+        if last is not None and last[0] == change.hash:
+            got = last[1]
+        else:
+            got = self._decoded.get(change.hash)
+            if got is None:
+                try:
+                    got = decode_change(change.bytes)
+                except ValueError as exc:
+                    got = exc
+            self._last = (change.hash, got)
+        if isinstance(got, ValueError):
+            raise ValueError(*got.args)
+        return got
 
     # -- the check ---------------------------------------------------------------------------------
 
@@ -112,7 +131,7 @@ class PermissionChecker:
             self._terms_after[change.hash] = self._history.at_clock({change.actor_id: change.max_op})
             return None
         try:
-            decoded = decode_change(change.bytes)
+            decoded = self.decoded(change)
         except ValueError as exc:
             return Refusal("readable", f"its operations cannot be read ({exc})")
         terms = self._terms_for(deps)
@@ -339,7 +358,7 @@ class PermissionChecker:
         if not change.deps:
             return True
         try:
-            decoded = decode_change(change.bytes)
+            decoded = self.decoded(change)
         except ValueError:
             return True
         made: dict[ObjKey, tuple] = {}
