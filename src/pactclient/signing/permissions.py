@@ -78,13 +78,30 @@ class PermissionChecker:
             got = doc.get(ROOT, key)
             if got is not None and isinstance(got[0], ObjType):
                 self._sections[key] = got[1]
-        self._places: dict[ObjKey, tuple] | None = None
+        # The sections' places are known at once; the rest of the present document is indexed only
+        # when a change writes into an object elsewhere (a note, written into the timeline, needs none).
+        self._places: dict[ObjKey, tuple] = {obj_key(obj): (key,) for key, obj in self._sections.items()}
+        self._indexed = False
         self._decoded: dict[bytes, DecodedChange] = {}  # change hash -> decoded change, for _locate
         self._last: tuple[bytes, DecodedChange | ValueError] | None = None  # the change decoded last
         self._terms_at: dict[tuple[bytes, ...], Terms] = {}
         self._terms_after: dict[bytes, Terms] = {}  # change hash -> terms in force just after it
         self._terms_now: Terms | None = None
         self._history = TermsHistory(doc, self._sections)
+
+    def seed_terms(self, heads, terms: Terms) -> None:
+        """Take ``terms`` as the terms in force at ``heads`` (known to the caller from an earlier
+        check, see ``terms_at``), so that checking a change on top of ``heads`` reads nothing else."""
+        self._terms_at[tuple(sorted(heads))] = terms
+
+    def terms_at(self, heads) -> Terms | None:
+        """The terms in force at ``heads`` if this checker already knows them (every head is a change
+        it checked that left the same terms, or it computed or was given the terms there), else None."""
+        after = self._terms_after
+        found = [after.get(h) for h in heads]
+        if found and found[0] is not None and all(t is found[0] for t in found):
+            return found[0]
+        return self._terms_at.get(tuple(sorted(heads)))
 
     def party_keys_at(self, deps) -> set[str]:
         """Hex keys of the parties in force at ``deps`` — what ``admission.party_keys_at`` computes,
@@ -260,10 +277,11 @@ class PermissionChecker:
 
     def _place(self, obj: ObjKey) -> tuple | None:
         """The path of an existing object, or None if no change of the document made it."""
-        if self._places is None:
-            self._places = {}
-            self._index()
         place = self._places.get(obj)
+        if place is None and not self._indexed:
+            self._indexed = True
+            self._index()
+            place = self._places.get(obj)
         if place is None:
             place = self._locate(obj)
         return place
