@@ -108,7 +108,7 @@ def admit_changes(
     vouched = vouchers(new, signed)
     if permissions is None:
         permissions = PermissionChecker(scratch)
-    parties = PartyLists(scratch, permissions.decoded)  # each change is decoded once, for both
+    parties = PartyLists(scratch, permissions.decoded, permissions.section_objects)  # each change decoded once
     if known_keys is not None:
         parties.seed(known_heads, known_keys)
     admitted = []

@@ -68,9 +68,12 @@ def _obj(doc: Document, parent: bytes, key: str, heads: list[bytes]) -> bytes | 
 class PartyLists:
     """Party lists at the dependencies of the changes of one batch, fed in causal order to ``at``."""
 
-    def __init__(self, doc: Document, decode: Callable[[object], DecodedChange] | None = None):
+    def __init__(self, doc: Document, decode: Callable[[object], DecodedChange] | None = None,
+                 root_objects: dict[ObjKey, str] | None = None):
         """``decode(change)`` decodes a change's bytes (ValueError if they do not decode); by default
-        ``change_ops.decode_change``. Admission passes ``PermissionChecker.decoded`` to share the work."""
+        ``change_ops.decode_change``. ``root_objects`` maps objects at the root to their keys (by default
+        read from ``doc``; a root object missing from it only counts as "may alter"). Admission passes
+        ``PermissionChecker.decoded`` and ``.section_objects``, so that both share the work."""
         self.doc = doc
         self._decode = decode or (lambda change: decode_change(change.bytes))
         self.computed = 0  # how many lists were actually read (for tests and benchmarks)
@@ -79,17 +82,18 @@ class PartyLists:
         # Objects known to lie outside the party roots: the root's other objects, and the operation
         # ids of this batch's changes that stay outside, kept per author as (first, last) ranges.
         # An author's ranges must rise in causal order; an author reusing ids is trusted no more.
-        self._root_objects: set[ObjKey] = set()
         self._starts: dict[bytes, list[int]] = {}
         self._ends: dict[bytes, list[int]] = {}
         self._last_op: dict[bytes, int] = {}
         self._reused: set[bytes] = set()
-        for key in doc.keys(ROOT):
-            got = doc.get(ROOT, key)
-            if key not in PARTY_ROOTS and got is not None and isinstance(got[0], ObjType):
-                made = _object_key(got[1])
+        if root_objects is None:
+            root_objects = {}
+            for key in doc.keys(ROOT):
+                got = doc.get(ROOT, key)
+                made = _object_key(got[1]) if got is not None and isinstance(got[0], ObjType) else None
                 if made is not None:
-                    self._root_objects.add(made)
+                    root_objects[made] = key
+        self._root_objects: set[ObjKey] = {made for made, key in root_objects.items() if key not in PARTY_ROOTS}
 
     def seed(self, heads: list[bytes], keys: set[str]) -> None:
         """Take ``keys`` as the party list at ``heads`` (the copy's own heads, known to the caller)."""

@@ -80,7 +80,8 @@ class PermissionChecker:
                 self._sections[key] = got[1]
         # The sections' places are known at once; the rest of the present document is indexed only
         # when a change writes into an object elsewhere (a note, written into the timeline, needs none).
-        self._places: dict[ObjKey, tuple] = {obj_key(obj): (key,) for key, obj in self._sections.items()}
+        self.section_objects: dict[ObjKey, str] = {obj_key(obj): key for key, obj in self._sections.items()}
+        self._places: dict[ObjKey, tuple] = {made: (key,) for made, key in self.section_objects.items()}
         self._indexed = False
         self._decoded: dict[bytes, DecodedChange] = {}  # change hash -> decoded change, for _locate
         self._last: tuple[bytes, DecodedChange | ValueError] | None = None  # the change decoded last
