@@ -353,3 +353,30 @@ def test_writes_into_a_record_that_lost_a_conflict_are_admitted(case):
     views = [ws.view(cid, now=FIXED_NOW) for ws in (alice, priya, sam)]
     assert views[0] == views[1] == views[2]
     assert len({ws.store.change_count(cid) for ws in (alice, priya, sam)}) == 1
+
+
+def test_local_edits_are_judged_by_the_terms_a_received_acceptance_brings(case):
+    """Terms are kept from one write to the next (per heads): once the others' acceptance of a new
+    assignee arrives, the former assignee's copy refuses its own edit of that activity."""
+    from pactclient.errors import RefusedOperation
+    from pactclient.model.actions import Outcome
+    people, cid, _ = case
+    _, priya = people["priya"]
+    assignee = priya.view(cid).activities["callback"].assignee
+
+    def sloppy_status(doc, actor):
+        with doc.transaction() as tx:
+            _status("callback", "in_progress", assignee)(tx)
+        return Outcome("done")
+
+    priya.act(cid, sloppy_status)  # still hers: allowed, and the terms are kept for the next edit
+    given = priya.act(cid, actions.propose, "change_assignee", {"id": "callback", "assignee": "customer"}, "")
+    for name in ("alice", "sam"):
+        exchange(priya, people[name][1], cid)
+        people[name][1].act(cid, actions.answer, given.ref, True)
+        exchange(people[name][1], priya, cid)
+    assert priya.view(cid).activities["callback"].assignee == "customer"
+    before = copy_state(priya, cid)
+    with pytest.raises(RefusedOperation, match="'assignee'"):
+        priya.act(cid, sloppy_status)
+    assert copy_state(priya, cid) == before

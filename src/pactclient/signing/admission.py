@@ -80,11 +80,14 @@ def admit_changes(
     signatures: dict[bytes, bytes],
     contract_id: str | None,
     known_keys: set[str] | None = None,
+    permissions: PermissionChecker | None = None,
 ) -> list[AdmittedChange]:
     """Check every change in ``scratch`` that is not covered by ``known_heads``.
 
     ``known_keys``, if given, is ``party_keys_at(<a copy>, known_heads)`` as the caller already has it
     (a live edit usually depends on exactly the receiver's heads), so it is not read again.
+    ``permissions``, if given, is the ``PermissionChecker`` of ``scratch`` to use (the caller may have
+    seeded it with the terms at ``known_heads``, and may read the terms after the batch from it).
     Returns the admitted changes in an order where dependencies come first. Raises AdmissionError
     naming the first bad change and its key (NotVouched when the only fault is a missing signature).
     """
@@ -104,10 +107,11 @@ def admit_changes(
             raise AdmissionError(f"refused {_who(change)}: the signature does not verify", change.hash, change.actor_id)
     signed = {c.hash for c in given}
     vouched = vouchers(new, signed)
-    parties = PartyLists(scratch)
+    if permissions is None:
+        permissions = PermissionChecker(scratch)
+    parties = PartyLists(scratch, permissions.decoded, permissions.section_objects)  # each change decoded once
     if known_keys is not None:
         parties.seed(known_heads, known_keys)
-    permissions = PermissionChecker(scratch)
     admitted = []
     roots_seen = 0
     hex_keys: dict[bytes, str] = {}

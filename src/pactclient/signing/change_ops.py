@@ -285,6 +285,23 @@ def _decode_rle(data: bytes, strings: bool) -> list:
 
 
 def _booleans(data: bytes, n: int) -> list[bool]:
+    """The insert column (runs of false, true, false...): a few bytes that recur, remembered."""
+    if len(data) > _MEMO_BYTES:
+        return _decode_booleans(data, n)
+    key = (data, n)
+    got = _MEMO_BOOLEANS.get(key)
+    if got is None:
+        got = _decode_booleans(data, n)
+        if len(_MEMO_BOOLEANS) >= _MEMO_SIZE:
+            _MEMO_BOOLEANS.clear()
+        _MEMO_BOOLEANS[key] = got
+    return got
+
+
+_MEMO_BOOLEANS: dict[tuple[bytes, int], list[bool]] = {}
+
+
+def _decode_booleans(data: bytes, n: int) -> list[bool]:
     out: list[bool] = []
     pos, end = 0, len(data)
     value = False

@@ -4,26 +4,29 @@ Reading the party list at given heads costs ~0.1–0.2 ms (the parties and the `
 are read at those heads). Admission needs it for every received change, so 10,000 changes would
 spend over a second on it. But the list at a change's dependencies depends only on which changes that
 *may alter it* lie in its history. A change may alter it unless every operation of it writes into the
-document outside ``/parties`` and ``/proposals`` (see ``changeops``): into a root key other than those
-two, or into an object made (in this batch) by such a change. Automerge objects never move, so an
+document outside ``/parties`` and ``/proposals`` (its operations as ``change_ops`` decodes them from its
+bytes): into a root key other than those two, or into an object made (in this batch) by such a change. Automerge objects never move, so an
 object made outside those subtrees stays outside.
 
 ``basis(c)`` names that history: ``{c}`` for a change that may alter the list, otherwise the union of
 its dependencies' bases (a dependency outside the batch stands for its whole history). Changes whose
-dependencies have the same basis union share one computed list. Every uncertainty — an operation
-this reader cannot decode, an object made before the batch, an author reusing operation ids — counts
-as "may alter": it costs one more computation, never a wrong answer.
+dependencies have the same basis union share one computed list. Every uncertainty — a change whose
+bytes do not decode (the permission check refuses it anyway), an object made before the batch, an
+author reusing operation ids — counts as "may alter": it costs one more computation, never a wrong
+answer. Admission passes the permission checker's decoder, so each change is decoded once per batch.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import Callable
 
 from automerge.core import ROOT, Document, ObjType
 
 from pactclient.model.amdoc import materialize, scalar
 from pactclient.model.terms import terms_in_force
-from pactclient.signing import changeops
+from pactclient.signing.change_ops import DecodedChange, decode_change
+from pactclient.signing.terms_history import ObjKey, obj_key
 
 PARTY_ROOTS = ("parties", "proposals")
 PARTY_KINDS = ("add_party", "replace_key")  # the proposals that decide who is a party, with which key
@@ -65,25 +68,32 @@ def _obj(doc: Document, parent: bytes, key: str, heads: list[bytes]) -> bytes | 
 class PartyLists:
     """Party lists at the dependencies of the changes of one batch, fed in causal order to ``at``."""
 
-    def __init__(self, doc: Document):
+    def __init__(self, doc: Document, decode: Callable[[object], DecodedChange] | None = None,
+                 root_objects: dict[ObjKey, str] | None = None):
+        """``decode(change)`` decodes a change's bytes (ValueError if they do not decode); by default
+        ``change_ops.decode_change``. ``root_objects`` maps objects at the root to their keys (by default
+        read from ``doc``; a root object missing from it only counts as "may alter"). Admission passes
+        ``PermissionChecker.decoded`` and ``.section_objects``, so that both share the work."""
         self.doc = doc
+        self._decode = decode or (lambda change: decode_change(change.bytes))
         self.computed = 0  # how many lists were actually read (for tests and benchmarks)
         self._basis: dict[bytes, frozenset] = {}
         self._lists: dict[frozenset, set[str]] = {}
         # Objects known to lie outside the party roots: the root's other objects, and the operation
         # ids of this batch's changes that stay outside, kept per author as (first, last) ranges.
         # An author's ranges must rise in causal order; an author reusing ids is trusted no more.
-        self._root_objects: set[changeops.ObjectId] = set()
         self._starts: dict[bytes, list[int]] = {}
         self._ends: dict[bytes, list[int]] = {}
         self._last_op: dict[bytes, int] = {}
         self._reused: set[bytes] = set()
-        for key in doc.keys(ROOT):
-            got = doc.get(ROOT, key)
-            if key not in PARTY_ROOTS and got is not None and isinstance(got[0], ObjType):
-                made = changeops.object_id(got[1])
+        if root_objects is None:
+            root_objects = {}
+            for key in doc.keys(ROOT):
+                got = doc.get(ROOT, key)
+                made = _object_key(got[1]) if got is not None and isinstance(got[0], ObjType) else None
                 if made is not None:
-                    self._root_objects.add(made)
+                    root_objects[made] = key
+        self._root_objects: set[ObjKey] = {made for made, key in root_objects.items() if key not in PARTY_ROOTS}
 
     def seed(self, heads: list[bytes], keys: set[str]) -> None:
         """Take ``keys`` as the party list at ``heads`` (the copy's own heads, known to the caller)."""
@@ -111,21 +121,22 @@ class PartyLists:
         if first <= last_op.get(actor, 0):
             self._reused.add(actor)
         last_op[actor] = last
-        read = changeops.targets(change.bytes)
-        if read is None or actor in self._reused:
+        if actor in self._reused:
             return False
-        actors, obj_actors, obj_counters, keys = read
-        if None in obj_counters:  # operations on the root map: the key says which part of the document
-            if any(ctr is None and (key is None or key in PARTY_ROOTS) for ctr, key in zip(obj_counters, keys)):
-                return False
+        try:
+            ops = self._decode(change).ops
+        except ValueError:
+            return False
         root_objects = self._root_objects
-        for a, ctr in set(zip(obj_actors, obj_counters)):
-            if ctr is None or (a == 0 and first <= ctr <= last):
-                continue  # the root (checked above), or an object this change made where it put it
-            if a is None or a >= len(actors):
-                return False
-            made_by = actors[a]
-            if (made_by, ctr) not in root_objects and not self._made_outside(made_by, ctr):
+        for target, key in {(op.obj, op.key if op.obj is None else None) for op in ops}:
+            if target is None:  # the root map: the key says which part of the document
+                if key is None or key in PARTY_ROOTS:
+                    return False
+                continue
+            made_by, ctr = target
+            if made_by == actor and first <= ctr <= last:
+                continue  # an object this change made, where it put it
+            if target not in root_objects and not self._made_outside(made_by, ctr):
                 return False
         starts = self._starts.get(actor)
         if starts is None:
@@ -142,3 +153,11 @@ class PartyLists:
             return False
         i = bisect_right(starts, counter) - 1
         return i >= 0 and counter <= self._ends[made_by][i]
+
+
+def _object_key(exid: bytes) -> ObjKey | None:
+    """(actor, counter) of an object id from the bindings; None for one in a layout not expected here."""
+    try:
+        return obj_key(exid) if exid[:1] == b"\x10" else None
+    except IndexError:
+        return None

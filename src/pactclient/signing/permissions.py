@@ -48,7 +48,7 @@ from pactclient.model import rules
 from pactclient.model.amdoc import materialize
 from pactclient.model.schema import FIELD_TYPES, PROPOSAL_KINDS, SCALAR_TYPES, fits_type, misfit_field
 from pactclient.model.terms import check_fits
-from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, decode_change, value_of
+from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, DecodedChange, decode_change, value_of
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
 
 SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "progress", "proposals", "timeline")
@@ -78,18 +78,55 @@ class PermissionChecker:
             got = doc.get(ROOT, key)
             if got is not None and isinstance(got[0], ObjType):
                 self._sections[key] = got[1]
-        self._places: dict[ObjKey, tuple] | None = None
-        self._decoded: dict[bytes, object] = {}  # change hash -> decoded change, for _locate
+        # The sections' places are known at once; the rest of the present document is indexed only
+        # when a change writes into an object elsewhere (a note, written into the timeline, needs none).
+        self.section_objects: dict[ObjKey, str] = {obj_key(obj): key for key, obj in self._sections.items()}
+        self._places: dict[ObjKey, tuple] = {made: (key,) for made, key in self.section_objects.items()}
+        self._indexed = False
+        self._decoded: dict[bytes, DecodedChange] = {}  # change hash -> decoded change, for _locate
+        self._last: tuple[bytes, DecodedChange | ValueError] | None = None  # the change decoded last
         self._terms_at: dict[tuple[bytes, ...], Terms] = {}
         self._terms_after: dict[bytes, Terms] = {}  # change hash -> terms in force just after it
         self._terms_now: Terms | None = None
         self._history = TermsHistory(doc, self._sections)
+
+    def seed_terms(self, heads, terms: Terms) -> None:
+        """Take ``terms`` as the terms in force at ``heads`` (known to the caller from an earlier
+        check, see ``terms_at``), so that checking a change on top of ``heads`` reads nothing else."""
+        self._terms_at[tuple(sorted(heads))] = terms
+
+    def terms_at(self, heads) -> Terms | None:
+        """The terms in force at ``heads`` if this checker already knows them (every head is a change
+        it checked that left the same terms, or it computed or was given the terms there), else None."""
+        after = self._terms_after
+        found = [after.get(h) for h in heads]
+        if found and found[0] is not None and all(t is found[0] for t in found):
+            return found[0]
+        return self._terms_at.get(tuple(sorted(heads)))
 
     def party_keys_at(self, deps) -> set[str]:
         """Hex keys of the parties in force at ``deps`` — what ``admission.party_keys_at`` computes,
         from the same carried-forward terms as the checks (no reads at past heads). Call it for a
         change before ``check`` to benefit from the terms carried from its dependencies."""
         return set(self._terms_for(tuple(deps)).by_key)
+
+    def decoded(self, change) -> DecodedChange:
+        """``change`` decoded from its bytes (ValueError if they do not decode). The last one decoded is
+        kept: admission's party lists read a change just before it is checked here."""
+        last = self._last
+        if last is not None and last[0] == change.hash:
+            got = last[1]
+        else:
+            got = self._decoded.get(change.hash)
+            if got is None:
+                try:
+                    got = decode_change(change.bytes)
+                except ValueError as exc:
+                    got = exc
+            self._last = (change.hash, got)
+        if isinstance(got, ValueError):
+            raise ValueError(*got.args)
+        return got
 
     # -- the check ---------------------------------------------------------------------------------
 
@@ -112,7 +149,7 @@ class PermissionChecker:
             self._terms_after[change.hash] = self._history.at_clock({change.actor_id: change.max_op})
             return None
         try:
-            decoded = decode_change(change.bytes)
+            decoded = self.decoded(change)
         except ValueError as exc:
             return Refusal("readable", f"its operations cannot be read ({exc})")
         terms = self._terms_for(deps)
@@ -241,10 +278,11 @@ class PermissionChecker:
 
     def _place(self, obj: ObjKey) -> tuple | None:
         """The path of an existing object, or None if no change of the document made it."""
-        if self._places is None:
-            self._places = {}
-            self._index()
         place = self._places.get(obj)
+        if place is None and not self._indexed:
+            self._indexed = True
+            self._index()
+            place = self._places.get(obj)
         if place is None:
             place = self._locate(obj)
         return place
@@ -339,7 +377,7 @@ class PermissionChecker:
         if not change.deps:
             return True
         try:
-            decoded = decode_change(change.bytes)
+            decoded = self.decoded(change)
         except ValueError:
             return True
         made: dict[ObjKey, tuple] = {}

@@ -35,6 +35,7 @@ from pactclient.model.views import ContractView
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.changes import sign_change
 from pactclient.signing.permissions import PermissionChecker
+from pactclient.signing.terms_history import Terms
 from pactclient.signing.vouching import ChangeLinks, author_heads
 from pactclient.store import equivocation
 from pactclient.store.sqlite_store import SqliteStore
@@ -81,6 +82,7 @@ class Workspace:
         self._agreements_checked: dict[str, tuple[bytes, ...]] = {}  # heads at which nothing waited to be countersigned
         self._signers: dict[str, tuple[int, frozenset[str]]] = {}  # (rowid read up to, keys that signed)
         self._party_keys: dict[str, tuple[tuple[bytes, ...], set[str]]] = {}  # (heads, hex keys in force there)
+        self._terms: dict[str, tuple[tuple[bytes, ...], Terms]] = {}  # (heads, terms in force there): see _checker
         self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
         self._writes_since_checkpoint = 0
 
@@ -180,6 +182,7 @@ class Workspace:
         self._agreements_checked.pop(contract_id, None)
         self._signers.pop(contract_id, None)
         self._party_keys.pop(contract_id, None)
+        self._terms.pop(contract_id, None)
         cache = self._caches.pop(contract_id, None)
         if cache is not None:
             cache.forget()  # a lazy timeline of an old view may still hold it
@@ -285,11 +288,12 @@ class Workspace:
         new = doc.get_changes(before)
         # The check every peer makes on receipt, made before signing: this copy never writes a change
         # its peers would refuse (the model's own checks are the friendly, earlier version of it).
-        checker = PermissionChecker(doc)
+        checker = self._checker(contract_id, doc, before)
         for change in new:
             refusal = checker.check(change)
             if refusal is not None:
                 raise RefusedOperation(f"this edit {refusal}")
+        self._keep_terms(contract_id, checker, doc.get_heads())
         for change in new:
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
@@ -424,7 +428,8 @@ class Workspace:
         before = doc.get_heads() if doc is not None else []
         known = self._party_keys.get(contract_id)
         known_keys = known[1] if known is not None and known[0] == tuple(sorted(before)) else None
-        admitted = admit_changes(scratch, before, signatures, contract_id, known_keys)
+        checker = self._checker(contract_id, scratch, before)
+        admitted = admit_changes(scratch, before, signatures, contract_id, known_keys, checker)
         if not admitted:
             return Received(contract_id, ())
         now = self.clock()
@@ -437,8 +442,26 @@ class Workspace:
             doc.merge(scratch)
             saved = None
         doc.set_actor(self.identity.public_key)
+        self._keep_terms(contract_id, checker, doc.get_heads())
         self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted}, saved)
         return Received(contract_id, tuple(admitted))
+
+    def _checker(self, contract_id: str, doc: Document, heads: list[bytes]) -> PermissionChecker:
+        """A permission checker of ``doc`` for changes on top of ``heads``. The terms in force there are
+        kept per contract from the previous write (``_keep_terms``): an edit on top of the last one
+        reads nothing of the document to know them."""
+        checker = PermissionChecker(doc)
+        known = self._terms.get(contract_id)
+        if known is not None and known[0] == tuple(sorted(heads)):
+            checker.seed_terms(heads, known[1])
+        return checker
+
+    def _keep_terms(self, contract_id: str, checker: PermissionChecker, heads: list[bytes]) -> None:
+        terms = checker.terms_at(heads)
+        if terms is None:
+            self._terms.pop(contract_id, None)
+        else:
+            self._terms[contract_id] = (tuple(sorted(heads)), terms)
 
     def party_keys(self, contract_id: str) -> set[bytes]:
         """Keys of the parties in force in this copy of the contract."""
