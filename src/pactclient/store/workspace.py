@@ -5,8 +5,10 @@ action, sign the new change, store it, commit. Two processes of the same home (`
 ``pact note`` typed meanwhile) therefore never write two different changes with the same actor and
 sequence number.
 
-Every received change, from a bundle or a peer, goes through ``receive``: loaded into a scratch copy,
-admitted by ``pactclient.signing`` and only then stored and merged.
+Received changes go through the same kind of transaction, and the same permission check before they are
+stored: ``receive`` and ``admit_from`` live in ``pactclient.store.exchange`` (``ChangeExchange``, which
+``Workspace`` includes) with what is handed to other copies; this file keeps naming, reading, local edits
+and upkeep.
 
 Upkeep — the summary index that listing reads, and compaction into a signed snapshot — follows each
 write in the same transaction, unless ``defer_upkeep`` is set (``PeerService`` sets it so that a live
@@ -20,24 +22,22 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from automerge.core import ROOT, Document
 
-from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RefusedOperation, StoreError
+from pactclient.errors import AdmissionError, ContractNotFound, RefusedOperation, StoreError
 from pactclient.identity.device import DeviceIdentity, verify_signature
 from pactclient.model import actions, agreements
 from pactclient.model.amdoc import ReadCache, bindings_failed
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
-from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
+from pactclient.signing.admission import admit_changes
 from pactclient.signing.changes import sign_change
 from pactclient.signing.permissions import PermissionChecker
 from pactclient.signing.terms_history import Terms
-from pactclient.signing.vouching import ChangeLinks, author_heads
-from pactclient.store import equivocation
+from pactclient.store.exchange import ChangeExchange, Received  # noqa: F401  (Received: imported from here by sync.bundle)
 from pactclient.store.sqlite_store import SqliteStore
 from pactclient.store.summary import light_of, summarize  # noqa: F401  (light_of: imported from here by the CLI and TUI)
 
@@ -59,15 +59,7 @@ def _unpack_heads(blob: bytes) -> list[bytes]:
     return [blob[i : i + 32] for i in range(0, len(blob), 32)]
 
 
-@dataclass(frozen=True)
-class Received:
-    """What ``receive`` did: the changes newly stored (empty if nothing was new)."""
-
-    contract_id: str
-    admitted: tuple[AdmittedChange, ...]
-
-
-class Workspace:
+class Workspace(ChangeExchange):
     def __init__(self, home: Path, identity: DeviceIdentity, clock: Callable[[], int] = now_ms,
                  defer_upkeep: bool = False):
         self.home = Path(home)
@@ -351,100 +343,7 @@ class Workspace:
             doc = self.document(contract_id)
             self._compact(contract_id, doc, self.store.last_rowid(contract_id), self.clock())
 
-    # -- receiving changes from elsewhere -----------------------------------------------------------
-
-    def receive(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
-                source: str = "bundle") -> Received:
-        """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing."""
-        self.refuse_equivocations(contract_id, change_blobs, signatures, source)
-        try:
-            with self.store.write():
-                known = self.store.has_contract(contract_id)
-                base = self.document(contract_id).save() if known else b""
-                try:
-                    scratch = Document.load(base + b"".join(change_blobs))
-                except BaseException as exc:  # crafted changes can make the bindings panic
-                    if not bindings_failed(exc):
-                        raise
-                    raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
-                return self._admit(contract_id, scratch, signatures, keep_scratch=False)
-        except BaseException:
-            self._forget(contract_id)  # the in-memory copy may have merged what the store did not keep
-            raise
-
-    def refuse_equivocations(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
-                             source: str) -> None:
-        """Refuse (AdmissionError) changes that reuse an author's sequence number with other content,
-        keeping both as evidence (``pactclient.store.equivocation``). ``source`` says where they came
-        from: "bundle", or "peer <hex key>"."""
-        equivocation.refuse(self.store, contract_id, change_blobs, signatures, source, self.clock())
-
-    def equivocations(self, contract_id: str) -> list[dict]:
-        return self.store.equivocations(contract_id)
-
-    def admit_from(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
-                   keep_scratch: bool = True, saved: bytes | None = None) -> Received:
-        """Admit what ``scratch`` (a copy that received changes, e.g. a peer's sync fork) has beyond this
-        copy: verified by ``admit_changes``, then stored and merged. All or nothing.
-
-        This copy's committed changes are first merged into ``scratch`` (which the caller keeps using)
-        so that ``scratch`` knows every head of this copy. With ``keep_scratch`` false the caller hands
-        ``scratch`` over: a new contract then becomes that very document, without a copy. ``saved`` is
-        what ``scratch`` was loaded from, if it was one saved document: a new contract keeps it as its
-        first snapshot instead of saving the document again.
-        """
-        try:
-            with self.store.write():
-                return self._admit(contract_id, scratch, signatures, keep_scratch, saved)
-        except BaseException:
-            self._forget(contract_id)  # the in-memory copy may have merged what the store did not keep
-            raise
-
-    def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool,
-               saved: bytes | None = None) -> Received:
-        """The shared tail of ``receive`` and ``admit_from``; runs inside the caller's write transaction.
-
-        Validly signed changes by a party can still be malformed (a party list that is a string, a
-        timeline that is a number): reading them fails with whatever the model or the bindings raise.
-        Such changes are refused like forged ones (the caller rolls back and forgets the in-memory copy).
-        """
-        try:
-            return self._admit_checked(contract_id, scratch, signatures, keep_scratch, saved)
-        except PactError:
-            raise
-        except BaseException as exc:
-            if not bindings_failed(exc):
-                raise
-            raise AdmissionError(f"refused: the changes leave the contract unreadable ({exc.__class__.__name__}: "
-                                 f"{str(exc)[:200]})") from None
-
-    def _admit_checked(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
-                       keep_scratch: bool, saved: bytes | None) -> Received:
-        # A contract held in memory exists in the store (contracts are never deleted).
-        held = contract_id in self._docs or self.store.has_contract(contract_id)
-        doc = self.document(contract_id) if held else None
-        if doc is not None:
-            scratch.merge(doc)
-        before = doc.get_heads() if doc is not None else []
-        known = self._party_keys.get(contract_id)
-        known_keys = known[1] if known is not None and known[0] == tuple(sorted(before)) else None
-        checker = self._checker(contract_id, scratch, before)
-        admitted = admit_changes(scratch, before, signatures, contract_id, known_keys, checker)
-        if not admitted:
-            return Received(contract_id, ())
-        now = self.clock()
-        if doc is None:
-            self.store.ensure_contract(contract_id, now)
-        self.store.add_changes(contract_id, [(ch.hash, ch.actor, ch.seq, ch.data, ch.signature) for ch in admitted], now)
-        if doc is None:
-            doc = scratch.fork() if keep_scratch else scratch
-        else:
-            doc.merge(scratch)
-            saved = None
-        doc.set_actor(self.identity.public_key)
-        self._keep_terms(contract_id, checker, doc.get_heads())
-        self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted}, saved)
-        return Received(contract_id, tuple(admitted))
+    # -- the terms in force, kept between writes (local edits and received changes alike) ----------
 
     def _checker(self, contract_id: str, doc: Document, heads: list[bytes]) -> PermissionChecker:
         """A permission checker of ``doc`` for changes on top of ``heads``. The terms in force there are
@@ -462,34 +361,3 @@ class Workspace:
             self._terms.pop(contract_id, None)
         else:
             self._terms[contract_id] = (tuple(sorted(heads)), terms)
-
-    def party_keys(self, contract_id: str) -> set[bytes]:
-        """Keys of the parties in force in this copy of the contract."""
-        return {bytes.fromhex(k) for k in self._party_keys_now(contract_id, self.document(contract_id))}
-
-    def _party_keys_now(self, contract_id: str, doc: Document) -> set[str]:
-        """Hex party keys at the document's heads, kept per contract for as long as the heads hold
-        (upkeep computes them ahead, so admitting a live edit finds them ready)."""
-        heads = tuple(sorted(doc.get_heads()))
-        known = self._party_keys.get(contract_id)
-        if known is None or known[0] != heads:
-            known = self._party_keys[contract_id] = (heads, party_keys_at(doc, list(heads)))
-        return known[1]
-
-    def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes | None]]:
-        """(hash, data, signature) of every stored change, dependencies first; the signature is None for
-        a change vouched for by a later signed change of its author."""
-        return [(r[1], r[3], r[4]) for r in self.store.changes_after(contract_id, 0)]
-
-    def head_signatures(self, contract_id: str) -> dict[bytes, bytes]:
-        """The signatures of the contract's author heads (each author's changes that no later change of
-        theirs descends from): enough to vouch for every change of the document (see signing.vouching)."""
-        doc = self.document(contract_id)
-        latest = self.store.latest_by_author(contract_id)
-        # Usually each author's changes form one chain ending in their latest: then no change of theirs
-        # lies outside its history, and Automerge answers that without listing the whole document.
-        if all(c.actor_id != actor for actor, h in latest.items() for c in doc.get_changes([h])):
-            return self.store.signatures(contract_id, list(latest.values()))
-        heads = author_heads([ChangeLinks(c.hash, c.actor_id, c.deps) for c in doc.get_changes([])])
-        return self.store.signatures(contract_id, heads)
-
