@@ -8,6 +8,7 @@ reads a clock or touches the disk.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pactclient.model.amdoc import ReadCache, child, materialize, put_value, rea
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema
 from pactclient.model.terms import check_fits, terms_in_force
+from pactclient.model.lazy import LazyEntries
 from pactclient.model.views import ContractView, Party
 
 HOUR_MS = 3600 * 1000
@@ -58,6 +60,17 @@ def view_of(doc: Document, now: int, cache: ReadCache | None = None) -> Contract
     if cache is not None:
         cache.view_heads, cache.view = heads, view
     return view
+
+
+def _appended_to_timeline(doc: Document, cache: ReadCache | None, before: tuple[bytes, ...]) -> None:
+    """Call right after a transaction that did nothing but append to the timeline: the view at the new
+    heads is the cached one at ``before`` with a longer timeline, so the next reader (the next note, the
+    summary) reuses it instead of reading the parties, terms and proposals again."""
+    if cache is None or cache.view_heads != before:
+        return
+    heads = tuple(sorted(doc.get_heads()))
+    cache.view = dataclasses.replace(cache.view, raw_timeline=LazyEntries(lambda: read_timeline(doc, list(heads), cache)))
+    cache.view_heads = heads
 
 
 def fmt_time(ms: int | None) -> str:
@@ -448,8 +461,10 @@ def note(doc, actor: Actor, text: str, decision: bool = False) -> Outcome:
     if not text.strip():
         raise UsageError("a note needs text")
     kind = "decision" if decision else "message"
+    before = tuple(sorted(doc.get_heads()))
     with doc.transaction() as tx:
         _event(tx, me.id, actor.now, text.strip(), kind=kind)
+    _appended_to_timeline(doc, actor.cache, before)
     return Outcome(f"recorded {kind}")
 
 
