@@ -203,6 +203,8 @@ def test_notes_through_a_read_cache_see_what_a_fresh_read_sees():
     cache = ReadCache()
     for i in range(3):
         actions.note(doc, Actor(key=A, now=T0 + i, signers=frozenset((A, B)), cache=cache), f"note {i}")
+        if i:  # a timeline already read is extended by the new entry rather than read again
+            assert view_of(doc, T0, cache).timeline[-1].text == f"note {i}"
     actions.note(as_b(doc), Actor(key=B, now=T0 + 9, signers=frozenset((A, B)), cache=cache), "agreed", decision=True)
     cached, fresh = view_of(doc, T0 + 10, cache), view_of(doc, T0 + 10)
     assert cached == fresh

@@ -69,7 +69,15 @@ def _appended_to_timeline(doc: Document, cache: ReadCache | None, before: tuple[
     if cache is None or cache.view_heads != before:
         return
     heads = tuple(sorted(doc.get_heads()))
-    cache.view = dataclasses.replace(cache.view, raw_timeline=LazyEntries(lambda: read_timeline(doc, list(heads), cache)))
+    read = cache.view.raw_timeline
+    if isinstance(read, LazyEntries) and read.was_read():
+        # ``_event`` inserted at the end of the list: the entries read before, then the new one
+        got = doc.get(child(doc, ROOT, "timeline"), len(read))
+        entry = cache.entries[got[1]] = materialize(doc, got[1])
+        timeline = LazyEntries(lambda: (*read, entry))
+    else:
+        timeline = LazyEntries(lambda: read_timeline(doc, list(heads), cache))
+    cache.view = dataclasses.replace(cache.view, raw_timeline=timeline)
     cache.view_heads = heads
 
 
