@@ -62,16 +62,16 @@ def view_of(doc: Document, now: int, cache: ReadCache | None = None) -> Contract
     return view
 
 
-def _appended_to_timeline(doc: Document, cache: ReadCache | None, before: tuple[bytes, ...]) -> None:
-    """Call right after a transaction that did nothing but append to the timeline: the view at the new
-    heads is the cached one at ``before`` with a longer timeline, so the next reader (the next note, the
-    summary) reuses it instead of reading the parties, terms and proposals again."""
+def timeline_grew(doc: Document, cache: ReadCache | None, before: tuple[bytes, ...], appended_one: bool = False) -> None:
+    """Call right after changes that wrote nothing outside the timeline moved ``doc`` from the sorted
+    heads ``before``: the view at the new heads is the cached one at ``before`` with its timeline read
+    again, so the next reader (the next note, the summary) reuses the parties, terms and proposals.
+    ``appended_one``: the only change is this copy's own ``_event``, which put one entry at the end."""
     if cache is None or cache.view_heads != before:
         return
     heads = tuple(sorted(doc.get_heads()))
     read = cache.view.raw_timeline
-    if isinstance(read, LazyEntries) and read.was_read():
-        # ``_event`` inserted at the end of the list: the entries read before, then the new one
+    if appended_one and isinstance(read, LazyEntries) and read.was_read():
         got = doc.get(child(doc, ROOT, "timeline"), len(read))
         entry = cache.entries[got[1]] = materialize(doc, got[1])
         timeline = LazyEntries(lambda: (*read, entry))
@@ -472,7 +472,7 @@ def note(doc, actor: Actor, text: str, decision: bool = False) -> Outcome:
     before = tuple(sorted(doc.get_heads()))
     with doc.transaction() as tx:
         _event(tx, me.id, actor.now, text.strip(), kind=kind)
-    _appended_to_timeline(doc, actor.cache, before)
+    timeline_grew(doc, actor.cache, before, appended_one=True)
     return Outcome(f"recorded {kind}")
 
 

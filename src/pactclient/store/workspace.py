@@ -441,6 +441,8 @@ class Workspace:
         else:
             doc.merge(scratch)
             saved = None
+            if checker.only_timeline_written(admitted):  # a note or decision: the cached view carries over
+                actions.timeline_grew(doc, self.cache(contract_id), tuple(sorted(before)))
         doc.set_actor(self.identity.public_key)
         self._keep_terms(contract_id, checker, doc.get_heads())
         self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted}, saved)
