@@ -475,7 +475,9 @@ class Workspace:
         heads = tuple(sorted(doc.get_heads()))
         known = self._party_keys.get(contract_id)
         if known is None or known[0] != heads:
-            known = self._party_keys[contract_id] = (heads, party_keys_at(doc, list(heads)))
+            terms = self._terms.get(contract_id)  # the terms the last write's check left: their parties' keys
+            keys = set(terms[1].by_key) if terms is not None and terms[0] == heads else party_keys_at(doc, list(heads))
+            known = self._party_keys[contract_id] = (heads, keys)
         return known[1]
 
     def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes | None]]:
