@@ -192,3 +192,25 @@ def test_starting_an_activity_names_a_problem_owner():
     act = view_of(doc, T0).activities["callback"]
     assert act.problem_owner == "Dev at BT" and act.status == "waiting"
     assert view_of(doc, T0).turn() == ("customer",)
+
+
+def test_notes_through_a_read_cache_see_what_a_fresh_read_sees():
+    # A note carries the cached view forward to its new heads (only the timeline grew): what readers
+    # get from the cache afterwards must be exactly the contract read again from nothing.
+    from pactclient.model.amdoc import ReadCache
+
+    doc = new_doc()
+    cache = ReadCache()
+    for i in range(3):
+        actions.note(doc, Actor(key=A, now=T0 + i, signers=frozenset((A, B)), cache=cache), f"note {i}")
+        if i:  # a timeline already read is extended by the new entry rather than read again
+            assert view_of(doc, T0, cache).timeline[-1].text == f"note {i}"
+    actions.note(as_b(doc), Actor(key=B, now=T0 + 9, signers=frozenset((A, B)), cache=cache), "agreed", decision=True)
+    cached, fresh = view_of(doc, T0 + 10, cache), view_of(doc, T0 + 10)
+    assert cached == fresh
+    assert [(e.kind, e.author, e.text) for e in cached.timeline[-4:]] == [
+        ("message", "customer", "note 0"), ("message", "customer", "note 1"), ("message", "customer", "note 2"),
+        ("decision", "supplier", "agreed")]
+    with pytest.raises(RefusedOperation, match="not a party"):
+        actions.note(doc, Actor(key=C, now=T0 + 11, signers=frozenset((A, B)), cache=cache), "let me in")
+    assert len(view_of(doc, T0 + 12, cache).timeline) == len(fresh.timeline)

@@ -140,3 +140,25 @@ def test_a_store_from_before_summary_rowids_opens_and_lists_without_loading(make
         assert reopened.store.stale_summaries() == []
     finally:
         reopened.close()
+
+
+def test_received_notes_carry_the_cached_view_and_other_edits_do_not(make_party, tmp_path):
+    # Received notes only grow the timeline, so the receiver keeps its cached view past them; an edit
+    # that writes anywhere else must still be seen in full.
+    parties = [make_party(tmp_path, name, org, clock=FixedClock())[1] for name, org in [("Alice", ""), ("Priya", "BT")]]
+    alice, priya = parties
+    try:
+        cid = shared_contract(parties)
+        for i in range(3):
+            alice.view(cid)  # the cached view at Alice's heads, as her screen would read it
+            priya.act(cid, actions.note, f"engineer booked {i}")
+            live_sync(alice, priya, cid)
+            check_copy(alice, cid, FIXED_NOW)
+        assert alice.view(cid).timeline[-1].text == "engineer booked 2"
+        priya.act(cid, actions.set_item, "severity", "service down")
+        live_sync(alice, priya, cid)
+        assert alice.view(cid).items["severity"].value == "service down"
+        check_copy(alice, cid, FIXED_NOW)
+    finally:
+        for ws in parties:
+            ws.close()

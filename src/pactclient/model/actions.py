@@ -8,6 +8,7 @@ reads a clock or touches the disk.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pactclient.model.amdoc import ReadCache, child, materialize, put_value, rea
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema
 from pactclient.model.terms import check_fits, terms_in_force
+from pactclient.model.lazy import LazyEntries
 from pactclient.model.views import ContractView, Party
 
 HOUR_MS = 3600 * 1000
@@ -58,6 +60,25 @@ def view_of(doc: Document, now: int, cache: ReadCache | None = None) -> Contract
     if cache is not None:
         cache.view_heads, cache.view = heads, view
     return view
+
+
+def timeline_grew(doc: Document, cache: ReadCache | None, before: tuple[bytes, ...], appended_one: bool = False) -> None:
+    """Call right after changes that wrote nothing outside the timeline moved ``doc`` from the sorted
+    heads ``before``: the view at the new heads is the cached one at ``before`` with its timeline read
+    again, so the next reader (the next note, the summary) reuses the parties, terms and proposals.
+    ``appended_one``: the only change is this copy's own ``_event``, which put one entry at the end."""
+    if cache is None or cache.view_heads != before:
+        return
+    heads = tuple(sorted(doc.get_heads()))
+    read = cache.view.raw_timeline
+    if appended_one and isinstance(read, LazyEntries) and read.was_read():
+        got = doc.get(child(doc, ROOT, "timeline"), len(read))
+        entry = cache.entries[got[1]] = materialize(doc, got[1])
+        timeline = LazyEntries(lambda: (*read, entry))
+    else:
+        timeline = LazyEntries(lambda: read_timeline(doc, list(heads), cache))
+    cache.view = dataclasses.replace(cache.view, raw_timeline=timeline)
+    cache.view_heads = heads
 
 
 def fmt_time(ms: int | None) -> str:
@@ -448,8 +469,10 @@ def note(doc, actor: Actor, text: str, decision: bool = False) -> Outcome:
     if not text.strip():
         raise UsageError("a note needs text")
     kind = "decision" if decision else "message"
+    before = tuple(sorted(doc.get_heads()))
     with doc.transaction() as tx:
         _event(tx, me.id, actor.now, text.strip(), kind=kind)
+    timeline_grew(doc, actor.cache, before, appended_one=True)
     return Outcome(f"recorded {kind}")
 
 

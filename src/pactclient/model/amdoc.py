@@ -26,6 +26,8 @@ class ReadCache:
 
     * Timeline entries by element id: they never change once written, and the timeline only grows,
       so reading it costs a lookup per entry instead of a walk of each.
+    * The timeline as last read (element ids and entries): a later read that finds the same elements
+      first reads only the ones after them.
     * The last view built and the heads it was built at: a document's content is fixed by its heads,
       so a view is reused for as long as the document does not move (see ``actions.view_of``).
 
@@ -36,11 +38,12 @@ class ReadCache:
         self.entries: dict[bytes, Any] = {}
         self.view_heads: tuple[bytes, ...] | None = None
         self.view: Any = None
+        self.timeline: tuple[bytes, list, tuple] | None = None  # (list id, element ids, entries) last read
 
     def forget(self) -> None:
         """Drop everything: after a write was rolled back, element ids may be reused for other content."""
         self.entries.clear()
-        self.view_heads = self.view = None
+        self.view_heads = self.view = self.timeline = None
 
 
 def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = None,
@@ -78,8 +81,16 @@ def read_timeline(doc: Document, heads: list[bytes], cache: ReadCache | None = N
 
 
 def _cached_list(doc: Document, obj: bytes, cache: ReadCache) -> list:
-    out = []
-    for got in doc.values(obj):
+    values = doc.values(obj)
+    ids = [got[1] for got in values]
+    known = cache.timeline
+    if known is not None and known[0] == obj and ids[: len(known[1])] == known[1]:
+        # The list still starts with the elements read last time (it usually grows at the end): only
+        # the ones after them are looked at.
+        out, start = list(known[2]), len(known[1])
+    else:
+        out, start = [], 0
+    for got in values[start:]:
         value, obj_id = got
         if isinstance(value, ObjType):
             entry = cache.entries.get(obj_id)
@@ -88,6 +99,7 @@ def _cached_list(doc: Document, obj: bytes, cache: ReadCache) -> list:
             out.append(entry)
         else:
             out.append(_value(doc, got, None))
+    cache.timeline = (obj, ids, tuple(out))
     return out
 
 

@@ -23,6 +23,9 @@ class LazyEntries(Sequence):
             self._entries, self._read = tuple(self._read()), None
         return self._entries
 
+    def was_read(self) -> bool:
+        return self._read is None
+
     def __getitem__(self, index):
         return self._all()[index]
 

@@ -339,8 +339,10 @@ class ContractView:
     def resolved(self) -> bool:
         return bool(self.activities) and all(a.finished for a in self.activities.values()) and not self.open_proposals()
 
-    def scorecard(self) -> Scorecard:
-        per = {pid: {"kept": 0, "broken": 0, "open": 0, "messages": 0} for pid in self.parties}
+    def commitments(self) -> dict[str, dict[str, int]]:
+        """Per party: its deadlines kept, broken and still open. Reads no timeline, so the summary
+        upkeep that follows every write costs the same however long the contract has run."""
+        per = {pid: {"kept": 0, "broken": 0, "open": 0} for pid in self.parties}
         for act in self.activities.values():
             if act.assignee not in per or act.due is None or act.status == "cancelled":
                 continue
@@ -351,6 +353,10 @@ class ContractView:
                 per[act.assignee]["broken"] += 1
             else:
                 per[act.assignee]["open"] += 1
+        return per
+
+    def scorecard(self) -> Scorecard:
+        per = {pid: {**counts, "messages": 0} for pid, counts in self.commitments().items()}
         contacts = 0
         for entry in self.raw_timeline:
             if entry.get("kind") in ("message", "decision"):

@@ -40,6 +40,7 @@ the present document, never reading the document's past.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from automerge.core import ROOT, Document, ObjType
 
@@ -66,6 +67,11 @@ class Refusal:
 
     def __str__(self) -> str:
         return f"{rules.rule_text(self.rule)}: {self.detail}"
+
+
+class _Stored(NamedTuple):
+    hash: bytes
+    bytes: bytes
 
 
 class PermissionChecker:
@@ -127,6 +133,23 @@ class PermissionChecker:
         if isinstance(got, ValueError):
             raise ValueError(*got.args)
         return got
+
+    def only_timeline_written(self, changes) -> bool:
+        """Whether every operation of ``changes`` (each with ``hash`` and ``data``, as admitted) writes
+        into the timeline list or into an object made by the same change: then, after them, everything
+        but the timeline is as it was. Anything that does not decode counts as writing elsewhere."""
+        timeline = next((made for made, key in self.section_objects.items() if key == "timeline"), None)
+        if timeline is None:
+            return False
+        for change in changes:
+            try:
+                ops = self.decoded(_Stored(change.hash, change.data)).ops
+            except ValueError:
+                return False
+            made = {op.id for op in ops}
+            if any(op.obj != timeline and op.obj not in made for op in ops):
+                return False
+        return True
 
     # -- the check ---------------------------------------------------------------------------------
 

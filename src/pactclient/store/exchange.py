@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from automerge.core import Document
 
 from pactclient.errors import AdmissionError, FormatError, PactError
+from pactclient.model import actions
 from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
 from pactclient.signing.vouching import ChangeLinks, author_heads
@@ -128,6 +129,8 @@ class ChangeExchange:
         else:
             doc.merge(scratch)
             saved = None
+            if checker.only_timeline_written(admitted):  # a note or decision: the cached view carries over
+                actions.timeline_grew(doc, self.cache(contract_id), tuple(sorted(before)))
         doc.set_actor(self.identity.public_key)
         self._keep_terms(contract_id, checker, doc.get_heads())
         self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted}, saved)
@@ -145,7 +148,9 @@ class ChangeExchange:
         heads = tuple(sorted(doc.get_heads()))
         known = self._party_keys.get(contract_id)
         if known is None or known[0] != heads:
-            known = self._party_keys[contract_id] = (heads, party_keys_at(doc, list(heads)))
+            terms = self._terms.get(contract_id)  # the terms the last write's check left: their parties' keys
+            keys = set(terms[1].by_key) if terms is not None and terms[0] == heads else party_keys_at(doc, list(heads))
+            known = self._party_keys[contract_id] = (heads, keys)
         return known[1]
 
     def signed_changes(self, contract_id: str) -> list[tuple[bytes, bytes, bytes | None]]:

@@ -36,5 +36,5 @@ def summarize(view: ContractView, my_key: str) -> dict:
         "open_proposals": len(view.open_proposals()),
         "last_activity_at": view.last_activity_at(),
         "resolved": view.resolved(),
-        "broken": sum(s.broken for s in view.scorecard().per_party),
+        "broken": sum(counts["broken"] for counts in view.commitments().values()),
     }
