@@ -23,6 +23,7 @@ from pactclient.signing import sign_change
 from pactclient.sync import bundle
 
 from conftest import FIXED_NOW, copy_state, exchange, shared_contract
+from hostile import uleb
 
 
 @pytest.fixture
@@ -92,15 +93,6 @@ def test_flipped_signature_bit_is_refused(trio):
     _names(err, new_hash, a_id.public_key)
 
 
-def _leb128(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _unleb128(buf: bytes, i: int) -> tuple[int, int]:
     n = shift = 0
     while True:
@@ -121,7 +113,7 @@ def _change_body(data: bytes) -> bytes:
 
 def _change_chunk(magic: bytes, body: bytes) -> bytes:
     """Encode an (uncompressed) change chunk with a correct checksum: a well-formed change."""
-    inner = b"\x01" + _leb128(len(body)) + body
+    inner = b"\x01" + uleb(len(body)) + body
     return magic + hashlib.sha256(inner).digest()[:4] + inner
 
 

@@ -17,6 +17,7 @@ from pactclient.store import Workspace
 from pactclient.sync import bundle
 
 from conftest import FixedClock, copy_state, shared_contract
+from hostile import sync_message
 
 
 def pump(x, y, rounds: int = 50, tamper=None):
@@ -245,21 +246,6 @@ def test_relay_carries_the_authors_signatures(make_party, tmp_path):
     assert got[-1].peer_key == wb.identity.public_key and got[-1].authors == (wa.identity.public_key,)
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _sync_message(heads: list[bytes], changes: list[bytes]) -> bytes:
-    """An Automerge sync message (type 0x42): heads, no need, no have, the given changes."""
-    return (b"\x42" + _uleb(len(heads)) + b"".join(heads) + b"\x00\x00" + _uleb(len(changes))
-            + b"".join(_uleb(len(c)) + c for c in changes))
-
-
 def test_admission_waits_for_a_voucher_automerge_holds_back(make_party, tmp_path):
     """Alice's first note arrives without a signature, her second (which vouches for it) not yet — as
     after a bloom-filter false positive. Priya's copy admits nothing and asks for what it lacks; once
@@ -273,13 +259,13 @@ def test_admission_waits_for_a_voucher_automerge_holds_back(make_party, tmp_path
     wa.act(cid, actions.note, "first")
     wa.act(cid, actions.note, "second")
     first, second = wa.document(cid).get_changes(heads(wb, cid))
-    cb.receive_data(encode_frame({"t": "sync", "c": cid, "m": _sync_message([second.hash], [first.bytes]), "s": [None]}))
+    cb.receive_data(encode_frame({"t": "sync", "c": cid, "m": sync_message([second.hash], [], [first.bytes]), "s": [None]}))
     assert not cb.closed and copy_state(wb, cid) == before
     asked = FrameDecoder()
     asked.feed(cb.data_to_send())
     assert [f["t"] for f in asked.frames()] == ["sync"]
     signature = wa.store.signatures(cid, [second.hash])[second.hash]
-    cb.receive_data(encode_frame({"t": "sync", "c": cid, "m": _sync_message([second.hash], [second.bytes]),
+    cb.receive_data(encode_frame({"t": "sync", "c": cid, "m": sync_message([second.hash], [], [second.bytes]),
                                   "s": [signature]}))
     assert not cb.closed and texts(wb, cid)[-2:] == ["first", "second"]
     assert [s is None for h, _, s in wb.signed_changes(cid) if h in (first.hash, second.hash)] == [True, False]
