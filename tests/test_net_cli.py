@@ -33,7 +33,12 @@ def wait_until(check, what: str, proc: subprocess.Popen | None = None):
 
 
 def wait_for_file(path: Path, proc: subprocess.Popen) -> dict:
-    return json.loads(wait_until(lambda: path.exists() and path.read_text(), f"{path} appearing", proc))
+    def parsed() -> dict | None:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # not there yet, or caught half written
+            return None
+    return wait_until(parsed, f"{path} appearing", proc)
 
 
 def test_serve_invite_join_sync_and_stop(tmp_path):
