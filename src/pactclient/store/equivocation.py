@@ -55,12 +55,13 @@ def find(store: SqliteStore, contract_id: str, blobs: list[bytes], signatures: d
     ours: set[bytes] = set()  # hashes of batch changes that continue this contract's history
     batch: dict[tuple[bytes, int], Signed] = {}
     found = []
+    known = stored_hashes.__contains__ if bulk else (lambda h: store.has_change(contract_id, h))
     for c in chunks:
-        known = stored_hashes.__contains__ if bulk else (lambda h: store.has_change(contract_id, h))
         if not c.deps or not all(d in ours or known(d) for d in c.deps):
             continue
         ours.add(c.hash)
         mine = (c.hash, c.data, signatures.get(c.hash, b""))
+        row = None
         if bulk:
             if c.actor not in seqs:
                 seqs[c.actor] = store.seqs_of(contract_id, c.actor)
@@ -69,7 +70,7 @@ def find(store: SqliteStore, contract_id: str, blobs: list[bytes], signatures: d
             row = store.change_at(contract_id, c.actor, c.seq)
             held_hash = row[0] if row else None
         if held_hash is not None and held_hash != c.hash:
-            held = store.change_at(contract_id, c.actor, c.seq)
+            held = row or store.change_at(contract_id, c.actor, c.seq)
             found.append(Equivocation(c.actor, c.seq, tuple(held), mine))
         elif held_hash is None:
             earlier = batch.setdefault((c.actor, c.seq), mine)
