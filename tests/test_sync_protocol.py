@@ -229,6 +229,29 @@ def test_badly_signed_changes_are_refused_and_nothing_is_kept(make_party, tmp_pa
     assert copy_state(wa, cid) == before
 
 
+def test_a_change_slipped_into_a_message_read_as_changeless_is_refused_and_not_kept(make_party, tmp_path, monkeypatch):
+    """A channel receives change-less messages into the user's copy until the peer first sends a change
+    (no scratch copy before then). Should a message ever change that copy while its reading found no
+    change in it, the peer is refused and the copy read again from the store: simulated here by a
+    reading of the sync format that misses every change."""
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    ca, cb = connect(wa, wb)
+    ca.events(), cb.events()
+    before = copy_state(wa, cid)
+    wb.act(cid, actions.note, "slipped in")
+    cb.local_changed(cid)
+    sent = cb.data_to_send()  # a well-formed message carrying the note and its signature
+    monkeypatch.setattr("pactclient.sync.connection.carried_hashes", lambda encoded: [])
+    ca.receive_data(sent)
+    refused = [e for e in ca.events() if isinstance(e, ev.PeerRefused)]
+    assert refused and "without carrying a change" in refused[0].reason
+    assert ca.closed
+    assert copy_state(wa, cid) == before
+    assert "slipped in" not in texts(wa, cid)
+
+
 def test_relay_carries_the_authors_signatures(make_party, tmp_path):
     _, wa = make_party(tmp_path, "Alice")
     _, wb = make_party(tmp_path, "Priya", "BT")

@@ -167,6 +167,10 @@ class Workspace(ChangeExchange):
     def cache(self, contract_id: str) -> ReadCache:
         return self._caches.setdefault(contract_id, ReadCache())
 
+    def forget_cached(self, contract_id: str) -> None:
+        """Drop what is held in memory of a contract: the next read loads it from the store again."""
+        self._forget(contract_id)
+
     def _forget(self, contract_id: str) -> None:
         """After a failed write: the in-memory document may hold a change the store does not."""
         self._docs.pop(contract_id, None)

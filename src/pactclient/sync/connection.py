@@ -16,11 +16,19 @@ certificate. Both sides then talk at once, each in the same way:
    offered later (``more``) is opened by the side that receives the offer.
 4. Each **sync** message carries the signatures of the changes in it (see ``carried``).
 
-Verify before merge: every sync message is received into a per-peer, per-contract *scratch* copy with
-its own ``SyncState``. What the scratch copy has beyond the user's copy is checked by
-``Workspace.admit_from`` (signed, by a party's key, of this contract) and only then stored and merged.
-One bad change refuses the whole message: the peer gets an **error** frame saying why, the scratch copy
-is dropped, the connection is closed, and nothing of the message is kept.
+Verify before merge: every sync message that carries changes is received into a per-peer, per-contract
+*scratch* copy (each channel has its own ``SyncState``). What the scratch copy has beyond the user's
+copy is checked by ``Workspace.admit_from`` (signed, by a party's key, of this contract) and only then
+stored and merged. One bad change refuses the whole message: the peer gets an **error** frame saying
+why, the scratch copy is dropped, the connection is closed, and nothing of the message is kept.
+
+The scratch copy is a fork of the whole document, so it is made only when the peer first sends a
+message that carries changes. Until then a channel's messages are generated from the user's copy and
+the peer's change-less messages (heads, needs, bloom filters: the priming exchange after a fetch, the
+acknowledgements of this side's edits) are received into it: a message whose every chunk was read and
+that has none cannot change a document, and the user's copy is checked to have the same heads after
+it. A peer that never sends a change therefore costs no copy of the contract (a fetched contract of
+10,000 changes: two forks of ~45 ms each, one per side, no longer made during the fetch).
 
 Use: ``start()``; then ``receive_data(bytes)`` for what arrives and ``local_changed(contract_id)`` after a
 local edit (or changes admitted from another peer, which relays them); after each call handle
@@ -57,10 +65,11 @@ MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection
 
 @dataclass
 class _Channel:
-    """One contract kept in step with one peer: the scratch copy and its Automerge sync state."""
+    """One contract kept in step with one peer: its Automerge sync state and, once the peer sent
+    changes, the scratch copy they are received into (see "Verify before merge")."""
 
-    scratch: Document
     state: SyncState
+    scratch: Document | None = None
     # Signatures received but not yet used: Automerge may hold a change back until a later message
     # brings its missing dependency (e.g. after a bloom-filter false positive), so a signature can
     # arrive one message before its change can be admitted. Kept only while something waits.
@@ -288,21 +297,45 @@ class PeerConnection:
                 raise
             raise RemoteProtocolError("sent a sync message that cannot be decoded") from None
         real = self.ws.document(cid)
-        channel.scratch.merge(real)
+        carried_signatures = sync_signatures(frame, encoded)
+        if channel.scratch is None and carried_hashes(encoded) == []:
+            self._receive_changeless(cid, channel, real, message)
+            self._keep_signatures(channel, carried_signatures)  # ``sigs`` may name changes still to come
+        elif not self._receive_changes(cid, channel, real, encoded, message, carried_signatures):
+            return
+        reply = self._push(cid)
+        if reply is not None and needed_hashes(reply):
+            channel.waiting_bytes += len(encoded)
+            if channel.waiting_bytes > MAX_WAITING_BYTES:
+                raise RemoteProtocolError(f"sent over {MAX_WAITING_BYTES} bytes of changes whose dependencies never came")
+        else:
+            # Nothing is held back: every later change comes with its own signature.
+            channel.waiting_bytes = 0
+            channel.signatures.clear()
+
+    def _receive_changeless(self, cid: str, channel: _Channel, real: Document, message: Message) -> None:
+        """A message that carries no change, on a channel without a scratch copy: received into the
+        user's copy, which it cannot change (checked: the heads must stay the same)."""
+        before = real.get_heads()
+        self._receive(real, channel, message)
+        if real.get_heads() != before:  # the bindings read a change this side's reading missed
+            self.ws.forget_cached(cid)  # read again from the store, which holds only admitted changes
+            raise RemoteProtocolError("sent a sync message that changed the document without carrying a change")
+
+    def _receive_changes(self, cid: str, channel: _Channel, real: Document, encoded: bytes, message: Message,
+                         carried_signatures: dict[bytes, bytes]) -> bool:
+        """Receive into the scratch copy and admit what it then has beyond the user's copy. False when
+        admission waits for a change Automerge holds back (the answer asking for it is already queued)."""
+        if channel.scratch is None:
+            channel.scratch = real.fork()
+        else:
+            channel.scratch.merge(real)
         # Automerge refuses a change reusing an author's sequence number ("duplicate seq"): look first,
         # so that an equivocation is recorded as evidence before the message is refused.
-        carried_signatures = sync_signatures(frame, encoded)
         self.ws.refuse_equivocations(cid, carried_blobs(encoded), {**channel.signatures, **carried_signatures},
                                      f"peer {self.peer_key.hex()}")
-        try:
-            channel.scratch.receive_sync_message(channel.state, message)
-        except BaseException as exc:
-            if not bindings_failed(exc):
-                raise
-            raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
-        channel.signatures.update(carried_signatures)
-        if len(channel.signatures) > MAX_PENDING_SIGNATURES:
-            raise RemoteProtocolError("sent far more signatures than changes")
+        self._receive(channel.scratch, channel, message)
+        self._keep_signatures(channel, carried_signatures)
         if channel.scratch.get_changes(real.get_heads()):
             try:
                 got = self.ws.admit_from(cid, channel.scratch, channel.signatures)
@@ -315,19 +348,26 @@ class PeerConnection:
                 if message is None or not needed_hashes(message.encode()):
                     raise
                 self._send_sync(cid, message.encode())
-                return
+                return False
             for ch in got.admitted:
                 channel.signatures.pop(ch.hash, None)
             self._admitted(cid, got.admitted)
-        reply = self._push(cid)
-        if reply is not None and needed_hashes(reply):
-            channel.waiting_bytes += len(encoded)
-            if channel.waiting_bytes > MAX_WAITING_BYTES:
-                raise RemoteProtocolError(f"sent over {MAX_WAITING_BYTES} bytes of changes whose dependencies never came")
-        else:
-            # Nothing is held back: every later change comes with its own signature.
-            channel.waiting_bytes = 0
-            channel.signatures.clear()
+        return True
+
+    @staticmethod
+    def _keep_signatures(channel: _Channel, carried_signatures: dict[bytes, bytes]) -> None:
+        channel.signatures.update(carried_signatures)
+        if len(channel.signatures) > MAX_PENDING_SIGNATURES:
+            raise RemoteProtocolError("sent far more signatures than changes")
+
+    @staticmethod
+    def _receive(doc: Document, channel: _Channel, message: Message) -> None:
+        try:
+            doc.receive_sync_message(channel.state, message)
+        except BaseException as exc:
+            if not bindings_failed(exc):
+                raise
+            raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -337,13 +377,17 @@ class PeerConnection:
             self._events.append(ev.ChangesAdmitted(self.peer_key, cid, tuple(ch.hash for ch in admitted), authors, new_contract))
 
     def _open(self, cid: str) -> None:
-        self._channels[cid] = _Channel(self.ws.document(cid).fork(), SyncState())
+        self._channels[cid] = _Channel(SyncState())
 
     def _push(self, cid: str) -> bytes | None:
         """Send the next sync message of a shared contract, if there is one; returns it, encoded."""
         channel = self._channels[cid]
-        channel.scratch.merge(self.ws.document(cid))
-        message = channel.scratch.generate_sync_message(channel.state)
+        real = self.ws.document(cid)
+        if channel.scratch is None:
+            message = real.generate_sync_message(channel.state)
+        else:
+            channel.scratch.merge(real)
+            message = channel.scratch.generate_sync_message(channel.state)
         if message is None:
             return None
         encoded = message.encode()
