@@ -26,6 +26,7 @@ from pactclient.model import actions
 from pactclient.net import session as session_mod
 from pactclient.net.service import PeerService
 from pactclient.net.session import Session
+from pactclient.sync import channel as channel_mod
 from pactclient.sync import connection as connection_mod
 from pactclient.sync import events as ev
 from pactclient.sync.connection import PeerConnection
@@ -85,7 +86,7 @@ def _sigs(wb, changes) -> list:
 
 @pytest.mark.parametrize("wire", ["z+s", "m+sigs"])
 def test_changes_waiting_for_a_missing_dependency_are_bounded(make_party, tmp_path, monkeypatch, wire):
-    monkeypatch.setattr(connection_mod, "MAX_WAITING_BYTES", 64 * 1024)  # the real 16 MiB, scaled down
+    monkeypatch.setattr(channel_mod, "MAX_WAITING_BYTES", 64 * 1024)  # the real 16 MiB, scaled down
     _, wa = make_party(tmp_path, "Alice")
     _, wb = make_party(tmp_path, "Priya", "BT")
     cid = shared_contract([wa, wb])
@@ -105,10 +106,10 @@ def test_changes_waiting_for_a_missing_dependency_are_bounded(make_party, tmp_pa
         messages += 1
     refused = [e for e in conn.events() if isinstance(e, ev.PeerRefused)]
     print(f"\nqueued changes ({wire}): refused after {messages} messages, {sent} bytes ({on_wire} on the wire) "
-          f"waiting for a missing dependency (limit {connection_mod.MAX_WAITING_BYTES}; real limit {16 * 1024 * 1024})")
+          f"waiting for a missing dependency (limit {channel_mod.MAX_WAITING_BYTES}; real limit {16 * 1024 * 1024})")
     assert conn.closed and refused and "dependencies never came" in refused[0].reason
     # Counted as inflated, not as on the wire: refused by the very message that crossed the limit.
-    assert sent - last <= connection_mod.MAX_WAITING_BYTES < sent
+    assert sent - last <= channel_mod.MAX_WAITING_BYTES < sent
     assert copy_state(wa, cid) == before
     # An honest early arrival: the second change first, then the first; both admitted, signatures kept.
     conn = _greeted_and_shared(wa, wb, cid)
@@ -126,7 +127,7 @@ def test_signatures_and_wanted_contracts_are_bounded(make_party, tmp_path):
     cid = shared_contract([wa, wb])
     before = copy_state(wa, cid)
     conn = _greeted_and_shared(wa, wb, cid)
-    junk = [[os.urandom(32), bytes(64)] for _ in range(connection_mod.MAX_PENDING_SIGNATURES + 1)]
+    junk = [[os.urandom(32), bytes(64)] for _ in range(channel_mod.MAX_PENDING_SIGNATURES + 1)]
     # Signatures by hash (``sigs``) are still accepted beside a v2 ``z`` message: the one way to send
     # signatures for changes a message does not carry.
     empty = sync_message([], [], [])

@@ -243,7 +243,7 @@ def test_a_change_slipped_into_a_message_read_as_changeless_is_refused_and_not_k
     wb.act(cid, actions.note, "slipped in")
     cb.local_changed(cid)
     sent = cb.data_to_send()  # a well-formed message carrying the note and its signature
-    monkeypatch.setattr("pactclient.sync.connection.carried_hashes", lambda encoded: [])
+    monkeypatch.setattr("pactclient.sync.channel.carried_hashes", lambda encoded: [])
     ca.receive_data(sent)
     refused = [e for e in ca.events() if isinstance(e, ev.PeerRefused)]
     assert refused and "without carrying a change" in refused[0].reason

@@ -16,19 +16,11 @@ certificate. Both sides then talk at once, each in the same way:
    offered later (``more``) is opened by the side that receives the offer.
 4. Each **sync** message carries the signatures of the changes in it (see ``carried``).
 
-Verify before merge: every sync message that carries changes is received into a per-peer, per-contract
-*scratch* copy (each channel has its own ``SyncState``). What the scratch copy has beyond the user's
-copy is checked by ``Workspace.admit_from`` (signed, by a party's key, of this contract) and only then
-stored and merged. One bad change refuses the whole message: the peer gets an **error** frame saying
-why, the scratch copy is dropped, the connection is closed, and nothing of the message is kept.
-
-The scratch copy is a fork of the whole document, so it is made only when the peer first sends a
-message that carries changes. Until then a channel's messages are generated from the user's copy and
-the peer's change-less messages (heads, needs, bloom filters: the priming exchange after a fetch, the
-acknowledgements of this side's edits) are received into it: a message whose every chunk was read and
-that has none cannot change a document, and the user's copy is checked to have the same heads after
-it. A peer that never sends a change therefore costs no copy of the contract (a fetched contract of
-10,000 changes: two forks of ~45 ms each, one per side, no longer made during the fetch).
+Verify before merge: each shared contract has a ``ContractChannel`` (``sync.channel``), which receives
+the peer's changes into a scratch copy and admits them through ``Workspace.admit_from`` (signed, by a
+party's key, of this contract) before anything is stored or merged. One bad change refuses the whole
+message: the peer gets an **error** frame saying why, every channel is dropped, the connection is
+closed, and nothing of the message is kept.
 
 Use: ``start()``; then ``receive_data(bytes)`` for what arrives and ``local_changed(contract_id)`` after a
 local edit (or changes admitted from another peer, which relays them); after each call handle
@@ -40,43 +32,22 @@ every message of a batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dataclass_field
-
-from automerge.core import Document, Message, SyncState
+from automerge.core import Document
 
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RemoteProtocolError
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.amdoc import bindings_failed
-from pactclient.signing.admission import NotVouched, party_keys_at
+from pactclient.signing.admission import party_keys_at
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.carried import carried_blobs, carried_hashes, needed_hashes
-from pactclient.sync.deflate import DeflateStream, InflateStream
-from pactclient.sync.frames import MAX_FRAME_BYTES, FrameDecoder, encode_frame, field
+from pactclient.sync.carried import carried_hashes
+from pactclient.sync.channel import ContractChannel, decode_message
+from pactclient.sync.frames import FrameDecoder, encode_frame, field
 from pactclient.sync.naming import CONTRACT_ID, ContractNames, signatures_of, sync_signatures
 
 PROTOCOL = "pact-sync"
 VERSION = 2
-# Resource limits per connection (see docs/security.md). Each is far above what an honest peer needs.
-MAX_PENDING_SIGNATURES = 100_000  # signatures held for changes that wait for a missing dependency
-MAX_WAITING_BYTES = 16 * 1024 * 1024  # sync bytes received while changes wait for a missing dependency
-MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection
-
-
-@dataclass
-class _Channel:
-    """One contract kept in step with one peer: its Automerge sync state and, once the peer sent
-    changes, the scratch copy they are received into (see "Verify before merge")."""
-
-    state: SyncState
-    scratch: Document | None = None
-    # Signatures received but not yet used: Automerge may hold a change back until a later message
-    # brings its missing dependency (e.g. after a bloom-filter false positive), so a signature can
-    # arrive one message before its change can be admitted. Kept only while something waits.
-    signatures: dict = dataclass_field(default_factory=dict)
-    # Automerge queues changes whose dependencies are missing, without limit: count the sync bytes
-    # received while anything waits, and refuse a peer that never sends what they wait for.
-    waiting_bytes: int = 0
+MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection (see docs/security.md)
 
 
 class PeerConnection:
@@ -95,15 +66,13 @@ class PeerConnection:
         self._out: list[bytes] = []
         self._events: list = []
         self._greeted = False
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[str, ContractChannel] = {}
         self._offered: set[str] = set()
         self._wanted: set[str] = set()
         self._given: set[str] = set()  # contracts sent whole on this connection
         # Contracts are named by id in the first frame that names them in each direction, and by a
         # number the sender chose (``n``) from then on: 32 characters less on every live edit.
         self._names = ContractNames()
-        self._deflaters: dict[str, DeflateStream] = {}  # per contract: see ``sync.deflate``
-        self._inflaters: dict[str, InflateStream] = {}
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -284,90 +253,12 @@ class PeerConnection:
         channel = self._channels.get(cid)
         if channel is None:
             raise RemoteProtocolError("sent a sync message for a contract not shared on this connection")
-        if "z" in frame:
-            encoded = self._inflaters.setdefault(cid, InflateStream(MAX_FRAME_BYTES)).message(field(frame, "z", bytes))
-        else:
-            encoded = field(frame, "m", bytes)
-        try:
-            message = Message.decode(encoded)
-        except RemoteProtocolError:
-            raise
-        except BaseException as exc:  # a plain Exception, or a panic, on malformed data
-            if not bindings_failed(exc):
-                raise
-            raise RemoteProtocolError("sent a sync message that cannot be decoded") from None
-        real = self.ws.document(cid)
-        carried_signatures = sync_signatures(frame, encoded)
-        if channel.scratch is None and carried_hashes(encoded) == []:
-            self._receive_changeless(cid, channel, real, message)
-            self._keep_signatures(channel, carried_signatures)  # ``sigs`` may name changes still to come
-        elif not self._receive_changes(cid, channel, real, encoded, message, carried_signatures):
-            return
-        reply = self._push(cid)
-        if reply is not None and needed_hashes(reply):
-            channel.waiting_bytes += len(encoded)
-            if channel.waiting_bytes > MAX_WAITING_BYTES:
-                raise RemoteProtocolError(f"sent over {MAX_WAITING_BYTES} bytes of changes whose dependencies never came")
-        else:
-            # Nothing is held back: every later change comes with its own signature.
-            channel.waiting_bytes = 0
-            channel.signatures.clear()
-
-    def _receive_changeless(self, cid: str, channel: _Channel, real: Document, message: Message) -> None:
-        """A message that carries no change, on a channel without a scratch copy: received into the
-        user's copy, which it cannot change (checked: the heads must stay the same)."""
-        before = real.get_heads()
-        self._receive(real, channel, message)
-        if real.get_heads() != before:  # the bindings read a change this side's reading missed
-            self.ws.forget_cached(cid)  # read again from the store, which holds only admitted changes
-            raise RemoteProtocolError("sent a sync message that changed the document without carrying a change")
-
-    def _receive_changes(self, cid: str, channel: _Channel, real: Document, encoded: bytes, message: Message,
-                         carried_signatures: dict[bytes, bytes]) -> bool:
-        """Receive into the scratch copy and admit what it then has beyond the user's copy. False when
-        admission waits for a change Automerge holds back (the answer asking for it is already queued)."""
-        if channel.scratch is None:
-            channel.scratch = real.fork()
-        else:
-            channel.scratch.merge(real)
-        # Automerge refuses a change reusing an author's sequence number ("duplicate seq"): look first,
-        # so that an equivocation is recorded as evidence before the message is refused.
-        self.ws.refuse_equivocations(cid, carried_blobs(encoded), {**channel.signatures, **carried_signatures},
-                                     f"peer {self.peer_key.hex()}")
-        self._receive(channel.scratch, channel, message)
-        self._keep_signatures(channel, carried_signatures)
-        if channel.scratch.get_changes(real.get_heads()):
-            try:
-                got = self.ws.admit_from(cid, channel.scratch, channel.signatures)
-            except NotVouched:
-                # The signed change that vouches for these may be one Automerge holds back until a
-                # missing dependency arrives (a bloom-filter false positive on the sender's side):
-                # then its next message asks for that dependency and admission waits for the answer.
-                # If nothing is held back, nothing can still vouch for them: refuse.
-                message = channel.scratch.generate_sync_message(channel.state)
-                if message is None or not needed_hashes(message.encode()):
-                    raise
-                self._send_sync(cid, message.encode())
-                return False
-            for ch in got.admitted:
-                channel.signatures.pop(ch.hash, None)
-            self._admitted(cid, got.admitted)
-        return True
-
-    @staticmethod
-    def _keep_signatures(channel: _Channel, carried_signatures: dict[bytes, bytes]) -> None:
-        channel.signatures.update(carried_signatures)
-        if len(channel.signatures) > MAX_PENDING_SIGNATURES:
-            raise RemoteProtocolError("sent far more signatures than changes")
-
-    @staticmethod
-    def _receive(doc: Document, channel: _Channel, message: Message) -> None:
-        try:
-            doc.receive_sync_message(channel.state, message)
-        except BaseException as exc:
-            if not bindings_failed(exc):
-                raise
-            raise RemoteProtocolError(f"sent a sync message Automerge refused: {exc}") from None
+        encoded = channel.inflater.message(field(frame, "z", bytes)) if "z" in frame else field(frame, "m", bytes)
+        message = decode_message(encoded)
+        admitted, reply = channel.receive(encoded, message, sync_signatures(frame, encoded))
+        self._admitted(cid, admitted)
+        if reply is not None:
+            self._send_sync(cid, reply)
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -377,28 +268,18 @@ class PeerConnection:
             self._events.append(ev.ChangesAdmitted(self.peer_key, cid, tuple(ch.hash for ch in admitted), authors, new_contract))
 
     def _open(self, cid: str) -> None:
-        self._channels[cid] = _Channel(SyncState())
+        self._channels[cid] = ContractChannel(self.ws, cid, self.peer_key)
 
-    def _push(self, cid: str) -> bytes | None:
-        """Send the next sync message of a shared contract, if there is one; returns it, encoded."""
-        channel = self._channels[cid]
-        real = self.ws.document(cid)
-        if channel.scratch is None:
-            message = real.generate_sync_message(channel.state)
-        else:
-            channel.scratch.merge(real)
-            message = channel.scratch.generate_sync_message(channel.state)
-        if message is None:
-            return None
-        encoded = message.encode()
-        self._send_sync(cid, encoded)
-        return encoded
+    def _push(self, cid: str) -> None:
+        """Send the next sync message of a shared contract, if there is one."""
+        encoded = self._channels[cid].next_message()
+        if encoded is not None:
+            self._send_sync(cid, encoded)
 
     def _send_sync(self, cid: str, encoded: bytes) -> None:
         """A ``sync`` frame; ``s`` holds one entry per change the message carries, in its order: the
         change's own signature, or nil for a change a later one of the same author vouches for."""
-        deflater = self._deflaters.get(cid) or self._deflaters.setdefault(cid, DeflateStream())
-        frame = {"t": "sync", **self._names.of(cid), "z": deflater.piece(encoded)}
+        frame = {"t": "sync", **self._names.of(cid), "z": self._channels[cid].deflater.piece(encoded)}
         hashes = carried_hashes(encoded)
         if hashes is None:  # the message holds something not listed change by change: name each signature
             frame["sigs"] = [[h, s] for h, s in self.ws.store.signatures(cid).items()]
