@@ -48,6 +48,16 @@ def connect(wa, wb):
     return ca, cb
 
 
+def connected_pair(make_party, tmp_path):
+    """Alice and Priya sharing one contract, connected and in step, their events so far read."""
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb])
+    ca, cb = connect(wa, wb)
+    ca.events(), cb.events()
+    return wa, wb, cid, ca, cb
+
+
 def heads(ws, cid):
     return sorted(ws.document(cid).get_heads())
 
@@ -211,11 +221,7 @@ def _drop_head_signature(frame):
 @pytest.mark.parametrize("tamper", [_tamper_signatures, _drop_signatures, _drop_head_signature],
                          ids=["forged", "unsigned", "unsigned-head"])
 def test_badly_signed_changes_are_refused_and_nothing_is_kept(make_party, tmp_path, tamper):
-    _, wa = make_party(tmp_path, "Alice")
-    _, wb = make_party(tmp_path, "Priya", "BT")
-    cid = shared_contract([wa, wb])
-    ca, cb = connect(wa, wb)
-    ca.events(), cb.events()
+    wa, wb, cid, ca, cb = connected_pair(make_party, tmp_path)
     before = copy_state(wa, cid)
     wb.act(cid, actions.note, "first")
     wb.act(cid, actions.note, "second")
@@ -234,11 +240,7 @@ def test_a_change_slipped_into_a_message_read_as_changeless_is_refused_and_not_k
     (no scratch copy before then). Should a message ever change that copy while its reading found no
     change in it, the peer is refused and the copy read again from the store: simulated here by a
     reading of the sync format that misses every change."""
-    _, wa = make_party(tmp_path, "Alice")
-    _, wb = make_party(tmp_path, "Priya", "BT")
-    cid = shared_contract([wa, wb])
-    ca, cb = connect(wa, wb)
-    ca.events(), cb.events()
+    wa, wb, cid, ca, cb = connected_pair(make_party, tmp_path)
     before = copy_state(wa, cid)
     wb.act(cid, actions.note, "slipped in")
     cb.local_changed(cid)
