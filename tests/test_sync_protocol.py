@@ -244,9 +244,15 @@ def test_a_change_slipped_into_a_message_read_as_changeless_is_refused_and_not_k
     before = copy_state(wa, cid)
     wb.act(cid, actions.note, "slipped in")
     cb.local_changed(cid)
-    sent = cb.data_to_send()  # a well-formed message carrying the note and its signature
-    monkeypatch.setattr("pactclient.sync.channel.carried_hashes", lambda encoded: [])
-    ca.receive_data(sent)
+    decoder = FrameDecoder()
+    decoder._limit = 1 << 30
+    decoder.feed(cb.data_to_send())
+    (frame,) = decoder.frames()  # a well-formed message carrying the note
+    note_hash, _, signature = wb.signed_changes(cid)[-1]
+    del frame["s"]
+    frame["sigs"] = [[note_hash, signature]]  # its signature named by hash, so the reading below pairs none
+    monkeypatch.setattr("pactclient.sync.connection.carried_hashes", lambda encoded: [])
+    ca.receive_data(encode_frame(frame))
     refused = [e for e in ca.events() if isinstance(e, ev.PeerRefused)]
     assert refused and "without carrying a change" in refused[0].reason
     assert ca.closed

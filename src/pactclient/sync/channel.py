@@ -28,7 +28,7 @@ from pactclient.errors import RemoteProtocolError
 from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import AdmittedChange, NotVouched
 from pactclient.store.workspace import Workspace
-from pactclient.sync.carried import carried_blobs, carried_hashes, needed_hashes
+from pactclient.sync.carried import carried_blobs, needed_hashes
 from pactclient.sync.deflate import DeflateStream, InflateStream
 from pactclient.sync.frames import MAX_FRAME_BYTES
 
@@ -58,12 +58,13 @@ class ContractChannel:
             message = self.scratch.generate_sync_message(self.state)
         return message.encode() if message is not None else None
 
-    def receive(self, encoded: bytes, message: Message,
+    def receive(self, encoded: bytes, message: Message, hashes: list[bytes] | None,
                 carried_signatures: dict[bytes, bytes]) -> tuple[tuple[AdmittedChange, ...], bytes | None]:
-        """Receive one sync message (``decode_message(encoded)``) and the signatures its frame carried.
-        Returns the changes admitted (stored and merged) and the sync message to answer with, if any."""
+        """Receive one sync message (``decode_message(encoded)``; ``hashes``: ``carried_hashes(encoded)``)
+        and the signatures its frame carried. Returns the changes admitted (stored and merged) and the
+        sync message to answer with, if any."""
         real = self.ws.document(self.contract_id)
-        if self.scratch is None and carried_hashes(encoded) == []:
+        if self.scratch is None and hashes == []:
             self._receive_changeless(real, message)
             self._keep_signatures(carried_signatures)  # ``sigs`` may name changes still to come
             admitted: tuple[AdmittedChange, ...] = ()

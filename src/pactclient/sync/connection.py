@@ -255,7 +255,8 @@ class PeerConnection:
             raise RemoteProtocolError("sent a sync message for a contract not shared on this connection")
         encoded = channel.inflater.message(field(frame, "z", bytes)) if "z" in frame else field(frame, "m", bytes)
         message = decode_message(encoded)
-        admitted, reply = channel.receive(encoded, message, sync_signatures(frame, encoded))
+        hashes = carried_hashes(encoded)  # read once: pairs the signatures, and tells a change-less message
+        admitted, reply = channel.receive(encoded, message, hashes, sync_signatures(frame, hashes))
         self._admitted(cid, admitted)
         if reply is not None:
             self._send_sync(cid, reply)

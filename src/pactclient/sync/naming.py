@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from pactclient.errors import RemoteProtocolError
-from pactclient.sync.carried import carried_hashes
 from pactclient.sync.frames import field
 
 CONTRACT_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex, as Workspace.create makes them
@@ -65,14 +64,13 @@ def contract_id_of(frame: dict) -> str:
     return cid
 
 
-def sync_signatures(frame: dict, encoded: bytes) -> dict[bytes, bytes]:
+def sync_signatures(frame: dict, hashes: list[bytes] | None) -> dict[bytes, bytes]:
     """The signatures a ``sync`` frame carries, by change hash: ``s`` pairs them with the changes of
-    the (decoded) message ``encoded`` in order, the receiver computing the hashes; the fallback
-    ``sigs`` names each hash."""
+    the frame's (inflated) message in order, ``hashes`` being ``carried_hashes`` of it, which the
+    receiver computes; the fallback ``sigs`` names each hash."""
     if "sigs" in frame:
         return signatures_of(frame)
     entries = frame.get("s", [])
-    hashes = carried_hashes(encoded)
     if not isinstance(entries, list) or hashes is None or len(entries) != len(hashes):
         raise RemoteProtocolError("malformed signatures: 's' must have one entry per change of the message")
     out = {}
