@@ -12,8 +12,9 @@ layers, each including the ones before:
 1. ``bare``: Automerge over plain asyncio TCP (a 4-byte length before each message);
 2. ``+ TLS 1.3``: the same over mutual TLS 1.3 with Ed25519 certificates (the project's contexts);
 3. ``+ sign/verify``: A signs the change hash with Ed25519, B verifies it before the change counts;
-4. ``+ durable commit``: each side also inserts the change into a SQLite table (WAL,
-   ``synchronous=FULL``) and commits before sending (A) or before the change counts (B).
+4. ``+ durable commit``: each side also inserts the change into pact's own store (``SqliteStore``: the
+   same tables and indexes, WAL, ``synchronous=FULL``) and commits before sending (A) or before the
+   change counts (B).
 
 What this shows: how much of pact's edit->visible is the parts themselves, and how much of it is the
 cold start after an idle pause, which every layer pays (docs/benchmarks.md).
@@ -28,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sqlite3
 import struct
 import sys
 import tempfile
@@ -40,32 +39,41 @@ from automerge.core import ROOT, Document, Message, ScalarType, SyncState
 
 from pactclient.identity import DeviceIdentity
 from pactclient.identity.certs import SERVER_NAME, tls_contexts
+from pactclient.identity.device import verify_signature
+from pactclient.store.sqlite_store import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sync_bench import pct  # noqa: E402
 
 LENGTH = struct.Struct(">I")
-SCHEMA = """CREATE TABLE changes (rowid INTEGER PRIMARY KEY, contract_id TEXT NOT NULL, hash BLOB NOT NULL,
-    actor BLOB NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL, signature BLOB, received_at INTEGER NOT NULL,
-    UNIQUE (contract_id, hash))"""
+CONTRACT = "c" * 32
 
 
-def open_db(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute(SCHEMA)
-    db.execute("CREATE INDEX changes_by_actor ON changes (contract_id, actor, seq)")
-    db.execute("CREATE INDEX changes_by_contract ON changes (contract_id)")
-    return db
+def open_store(path: Path) -> SqliteStore:
+    store = SqliteStore(path)
+    with store.write():
+        store.ensure_contract(CONTRACT, 0)
+    return store
 
 
-def store(db: sqlite3.Connection, change, signature: bytes) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    db.execute("INSERT INTO changes (contract_id, hash, actor, seq, data, signature, received_at)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?)", ("c" * 32, change.hash, change.actor_id, change.seq, change.bytes,
-                                                 signature, 0))
-    db.execute("COMMIT")
+def store_change(store: SqliteStore, change, signature: bytes) -> None:
+    with store.write():
+        store.add_change(CONTRACT, change.hash, change.actor_id, change.seq, change.bytes, signature, 0)
+
+
+def verify(public_key: bytes, signature: bytes, message: bytes) -> None:
+    if not verify_signature(public_key, signature, message):
+        raise AssertionError("a signature did not verify")
+
+
+async def frames(reader: asyncio.StreamReader):
+    """Length-prefixed bodies from ``reader`` until the stream ends."""
+    while True:
+        try:
+            head = await reader.readexactly(4)
+            yield await reader.readexactly(LENGTH.unpack(head)[0])
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
 
 
 async def run_layer(layer: int, count: int, pace_ms: float | None, tmp: Path) -> list[float]:
@@ -74,42 +82,32 @@ async def run_layer(layer: int, count: int, pace_ms: float | None, tmp: Path) ->
     b_id = DeviceIdentity.create(tmp / "b", "B")
     a_doc, b_doc = Document(a_id.public_key), Document(b_id.public_key)
     a_state, b_state = SyncState(), SyncState()
-    a_db = open_db(tmp / "a" / "floor.db") if durable else None
-    b_db = open_db(tmp / "b" / "floor.db") if durable else None
+    a_db = open_store(tmp / "a" / "floor.db") if durable else None
+    b_db = open_store(tmp / "b" / "floor.db") if durable else None
     arrived: asyncio.Queue[float] = asyncio.Queue()
     b_out: list[asyncio.StreamWriter] = []
     b_done = asyncio.Event()
 
     async def b_serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         b_out.append(writer)
-        while True:
-            try:
-                head = await reader.readexactly(4)
-                body = await reader.readexactly(LENGTH.unpack(head)[0])
-            except (asyncio.IncompleteReadError, ConnectionError):
-                b_done.set()
-                return
+        async for body in frames(reader):
             signature, message = body[:64], body[64:]
             before = b_doc.get_heads()
             b_doc.receive_sync_message(b_state, Message.decode(message))
             for change in b_doc.get_changes(before):
                 if sign:
-                    _verify(a_id.public_key, signature, change.hash)
+                    verify(a_id.public_key, signature, change.hash)
                 if durable:
-                    store(b_db, change, signature)
+                    store_change(b_db, change, signature)
                 arrived.put_nowait(time.perf_counter())
             reply = b_doc.generate_sync_message(b_state)
             if reply is not None:
                 data = reply.encode()
                 writer.write(LENGTH.pack(len(data) + 64) + bytes(64) + data)
+        b_done.set()
 
     async def a_read(reader: asyncio.StreamReader) -> None:
-        while True:
-            try:
-                head = await reader.readexactly(4)
-                body = await reader.readexactly(LENGTH.unpack(head)[0])
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return
+        async for body in frames(reader):
             a_doc.receive_sync_message(a_state, Message.decode(body[64:]))
             send()
 
@@ -133,7 +131,7 @@ async def run_layer(layer: int, count: int, pace_ms: float | None, tmp: Path) ->
         if sign:
             signature[0] = a_id.sign(change.hash)
         if durable:
-            store(a_db, change, signature[0])
+            store_change(a_db, change, signature[0])
         send()
 
     def send() -> None:
@@ -197,24 +195,16 @@ def fetch_parts(count: int, tmp: Path) -> list[tuple[str, float]]:
                  lambda: [(c.hash, c.actor_id, c.seq, c.bytes) for c in loaded.get_changes([])])
     head = rows[-1][0]
     signature = author.sign(head)
-    timed("receiver: one Ed25519 verification", lambda: _verify(author.public_key, signature, head))
-    db = open_db(tmp / "fetch.db")
+    timed("receiver: one Ed25519 verification", lambda: verify(author.public_key, signature, head))
+    db = open_store(tmp / "fetch.db")
 
     def insert() -> None:
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT INTO changes (contract_id, hash, actor, seq, data, signature, received_at)"
-                       " VALUES (?, ?, ?, ?, ?, NULL, 0)", [("c" * 32, *row) for row in rows])
-        db.execute("COMMIT")
+        with db.write():
+            db.add_changes(CONTRACT, [(*row, None) for row in rows], 0)
 
     timed(f"receiver: {count:,} rows, one durable commit", insert)
     db.close()
     return parts
-
-
-def _verify(public_key: bytes, signature: bytes, message: bytes) -> None:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
 
 
 async def main() -> None:
