@@ -30,6 +30,12 @@ RULES = {
     "writer-named": "a record names the party that wrote it",
     "well-formed": "every field has the type the model writes",
     "readable": "every operation of a change can be read",
+    "own-chain": "a key's changes form one line: each has its author's previous change among its ancestors",
+    "op-counter": "a change's ops start one after the highest op counter among its ancestors",
+    "causal-refs": "a change refers only to ops among its ancestors",
+    "transition": "an activity moves only as its transition table allows, after what it depends on",
+    "proposal-id": "a proposal's id names its proposer",
+    "answer-fits": "a proposal is accepted only while it still fits the terms and asks every party",
 }
 
 

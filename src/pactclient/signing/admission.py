@@ -12,7 +12,9 @@ is new relative to the copy is then checked:
    change itself declares as its creator;
 3. the document is a contract of a schema this version can read, with the expected contract id,
    whose root sections are the kind of object the model reads (maps; the timeline a list);
-4. it keeps the rules of who may write what (``permissions``: item owners, assignees, terms only
+4. it is well formed (``wellformed``): it continues its author's own line of changes, its op
+   counter is the one its ancestors fix, and it refers only to ops among its ancestors;
+5. it keeps the rules of who may write what (``permissions``: item owners, assignees, terms only
    through proposals, own answers, an append-only timeline).
 
 One failing change refuses the whole batch: the caller keeps nothing of it. Admitted changes keep
@@ -35,6 +37,7 @@ from pactclient.signing.changes import verify_change
 from pactclient.signing.permissions import PermissionChecker
 from pactclient.signing.partylist import PartyLists, _obj, party_keys_at
 from pactclient.signing.vouching import vouchers
+from pactclient.signing.wellformed import CausalIndex, Clock
 
 __all__ = ["AdmittedChange", "ChangeInfo", "NotVouched", "admit_changes", "party_keys_at"]
 
@@ -48,6 +51,7 @@ class AdmittedChange(NamedTuple):
     data: bytes  # the change's bytes in Automerge's standard encoding
     signature: bytes | None  # its own verified signature, or None when ``vouched_by`` covers it
     vouched_by: bytes | None = None  # the hash of the later signed change by the same author
+    max_op: int = 0  # its last op counter
 
 
 class ChangeInfo(NamedTuple):
@@ -81,6 +85,7 @@ def admit_changes(
     contract_id: str | None,
     known_keys: set[str] | None = None,
     permissions: PermissionChecker | None = None,
+    known_clock: Clock | None = None,
 ) -> list[AdmittedChange]:
     """Check every change in ``scratch`` that is not covered by ``known_heads``.
 
@@ -88,6 +93,7 @@ def admit_changes(
     (a live edit usually depends on exactly the receiver's heads), so it is not read again.
     ``permissions``, if given, is the ``PermissionChecker`` of ``scratch`` to use (the caller may have
     seeded it with the terms at ``known_heads``, and may read the terms after the batch from it).
+    ``known_clock``, if given, is ``wellformed.document_clock`` of the copy at ``known_heads``.
     Returns the admitted changes in an order where dependencies come first. Raises AdmissionError
     naming the first bad change and its key (NotVouched when the only fault is a missing signature).
     """
@@ -112,6 +118,7 @@ def admit_changes(
     parties = PartyLists(scratch, permissions.decoded, permissions.section_objects)  # each change decoded once
     if known_keys is not None:
         parties.seed(known_heads, known_keys)
+    causal = CausalIndex(scratch, known_heads, known_clock)
     admitted = []
     roots_seen = 0
     hex_keys: dict[bytes, str] = {}
@@ -134,11 +141,17 @@ def admit_changes(
             allowed = _creator_keys(scratch, h)
         if key not in allowed:
             raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract", h, actor)
+        try:
+            malformed = causal.check(change, permissions.decoded(change))
+        except ValueError as exc:
+            raise AdmissionError(f"refused {_who(change)}: its operations cannot be read ({exc})", h, actor) from None
+        if malformed is not None:
+            raise AdmissionError(f"refused {_who(change)}: it {malformed}", h, actor)
         refusal = permissions.check(change)
         if refusal is not None:
             raise AdmissionError(f"refused {_who(change)}: it {refusal}", h, actor)
         own = signatures[h] if h in signed else None
-        admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, own, None if own else vouched[h]))
+        admitted.append(AdmittedChange(h, actor, change.seq, change.bytes, own, None if own else vouched[h], change.max_op))
     # After the per-change rules, which name the change that broke the shape; this catches what they do
     # not judge (the first change writes the whole set-up).
     try:

@@ -12,9 +12,11 @@ documented binary format (a change chunk):
           columns (uleb count, then (spec uleb, length uleb) pairs), the column data, extra bytes.
 
 A column spec is ``id << 4 | deflated << 3 | type``. The op columns used here are the object
-(actor index, counter), the key (string, or element actor index and counter), insert, action and the
-value (metadata, raw bytes). Actor index 0 is the change's author, i >= 1 is ``other actors[i - 1]``.
-The n-th op of a change has the id (author, start_op + n); an object made by that op has that id.
+(actor index, counter), the key (string, or element actor index and counter), insert, action, the
+value (metadata, raw bytes) and the predecessors (a count per op, then actor index and counter of
+each: the ops this one overwrites or deletes). Counters of keys and predecessors are delta-encoded.
+Actor index 0 is the change's author, i >= 1 is ``other actors[i - 1]``. The n-th op of a change has
+the id (author, start_op + n); an object made by that op has that id.
 
 Bytes that do not parse raise ``ValueError``: the caller refuses the change.
 """
@@ -39,6 +41,7 @@ _OBJ_ACTOR, _OBJ_CTR = 0x01, 0x02
 _KEY_ACTOR, _KEY_CTR, _KEY_STR = 0x11, 0x13, 0x15
 _INSERT, _ACTION = 0x34, 0x42
 _VAL_META, _VAL_RAW = 0x56, 0x57
+_PRED_NUM, _PRED_ACTOR, _PRED_CTR = 0x70, 0x71, 0x73
 _DEFLATE = 0x08
 
 
@@ -49,6 +52,8 @@ class Op(NamedTuple):
     insert: bool  # a new list element (inserted after ``elem``)
     action: int
     value: Any  # for SET, a ``Value``: read it with ``value_of(op)``
+    elem: tuple[bytes, int] | None = None  # the list element written or inserted after; None: a map key or the head
+    pred: tuple[tuple[bytes, int], ...] = ()  # the ops this one overwrites or deletes
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +197,11 @@ def _decode(body: bytes) -> DecodedChange:
     key_str = _fit(_rle(columns.get(_KEY_STR, b""), True), n)
     inserts = _booleans(columns.get(_INSERT, b""), n)
     values = _values(columns.get(_VAL_META, b""), columns.get(_VAL_RAW, b""), n)
-    ops = []
     n_actors = len(actors)
+    elems = _ids(actors, _fit(_rle(columns.get(_KEY_ACTOR, b""), False), n),
+                 _fit(_deltas(columns.get(_KEY_CTR, b"")), n), "element")
+    preds = _preds(actors, columns, n)
+    ops = []
     new_op = tuple.__new__  # a NamedTuple built without its Python-level __new__: this loop is hot
     for i in range(n):
         a, c = obj_actor[i], obj_ctr[i]
@@ -206,8 +214,83 @@ def _decode(body: bytes) -> DecodedChange:
         action = actions[i]
         if action is None:
             raise ValueError("change op without an action")
-        ops.append(new_op(Op, ((actor, start_op + i), obj, key_str[i], inserts[i], action, values[i])))
+        ops.append(new_op(Op, ((actor, start_op + i), obj, key_str[i], inserts[i], action, values[i],
+                               elems[i], preds[i])))
     return DecodedChange(actor, seq, start_op, deps, tuple(ops))
+
+
+def _ids(actors: list[bytes], actor_column: list, counter_column: list, what: str) -> list:
+    """Op ids from an actor-index column and a counter column; None where both are null (or the
+    counter is 0 with no actor: a list's head)."""
+    out = []
+    n_actors = len(actors)
+    for a, c in zip(actor_column, counter_column):
+        if a is None:
+            if c not in (None, 0):
+                raise ValueError(f"malformed {what} id in change")
+            out.append(None)
+        elif c is None or a >= n_actors or c < 1:
+            raise ValueError(f"malformed {what} id in change")
+        else:
+            out.append((actors[a], c))
+    return out
+
+
+_NO_PREDS = ((),)
+
+
+def _preds(actors: list[bytes], columns: dict[int, bytes], n: int) -> list:
+    """Each op's predecessors: a count per op, then that many (actor index, counter) pairs."""
+    counts = _fit(_rle(columns.get(_PRED_NUM, b""), False), n)
+    total = sum(c or 0 for c in counts)
+    if not total:
+        return list(_NO_PREDS * n)
+    ids = _ids(actors, _rle(columns.get(_PRED_ACTOR, b""), False), _deltas(columns.get(_PRED_CTR, b"")), "predecessor")
+    if len(ids) != total or None in ids:
+        raise ValueError("change columns of different lengths")
+    out, pos = [], 0
+    for c in counts:
+        c = c or 0
+        out.append(tuple(ids[pos : pos + c]))
+        pos += c
+    return out
+
+
+def _deltas(data: bytes) -> list:
+    """A delta-encoded column: run-length encoded signed differences, summed (nulls stay null)."""
+    if not data:
+        return []
+    key = (data, None)
+    got = _MEMO.get(key) if len(data) <= _MEMO_BYTES else None
+    if got is not None:
+        return got
+    out: list = []
+    pos, end, total = 0, len(data), 0
+    while pos < end:
+        count, pos = _sleb(data, pos)
+        if count == 0:
+            nulls, pos = _uleb(data, pos)
+            if nulls > _MAX_RUN:
+                raise ValueError("implausible run in change")
+            out.extend([None] * nulls)
+            continue
+        if count > _MAX_RUN or count < -_MAX_RUN:
+            raise ValueError("implausible run in change")
+        if count > 0:
+            step, pos = _sleb(data, pos)
+            for _ in range(count):
+                total += step
+                out.append(total)
+        else:
+            for _ in range(-count):
+                step, pos = _sleb(data, pos)
+                total += step
+                out.append(total)
+    if len(data) <= _MEMO_BYTES:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[key] = out
+    return out
 
 
 def _fit(column: list, n: int) -> list:

@@ -117,7 +117,8 @@ class ChangeExchange:
         known = self._party_keys.get(contract_id)
         known_keys = known[1] if known is not None and known[0] == tuple(sorted(before)) else None
         checker = self._checker(contract_id, scratch, before)
-        admitted = admit_changes(scratch, before, signatures, contract_id, known_keys, checker)
+        clock = self.clock_at_heads(contract_id, doc) if doc is not None else {}
+        admitted = admit_changes(scratch, before, signatures, contract_id, known_keys, checker, clock)
         if not admitted:
             return Received(contract_id, ())
         now = self.clock()
@@ -133,6 +134,7 @@ class ChangeExchange:
                 actions.timeline_grew(doc, self.cache(contract_id), tuple(sorted(before)))
         doc.set_actor(self.identity.public_key)
         self._keep_terms(contract_id, checker, doc.get_heads())
+        self._keep_clock(contract_id, clock, admitted, doc.get_heads())
         self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted}, saved)
         return Received(contract_id, tuple(admitted))
 

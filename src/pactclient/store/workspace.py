@@ -37,6 +37,7 @@ from pactclient.signing.admission import admit_changes
 from pactclient.signing.changes import sign_change
 from pactclient.signing.permissions import PermissionChecker
 from pactclient.signing.terms_history import Terms
+from pactclient.signing.wellformed import CausalIndex, Clock, advance, document_clock
 from pactclient.store.exchange import ChangeExchange, Received  # noqa: F401  (Received: imported from here by sync.bundle)
 from pactclient.store.sqlite_store import SqliteStore
 from pactclient.store.summary import light_of, summarize  # noqa: F401  (light_of: imported from here by the CLI and TUI)
@@ -75,6 +76,7 @@ class Workspace(ChangeExchange):
         self._signers: dict[str, tuple[int, frozenset[str]]] = {}  # (rowid read up to, keys that signed)
         self._party_keys: dict[str, tuple[tuple[bytes, ...], set[str]]] = {}  # (heads, hex keys in force there)
         self._terms: dict[str, tuple[tuple[bytes, ...], Terms]] = {}  # (heads, terms in force there): see _checker
+        self._clocks: dict[str, tuple[tuple[bytes, ...], Clock]] = {}  # (heads, clock there): see clock_at
         self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
         self._writes_since_checkpoint = 0
 
@@ -179,6 +181,7 @@ class Workspace(ChangeExchange):
         self._signers.pop(contract_id, None)
         self._party_keys.pop(contract_id, None)
         self._terms.pop(contract_id, None)
+        self._clocks.pop(contract_id, None)
         cache = self._caches.pop(contract_id, None)
         if cache is not None:
             cache.forget()  # a lazy timeline of an old view may still hold it
@@ -285,11 +288,16 @@ class Workspace(ChangeExchange):
         # The check every peer makes on receipt, made before signing: this copy never writes a change
         # its peers would refuse (the model's own checks are the friendly, earlier version of it).
         checker = self._checker(contract_id, doc, before)
+        causal = CausalIndex(doc, before, self._known_clock(contract_id, before))
+        clock = None
         for change in new:
-            refusal = checker.check(change)
+            refusal = causal.check(change, checker.decoded(change)) or checker.check(change)
             if refusal is not None:
                 raise RefusedOperation(f"this edit {refusal}")
+            clock = causal.clock_of(change.hash)
         self._keep_terms(contract_id, checker, doc.get_heads())
+        if clock is not None and len(new) == 1 and list(new[0].deps) == list(before):
+            self._clocks[contract_id] = (tuple(sorted(doc.get_heads())), clock)
         for change in new:
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
@@ -358,6 +366,30 @@ class Workspace(ChangeExchange):
         if known is not None and known[0] == tuple(sorted(heads)):
             checker.seed_terms(heads, known[1])
         return checker
+
+    def _known_clock(self, contract_id: str, heads: list[bytes]) -> Clock | None:
+        """The clock at ``heads`` (see ``signing.wellformed``) if kept from the last write there."""
+        known = self._clocks.get(contract_id)
+        return known[1] if known is not None and known[0] == tuple(sorted(heads)) else None
+
+    def clock_at_heads(self, contract_id: str, doc: Document) -> Clock:
+        """The clock of ``doc`` (this copy of the contract) at its heads, kept between writes."""
+        heads = doc.get_heads()
+        clock = self._known_clock(contract_id, heads)
+        if clock is None:
+            clock = document_clock(doc)
+            self._clocks[contract_id] = (tuple(sorted(heads)), clock)
+        return clock
+
+    def _keep_clock(self, contract_id: str, clock: Clock | None, admitted, heads: list[bytes]) -> None:
+        """After admitting ``admitted`` on top of a copy whose clock was ``clock``: the clock now."""
+        if clock is None:
+            self._clocks.pop(contract_id, None)
+            return
+        for ch in admitted:
+            if ch.max_op > clock.get(ch.actor, (0, 0))[1]:
+                clock = advance(clock, ch.actor, ch.seq, ch.max_op)
+        self._clocks[contract_id] = (tuple(sorted(heads)), clock)
 
     def _keep_terms(self, contract_id: str, checker: PermissionChecker, heads: list[bytes]) -> None:
         terms = checker.terms_at(heads)
