@@ -64,16 +64,29 @@ def exchange(src: Workspace, dst: Workspace, contract_id: str, limit: int | None
 def shared_contract(workspaces: list[Workspace], template: str = "broadband-fault",
                     roles: tuple[str, ...] = ("customer", "supplier", "coordinator")) -> str:
     """A contract created by the first workspace with every other one added as a party (in ``roles``
-    order), exchanged so every copy has it, and each party has signed once: from then on term changes
-    need everyone's agreement."""
+    order), each addition accepted by the parties already in, each newcomer joining (accepting the
+    terms as they stand), and the copies exchanged so every one has everything: from then on term
+    changes need everyone's agreement."""
     first = workspaces[0]
     cid = first.create("Mail re-downloads", catalog.load(template), roles[0])
+    joined = [first]
     for ws, role in zip(workspaces[1:], roles[1:]):
         ident = ws.identity
-        first.act(cid, actions.add_party, ident.key_hex, ident.name, role, ident.org)
-    for ws in workspaces[1:]:
+        added = first.act(cid, actions.add_party, ident.key_hex, ident.name, role, ident.org)
+        for member in joined[1:]:
+            if not added.applied:
+                exchange(first, member, cid)
+                member.act(cid, actions.answer, added.ref, True)
+                exchange(member, first, cid)
         exchange(first, ws, cid)
-        ws.act(cid, actions.note, f"{ws.identity.name} here")
+        ws.act(cid, actions.accept_terms)
+        exchange(ws, first, cid)
+        joined.append(ws)
+    for ws in workspaces:  # an addition accepted by others is an agreed version: each party countersigns it
+        for src in workspaces:
+            if src is not ws:
+                exchange(src, ws, cid)
+        ws.countersign(cid)
     for src in workspaces:
         for dst in workspaces:
             if src is not dst:

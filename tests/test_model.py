@@ -19,9 +19,12 @@ def actor(key, now=T0, signers=(A, B)):
 
 
 def new_doc(template="broadband-fault"):
+    """Alice's contract that Priya (BT) has joined: both have signed, so the terms are agreed."""
     doc = Document(bytes.fromhex(A))
     actions.create_contract(doc, actor(A, signers=()), "cid1", "Mail re-downloads", catalog.load(template), "customer", "Alice", "")
     actions.add_party(doc, actor(A, signers=(A,)), B, "Priya", "supplier", "BT")
+    actions.accept_terms(as_b(doc), actor(B))
+    doc.set_actor(bytes.fromhex(A))
     return doc
 
 
@@ -92,12 +95,16 @@ def test_money_formatting_and_parsing():
     assert format_debt(1999, "CHF", "A", "B") == "A owes B 19.99 CHF"
 
 
-def test_draft_proposals_apply_at_once_then_everyone_must_agree():
-    doc = new_doc()
-    # A is alone in the draft: applied at once.
+def test_the_creator_alone_sets_up_then_everyone_with_a_key_must_agree():
+    doc = Document(bytes.fromhex(A))
+    actions.create_contract(doc, actor(A, signers=()), "cid1", "Mail re-downloads", catalog.load("broadband-fault"), "customer", "Alice", "")
+    # A is the only party with a key: applied at once.
     out = actions.add_activity(doc, actor(A, signers=(A,)), "Send router logs", "customer", T0 + 2 * HOUR)
     assert out.applied and "send-router-logs" in view_of(doc, T0).activities
-    # Once B has signed, a change to the terms waits for B.
+    assert actions.add_party(doc, actor(A), B, "Priya", "supplier", "BT").applied
+    # B has a key now: the contract is offered to B, and a change to the terms waits for B.
+    assert view_of(doc, T0).offered_to() == ("supplier",)
+    assert view_of(doc, T0 + 25 * HOUR).light() == "amber"  # an offered commitment is never broken
     out = actions.propose(doc, actor(A), "change_due", {"id": "callback", "due": T0 + 48 * HOUR}, "weekend")
     assert not out.applied
     view = view_of(doc, T0)
@@ -131,7 +138,8 @@ def test_proposal_that_no_longer_fits_is_void():
     second = actions.propose(doc, actor(A, T0 + 1), "change_due", {"id": "confirm", "due": T0})
     as_b(doc)
     actions.answer(doc, actor(B, T0 + 10), first.ref, True)
-    actions.answer(doc, actor(B, T0 + 20), second.ref, True)
+    with pytest.raises(RefusedOperation, match="already void"):
+        actions.answer(doc, actor(B, T0 + 20), second.ref, True)
     view = view_of(doc, T0)
     assert view.proposal(second.ref).state == "void"
     assert "no activity 'confirm'" in view.proposal(second.ref).note

@@ -19,13 +19,13 @@ def register(main: click.Group) -> None:
 @click.argument("contract")
 @click.option("--new-key", required=True, help="The new device's public key (hex), from its `pact whoami --json`.")
 @click.option("--party", "party_id", default="",
-              help="Replace another party's key (lost or stolen): a proposal every other party must accept.")
+              help="The party whose key to replace: only your own (the default); the others cannot replace it.")
 @click.option("--why", default="", help="Rationale, shown to the other parties.")
 @click.pass_context
 def rotate(ctx, contract, new_key, party_id, why):
-    """Replace a device key. Your own party's: at once, signed by this device's key. Another party's
-    (its device lost or stolen): a proposal that needs every other party. Whatever the old key signs
-    after the replacement is in force is refused by every copy."""
+    """Replace your own party's device key, at once, signed by this device's key. Whatever the old key
+    signs after the replacement is refused by every copy. Another party's key cannot be replaced by
+    the others (they could then write in its name)."""
     ws = workspace(ctx)
     cid = ws.resolve(contract)
     outcome = ws.act(cid, actions.replace_key, new_key.strip().lower(), party_id.strip(), rationale=why)

@@ -18,7 +18,7 @@ from automerge.core import ROOT, Document
 
 from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
-from pactclient.model.amdoc import ReadCache, child, materialize, put_value, read_timeline
+from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, put_value, read_timeline
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema
 from pactclient.model.terms import check_fits, terms_in_force
@@ -56,10 +56,33 @@ def view_of(doc: Document, now: int, cache: ReadCache | None = None) -> Contract
         return cache.view.at(now)
     check_schema(doc)
     raw = materialize(doc, cache=cache, skip=("timeline",))
-    view = ContractView.from_raw(raw, now, timeline=lambda: read_timeline(doc, list(heads), cache))
+    view = ContractView.from_raw(raw, now, timeline=lambda: read_timeline(doc, list(heads), cache),
+                                 stamps=proposal_stamps(doc), signers=signer_keys(doc, cache))
     if cache is not None:
         cache.view_heads, cache.view = heads, view
     return view
+
+
+def signer_keys(doc: Document, cache: ReadCache | None = None) -> frozenset[str]:
+    """Hex keys that signed (authored) a change of ``doc``; with a ``cache``, only changes new since
+    the last call are read."""
+    heads = list(doc.get_heads())
+    if cache is not None and cache.signers is not None:
+        since, keys = cache.signers
+        if sorted(since) == sorted(heads):
+            return keys
+        try:
+            new = doc.get_changes(list(since))
+        except Exception:  # heads of another history (the cache outlived a rollback): read everything
+            new = None
+        if new is not None:
+            keys = keys | {c.actor_id.hex() for c in new}
+            cache.signers = (heads, keys)
+            return keys
+    keys = frozenset(c.actor_id.hex() for c in doc.get_changes([]))
+    if cache is not None:
+        cache.signers = (heads, keys)
+    return keys
 
 
 def timeline_grew(doc: Document, cache: ReadCache | None, before: tuple[bytes, ...], appended_one: bool = False) -> None:
@@ -70,6 +93,10 @@ def timeline_grew(doc: Document, cache: ReadCache | None, before: tuple[bytes, .
     if cache is None or cache.view_heads != before:
         return
     heads = tuple(sorted(doc.get_heads()))
+    if not cache.view.agreed():
+        # A note may be a party's first signed change, which accepts the terms: build the view again.
+        cache.view_heads = cache.view = None
+        return
     read = cache.view.raw_timeline
     if appended_one and isinstance(read, LazyEntries) and read.was_read():
         got = doc.get(child(doc, ROOT, "timeline"), len(read))
@@ -216,18 +243,23 @@ def parse_duration(text: str | int | None) -> int:
 
 
 def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: str = "") -> Outcome:
-    """Propose a change to the terms. It applies at once if no other party has signed anything yet."""
+    """Propose a change to the terms. It applies at once while this party is the only one with a key
+    (the creator setting the contract up); otherwise every party with a key must accept it."""
     view = view_of(doc, actor.now, actor.cache)
     me = _me(view, actor)
     if kind not in PROPOSAL_KINDS:
         raise UsageError(f"unknown kind of proposal {kind!r}; one of: {', '.join(PROPOSAL_KINDS)}")
+    if kind == "replace_key" and payload.get("id") != me.id:
+        raise RefusedOperation("a party replaces only its own device key (signed by the key it replaces)")
     raw = materialize(doc, skip=("timeline",))  # the terms and proposals; the timeline is not needed
-    terms = terms_in_force(raw)
+    terms = terms_in_force(raw, proposal_stamps(doc))
     check_fits(terms, kind, payload)  # on receipt too: a proposal must fit the terms when it is made
     # The same rule decides, on receipt, whether a proposal asked the right parties (see rules.py).
-    required = rules.required_answers(terms.parties, me.id, actor.signers, kind, payload)
+    required = rules.required_answers(terms.parties, me.id, kind, payload)
     digest = hashlib.sha256(f"{actor.key}|{actor.now}|{kind}|{sorted(payload.items())}".encode()).hexdigest()
-    pid = _unique("p-" + digest[:6], set(raw.get("proposals", {})))
+    taken = set(raw.get("proposals", {}))
+    pid = next(rules.proposal_id(me.id, digest[i:i + 6]) for i in range(0, 58)
+               if rules.proposal_id(me.id, digest[i:i + 6]) not in taken)
     summary = describe_proposal(kind, payload, view)
     with doc.transaction() as tx:
         proposals = child(tx, ROOT, "proposals")
@@ -247,13 +279,13 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
         elif kind == "replace_key":
             _event(tx, me.id, actor.now, f"{me.label} replaced its own device key (signed by the old key): {summary}{why}", ref=pid)
         else:
-            _event(tx, me.id, actor.now, f"{me.label} set the terms (draft, no other party has signed yet): {summary}", ref=pid)
+            _event(tx, me.id, actor.now, f"{me.label} set the terms (no other party has a key yet): {summary}", ref=pid)
     if others:
         waiting = ", ".join(view.label(p) for p in others)
         return Outcome(f"proposed {pid}: {summary} (waiting on {waiting})", ref=pid, applied=False)
     if kind == "replace_key":
         return Outcome(f"{summary} (applied: the old key signed it; it signs nothing more)", ref=pid, applied=True)
-    return Outcome(f"{summary} (applied: no other party has signed yet)", ref=pid, applied=True)
+    return Outcome(f"{summary} (applied: no other party has a key yet)", ref=pid, applied=True)
 
 
 def describe_proposal(kind: str, payload: dict, view: ContractView) -> str:
@@ -301,6 +333,8 @@ def answer(doc: Document, actor: Actor, proposal_id: str, accept: bool, reason: 
         raise RefusedOperation(f"{me.label} was not a signing party when {proposal_id} was made, so its answer is not needed")
     if any(a.party == me.id for a in prop.answers):
         raise RefusedOperation(f"{me.label} has already answered {proposal_id}; an answer is final")
+    if accept:
+        _check_still_fits(doc, view, prop)
     word = "accept" if accept else "reject"
     summary = describe_proposal(prop.kind, prop.payload, view)
     with doc.transaction() as tx:
@@ -311,6 +345,42 @@ def answer(doc: Document, actor: Actor, proposal_id: str, accept: bool, reason: 
     state = after.state if after else "open"
     tail = {"applied": " — agreed by every party, now in force", "rejected": " — rejected", "void": f" — void: {after.note if after else ''}"}
     return Outcome(f"{word}ed {proposal_id}{tail.get(state, '')}", ref=proposal_id, applied=state == "applied")
+
+
+def _check_still_fits(doc: Document, view: ContractView, prop) -> None:
+    """An acceptance binds the terms as they stand now: refuse one the rule ``answer-fits`` refuses."""
+    terms = terms_in_force(materialize(doc, skip=("timeline",)), proposal_stamps(doc))
+    expected = rules.required_answers(terms.parties, prop.proposer, prop.kind, prop.payload)
+    if list(prop.required) != expected:
+        raise RefusedOperation(f"{prop.id} no longer asks every party ({', '.join(expected)}); propose it again")
+    try:
+        check_fits(terms, prop.kind, prop.payload)
+    except (RefusedOperation, UsageError) as exc:
+        raise RefusedOperation(f"{prop.id} no longer fits the terms: {exc}") from None
+
+
+def accept_terms(doc: Document, actor: Actor) -> Outcome:
+    """Join: accept the contract as it stands — the terms, and every open proposal that waits for this
+    party's answer and can still be accepted — in one signed change. A party's first signed change
+    accepts the terms in its history whatever it is; this one says so on the timeline."""
+    view = view_of(doc, actor.now, actor.cache)
+    me = _me(view, actor)
+    waiting = []
+    for prop in view.open_proposals():
+        if me.id in prop.waiting_for() and me.id != prop.proposer:
+            try:
+                _check_still_fits(doc, view, prop)
+            except RefusedOperation:
+                continue
+            waiting.append(prop)
+    with doc.transaction() as tx:
+        proposals = child(tx, ROOT, "proposals")
+        for prop in waiting:
+            answers = child(tx, child(tx, proposals, prop.id), "answers")
+            put_value(tx, answers, me.id, {"answer": "accept", "at": actor.now, "reason": "accepted on joining"})
+        also = f", and accepted {', '.join(p.id for p in waiting)}" if waiting else ""
+        _event(tx, me.id, actor.now, f"{me.label} accepted the terms of the contract as they stand{also}")
+    return Outcome(f"accepted the terms as they stand{also}")
 
 
 # -- terms, through proposals ---------------------------------------------------------------------------
@@ -341,12 +411,14 @@ def add_party(doc, actor: Actor, key_hex: str, name: str, role: str, org: str = 
 
 
 def replace_key(doc, actor: Actor, new_key_hex: str, party_id: str = "", rationale: str = "") -> Outcome:
-    """Replace a party's device key. For this device's own party it applies at once (signed by the key
-    being replaced); for another party (whose key was lost or stolen) it is a proposal every other
-    party must accept. Changes the old key signs after the replacement is in force are refused."""
+    """Replace this party's own device key; it applies at once (signed by the key being replaced).
+    Changes the old key signs after the replacement are refused."""
     view = view_of(doc, actor.now, actor.cache)
     me = _me(view, actor)
     target = party_id or me.id
+    if target != me.id:
+        raise RefusedOperation("a party replaces only its own device key, signed by that key; another party's "
+                               "lost key cannot be replaced by the others (that would let them write in its name)")
     if target not in view.parties:
         raise UsageError(f"no party {target!r}; parties: {', '.join(view.parties)}")
     if not re.fullmatch(r"[0-9a-f]{64}", new_key_hex or ""):

@@ -39,11 +39,12 @@ class ReadCache:
         self.view_heads: tuple[bytes, ...] | None = None
         self.view: Any = None
         self.timeline: tuple[bytes, list, tuple] | None = None  # (list id, element ids, entries) last read
+        self.signers: tuple[list[bytes], frozenset[str]] | None = None  # (heads, keys that signed up to them)
 
     def forget(self) -> None:
         """Drop everything: after a write was rolled back, element ids may be reused for other content."""
         self.entries.clear()
-        self.view_heads = self.view = self.timeline = None
+        self.view_heads = self.view = self.timeline = self.signers = None
 
 
 def materialize(doc: Document, obj: bytes = ROOT, heads: list[bytes] | None = None,
@@ -144,6 +145,54 @@ def _scalar(value: Any) -> tuple[ScalarType, Any]:
     if isinstance(value, str):
         return ScalarType.Str, value
     raise FormatError(f"cannot store a value of type {type(value).__name__} in a contract")
+
+
+def obj_key(obj_id: bytes) -> tuple[bytes, int]:
+    """(actor, counter) of an object id as the bindings give it: 0x10, actor length, actor, index, counter.
+    The object's id is the id of the op that made it, so the counter orders it causally (see
+    ``signing.wellformed``: a change's counters are one more than anything it has seen)."""
+    length, pos = _uleb(obj_id, 1)
+    actor = obj_id[pos : pos + length]
+    pos += length
+    _, pos = _uleb(obj_id, pos)
+    counter, _ = _uleb(obj_id, pos)
+    return actor, counter
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def proposal_stamps(doc: Document, heads: list[bytes] | None = None) -> dict[str, tuple]:
+    """For each proposal: the id of the op that made it and, per party, of the op that made its answer
+    — ``{pid: ((counter, actor), {party: (counter, actor)})}``. Terms replay agreements in the causal
+    order these give (see ``model.terms``), never in an order a writer picks by the times it writes."""
+    got = doc.get(ROOT, "proposals", heads) if heads is not None else doc.get(ROOT, "proposals")
+    if got is None or not isinstance(got[0], ObjType):
+        return {}
+    parent, out = got[1], {}
+    for pid in doc.keys(parent, heads):
+        one = doc.get(parent, pid, heads) if heads is not None else doc.get(parent, pid)
+        if one is None or not isinstance(one[0], ObjType):
+            continue
+        actor, counter = obj_key(one[1])
+        answers: dict[str, tuple] = {}
+        inner = doc.get(one[1], "answers", heads) if heads is not None else doc.get(one[1], "answers")
+        if inner is not None and isinstance(inner[0], ObjType):
+            for party in doc.keys(inner[1], heads):
+                ans = doc.get(inner[1], party, heads) if heads is not None else doc.get(inner[1], party)
+                if ans is not None and isinstance(ans[0], ObjType):
+                    a, c = obj_key(ans[1])
+                    answers[party] = (c, a)
+        out[pid] = ((counter, actor), answers)
+    return out
 
 
 def child(doc_or_tx, parent: bytes, key: str) -> bytes | None:

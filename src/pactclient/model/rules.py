@@ -15,6 +15,8 @@ that appears in the refusal.
 
 from __future__ import annotations
 
+import re
+
 from pactclient.errors import RefusedOperation
 
 RULES = {
@@ -24,7 +26,7 @@ RULES = {
     "header-fixed": "the contract's header and sections are written once, by its first change",
     "own-answers": "each party writes only its own answer to a proposal, once",
     "proposal-fixed": "a proposal is not changed or withdrawn once made, only answered",
-    "proposal-required": "a proposal asks every party with a device (in a draft, only its author)",
+    "proposal-required": "a proposal asks its proposer and every party with a device key except observers",
     "proposal-fits": "a proposal is of a known kind and fits the terms in force when it is made",
     "timeline-append-only": "anyone may add to the timeline, but no entry is changed or removed",
     "writer-named": "a record names the party that wrote it",
@@ -51,32 +53,45 @@ def may_change_status(assignee: str, writer: str, writer_role: str) -> bool:
     return bool(writer) and (assignee == writer or writer_role == "coordinator")
 
 
-def required_answers(parties: dict[str, dict], proposer: str, signers: set[str] | frozenset[str],
-                     kind: str, payload: dict) -> list[str]:
-    """The parties whose acceptance a new proposal needs, as written into the proposal.
+def required_answers(parties: dict[str, dict], proposer: str, kind: str, payload: dict) -> list[str]:
+    """The parties whose acceptance a proposal needs, as written into it: the proposer and every party
+    with a device key, except observers. Judged from the parties present at the proposal's
+    dependencies only: no shortcut depends on something being absent from a change's history (a
+    "draft" judged by who has not signed yet could be had back by choosing older dependencies). While
+    the creator is the only party with a key, that is the creator alone: the contract is being set up.
 
-    While no party other than the proposer has signed anything (``signers``: hex keys that signed a
-    change before this one), the contract is a draft its author shapes alone: only the proposer.
-    After that every party with a device except observers. A party replacing its own device key
-    needs only itself (the change is signed by the key being replaced); replacing another party's
-    key (lost or compromised) needs everyone else, but not that party, whose key cannot be trusted.
+    ``replace_key`` is made by the party whose key it replaces (signed by that key), and needs only it.
     """
-    target = payload.get("id", "") if isinstance(payload, dict) else ""
-    if kind == "replace_key" and target == proposer:
-        return [proposer]
-
-    def signed(p: dict) -> bool:
-        keys = [p.get("key", "")] + list(p.get("former_keys") or ())
-        return any(k and k in signers for k in keys)
-
-    others_signed = any(signed(p) for pid, p in parties.items() if pid != proposer)
-    required = sorted(
-        pid for pid, p in parties.items()
-        if pid == proposer or (others_signed and p.get("key") and p.get("role") != "observer")
-    )
     if kind == "replace_key":
-        required = [pid for pid in required if pid != target]
-    return required
+        return [proposer]
+    return sorted(pid for pid, p in parties.items()
+                  if pid == proposer or (p.get("key") and p.get("role") != "observer"))
+
+
+PROPOSAL_ID = re.compile(r"p-(?P<party>.+)-(?P<tag>[0-9a-f]{6,32})")
+
+
+def proposal_id(party: str, tag: str) -> str:
+    """A new proposal's id names its proposer, so that no other party can make (or take over, by a
+    concurrent write) a proposal under it."""
+    return f"p-{party}-{tag}"
+
+
+def proposal_id_names(proposal_id_: str, party: str) -> bool:
+    found = PROPOSAL_ID.fullmatch(proposal_id_ or "")
+    return found is not None and found["party"] == party
+
+
+# Activity statuses: what may follow what (``model.actions`` offers the same moves). Done and cancelled
+# are final: nothing writes the progress of a finished activity again.
+NEXT_STATUS = {
+    "open": frozenset({"open", "in_progress", "waiting", "done", "cancelled"}),
+    "in_progress": frozenset({"in_progress", "waiting", "done", "cancelled"}),
+    "waiting": frozenset({"in_progress", "waiting", "done", "cancelled"}),
+    "done": frozenset(),
+    "cancelled": frozenset(),
+}
+NEEDS_DEPENDENCIES = frozenset({"in_progress", "done"})
 
 
 def can_write_item(view, party_id: str, item) -> bool:

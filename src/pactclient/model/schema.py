@@ -25,7 +25,7 @@ from automerge.core import ROOT, Document, ObjType
 from pactclient.errors import SchemaError
 from pactclient.model.amdoc import scalar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: proposal ids name their proposer, no draft shortcut, well-formed changes
 # The root's sections and the kind of object each must be: a reader relies on these before any other
 # field (a timeline that is a number would otherwise surface much later, where it is read).
 _MAP, _LIST = ObjType.Map, ObjType.List
@@ -58,6 +58,11 @@ def check_schema(doc: Document) -> None:
         raise SchemaError("not a pact contract document (no schema version)")
     if not isinstance(version, int) or version < 1:
         raise SchemaError(f"unknown contract schema {version!r}")
+    if version < SCHEMA_VERSION:
+        raise SchemaError(
+            f"this contract uses schema {version}, made by an earlier pact whose rules a party could get around "
+            "(see docs/model.md); it cannot be read as agreed: start it again"
+        )
     if version > SCHEMA_VERSION:
         raise SchemaError(
             f"this contract uses schema {version}, newer than this pact understands ({SCHEMA_VERSION}); upgrade pact"

@@ -2,10 +2,18 @@
 
 Terms (parties, item definitions, activities with their due times and assignees) are never edited in
 place after creation. Every change to them is a proposal; the terms in force are the base terms plus
-every applied proposal, replayed in the order the proposals were resolved. Deriving the terms instead
+every applied proposal, replayed in the causal order of their resolution. Deriving the terms instead
 of writing them means two devices that accept the last missing answer concurrently cannot apply a
 proposal twice or disagree about the result: any two copies with the same history compute the same
 terms.
+
+The replay order is never one a writer can pick. A proposal resolves with the last acceptance it
+needs; that acceptance was written by an op whose counter is one more than anything its author had
+seen (``signing.wellformed`` refuses any other), so ordering resolutions by that op id — counter, then
+author key — puts every agreement after the agreements its parties had seen when they made it. Only
+agreements resolved concurrently (each accepted by every party it asked) fall back on the op id's
+order among themselves. The times written in answers (``at``) are shown, never used to order. Without
+op ids (a plain dict read without its document) the order falls back on those times.
 
 A proposal's state follows from its answers (the proposer's acceptance is implied):
 
@@ -19,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pactclient.errors import RefusedOperation, UsageError
+from pactclient.model import rules
 
 
 @dataclass
@@ -58,24 +67,57 @@ def _copy_table(table: dict) -> dict[str, dict]:
     return {key: dict(entry) for key, entry in table.items()}
 
 
-def terms_in_force(raw: dict) -> TermsInForce:
+def resolution_stamp(raw: dict, stamp: tuple | None) -> tuple | None:
+    """The op id (counter, author) of the write that resolved an applied proposal: the latest of the
+    proposal itself and the acceptances it needed; None when ``stamp`` (see ``amdoc.proposal_stamps``)
+    is not known."""
+    if stamp is None:
+        return None
+    made, answers = stamp
+    proposer = raw.get("proposer", "")
+    needed = [answers.get(p) for p in (raw.get("required") or []) if p != proposer]
+    if any(n is None for n in needed):
+        return None
+    return max([made, *needed])
+
+
+def terms_in_force(raw: dict, stamps: dict[str, tuple] | None = None) -> TermsInForce:
+    """The terms in force: base terms plus applied proposals, replayed in the causal order of their
+    resolution when ``stamps`` (``amdoc.proposal_stamps`` of the same document) are given."""
     terms = TermsInForce(
         parties=_copy_table(raw.get("parties", {})),
         items=_copy_table(raw.get("items", {})),
         activities=_copy_table(raw.get("activities", {})),
     )
     states = []
+    order: dict[str, tuple] = {}
     for pid, praw in (raw.get("proposals") or {}).items():
         state, resolved_at = answer_state(praw)
         states.append(ProposalState(pid, praw, state, resolved_at))
-    # Replay applied proposals in the order they were resolved; ties broken by id so every copy agrees.
-    for st in sorted(states, key=lambda s: (s.resolved_at or 0, s.raw.get("created_at", 0), s.id)):
-        if st.state != "applied":
-            continue
+        if state == "applied":
+            stamp = resolution_stamp(praw, (stamps or {}).get(pid))
+            order[pid] = (0, stamp, pid) if stamp is not None else (1, (resolved_at or 0, praw.get("created_at", 0)), pid)
+    for st in sorted((s for s in states if s.state == "applied"), key=lambda s: order[s.id]):
         try:
             apply_proposal(terms, st.raw.get("kind", ""), st.raw.get("payload") or {})
         except RefusedOperation as exc:
             st.state, st.note = "void", str(exc)
+    for st in states:
+        # A proposal still open that no longer asks every party (one became a party after it was made),
+        # or no longer fits the terms, can never be accepted (rule ``answer-fits``): it is void.
+        if st.state == "open":
+            kind, payload = st.raw.get("kind", ""), st.raw.get("payload") or {}
+            expected = rules.required_answers(terms.parties, st.raw.get("proposer", ""), kind, payload)
+            if list(st.raw.get("required") or []) != expected:
+                missing = [p for p in expected if p not in (st.raw.get("required") or [])]
+                st.state = "void"
+                st.note = (f"made before {', '.join(missing)} became a party; propose it again" if missing
+                           else "the parties it asks are no longer those who must agree; propose it again")
+                continue
+            try:
+                check_fits(terms, kind, payload if isinstance(payload, dict) else {})
+            except (RefusedOperation, UsageError) as exc:
+                st.state, st.note = "void", f"it no longer fits the terms: {exc}"
     terms.proposals = sorted(states, key=lambda s: (s.raw.get("created_at", 0), s.id))
     return terms
 

@@ -4,6 +4,13 @@
 the terms in force (base terms plus applied proposals), each activity's progress, each item's value,
 the proposals with their state, the timeline, and the derived views — whose turn it is, the traffic
 light and the scorecard. Everything here is pure: ``now`` is passed in.
+
+**Offered or agreed.** Terms bind a party only once that party has signed them, and joining is
+accepting: a party's first signed change accepts the terms as they stand in its history. Until every
+party of the contract has a device key that has signed a change, the contract is *offered*: its
+commitments are shown as offered — never as kept, broken or overdue — in the light, the turn, the
+commitments and the scorecard. Which keys have signed is read from the document's changes
+(``signers``), never from anything a party writes about itself.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class Party:
     role: str
     key: str  # hex public key; "" while the slot is not yet filled by a device
     former_keys: tuple[str, ...] = ()  # keys replaced by a replace_key proposal: they sign no more
+    accepted: bool = True  # a key of this party has signed a change: it has accepted the terms
 
     @property
     def label(self) -> str:
@@ -147,6 +155,7 @@ class PartyScore:
     broken: int
     open: int
     messages: int
+    offered: int = 0  # commitments of a contract not yet accepted by every party: neither kept nor broken
 
 
 @dataclass(frozen=True)
@@ -191,14 +200,22 @@ class ContractView:
     # -- construction ----------------------------------------------------------------------------
 
     @classmethod
-    def from_raw(cls, raw: dict, now: int, timeline: Callable[[], Sequence[dict]] | None = None) -> "ContractView":
+    def from_raw(cls, raw: dict, now: int, timeline: Callable[[], Sequence[dict]] | None = None,
+                 stamps: dict[str, tuple] | None = None, signers: frozenset[str] | None = None) -> "ContractView":
         """The view of ``raw`` at ``now``. Its timeline is ``raw["timeline"]``, or, given ``timeline``,
-        what that returns when the timeline is first used (see ``LazyEntries``)."""
+        what that returns when the timeline is first used (see ``LazyEntries``). ``stamps`` order the
+        agreements (``amdoc.proposal_stamps``); ``signers`` are the hex keys that signed a change of
+        the document (None: every party with a key counts as having accepted)."""
         meta = raw.get("contract", {})
-        in_force = terms_mod.terms_in_force(raw)
+        in_force = terms_mod.terms_in_force(raw, stamps)
+
+        def accepted(p: dict) -> bool:
+            keys = [k for k in [p.get("key", ""), *(p.get("former_keys") or ())] if k]
+            return bool(keys) and (signers is None or any(k in signers for k in keys))
+
         parties = {
             pid: Party(pid, p.get("name", ""), p.get("org", ""), p.get("role", ""), p.get("key", ""),
-                       tuple(p.get("former_keys") or ()))
+                       tuple(p.get("former_keys") or ()), accepted(p))
             for pid, p in in_force.parties.items()
         }
         values = raw.get("values", {})
@@ -298,6 +315,14 @@ class ContractView:
                 return p
         return None
 
+    def offered_to(self) -> tuple[str, ...]:
+        """Parties that have not accepted the terms yet (no key, or their key has signed nothing):
+        while there is one, the contract is offered, not agreed."""
+        return tuple(pid for pid, p in self.parties.items() if not p.accepted)
+
+    def agreed(self) -> bool:
+        return not self.offered_to()
+
     def open_proposals(self) -> tuple[Proposal, ...]:
         return tuple(p for p in self.proposals if p.state == "open")
 
@@ -310,8 +335,8 @@ class ContractView:
     # -- derived views ---------------------------------------------------------------------------
 
     def turn(self) -> tuple[str, ...]:
-        """The parties that must act next, in party order."""
-        due: set[str] = set()
+        """The parties that must act next, in party order (while offered: those yet to accept)."""
+        due: set[str] = set(self.offered_to())
         for act in self.activities.values():
             if act.finished or self.blocked_by(act):
                 continue
@@ -321,8 +346,11 @@ class ContractView:
         return tuple(pid for pid in self.parties if pid in due)
 
     def light(self) -> str:
-        """red: a commitment is overdue; amber: one is due within 24 h or a proposal waits; else green."""
+        """red: a commitment is overdue; amber: one is due within 24 h, a proposal waits, or the
+        contract is only offered (an offered commitment is never overdue); else green."""
         open_acts = [a for a in self.activities.values() if not a.finished]
+        if not self.agreed():
+            return "amber"
         if any(a.overdue(self.now) for a in open_acts):
             return "red"
         if any(a.due is not None and a.due - self.now <= DAY_MS for a in open_acts) or self.open_proposals():
@@ -342,9 +370,13 @@ class ContractView:
     def commitments(self) -> dict[str, dict[str, int]]:
         """Per party: its deadlines kept, broken and still open. Reads no timeline, so the summary
         upkeep that follows every write costs the same however long the contract has run."""
-        per = {pid: {"kept": 0, "broken": 0, "open": 0} for pid in self.parties}
+        per = {pid: {"kept": 0, "broken": 0, "open": 0, "offered": 0} for pid in self.parties}
+        agreed = self.agreed()
         for act in self.activities.values():
             if act.assignee not in per or act.due is None or act.status == "cancelled":
+                continue
+            if not agreed:
+                per[act.assignee]["offered"] += 1
                 continue
             kept = act.kept()
             if kept is True:

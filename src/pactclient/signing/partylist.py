@@ -23,7 +23,7 @@ from typing import Callable
 
 from automerge.core import ROOT, Document, ObjType
 
-from pactclient.model.amdoc import materialize, scalar
+from pactclient.model.amdoc import materialize, proposal_stamps, scalar
 from pactclient.model.terms import terms_in_force
 from pactclient.signing.change_ops import DecodedChange, decode_change
 from pactclient.signing.terms_history import ObjKey, obj_key
@@ -54,7 +54,8 @@ def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
             prop_obj = _obj(doc, proposals_obj, prop_id, heads)
             if prop_obj is not None and scalar(doc, prop_obj, "kind", heads) in PARTY_KINDS:
                 proposals[prop_id] = materialize(doc, prop_obj, heads)
-    terms = terms_in_force({"parties": parties, "proposals": proposals})
+    stamps = {pid: stamp for pid, stamp in proposal_stamps(doc, heads).items() if pid in proposals}
+    terms = terms_in_force({"parties": parties, "proposals": proposals}, stamps)
     return {p.get("key", "") for p in terms.parties.values() if p.get("key")}
 
 

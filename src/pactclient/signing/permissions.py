@@ -50,6 +50,7 @@ from pactclient.model.amdoc import materialize
 from pactclient.model.schema import FIELD_TYPES, PROPOSAL_KINDS, SCALAR_TYPES, fits_type, misfit_field
 from pactclient.model.terms import check_fits
 from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, DecodedChange, decode_change, value_of
+from pactclient.signing import transitions
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
 
 SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "progress", "proposals", "timeline")
@@ -180,6 +181,8 @@ class PermissionChecker:
         made: dict[ObjKey, tuple] = {}  # objects this change makes -> their paths
         entries: dict[ObjKey, object] = {}  # new timeline entries -> the author they name
         proposals: list[str] = []  # ids of proposals this change makes
+        answers: dict[str, object] = {}  # proposal id -> the answer this change gives to it
+        progress: dict[str, list] = {}  # activity id -> [status written or None, record made anew]
         touches_terms = False
         for op in decoded.ops:
             if op.obj is None:
@@ -191,7 +194,7 @@ class PermissionChecker:
                 if place is None:
                     return Refusal("readable", "it writes into an object no change of this contract made")
             path = place + (op.key if op.key is not None else ELEMENT,)
-            refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries)
+            refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries, answers, progress)
             if refusal is None and path[0] in ("values", "progress", "timeline"):
                 refusal = _check_shape(op, path)
             if refusal is not None:
@@ -207,12 +210,20 @@ class PermissionChecker:
             refusal = self._check_new_proposal(change, deps, proposal_id, terms, writer)
             if refusal is not None:
                 return refusal
+        for proposal_id, given in answers.items():
+            refusal = self._check_answer(proposal_id, given, terms, writer)
+            if refusal is not None:
+                return refusal
+        if progress:
+            refusal = transitions.check(self.doc, self._sections.get("progress"), deps, terms, progress)
+            if refusal is not None:
+                return Refusal(*refusal)
         if not touches_terms:
             self._terms_after[change.hash] = terms
         return None
 
     def _check_write(self, op, path: tuple, in_new_object: bool, terms: Terms, writer: str,
-                     proposals: list[str], entries: dict) -> Refusal | None:
+                     proposals: list[str], entries: dict, answers: dict, progress: dict) -> Refusal | None:
         section = path[0]
         if len(path) == 1 or section in HEADER_SECTIONS or section not in SECTIONS:
             rule = "terms-by-proposal" if section in TERM_SECTIONS else "header-fixed"
@@ -237,9 +248,15 @@ class PermissionChecker:
                 return Refusal("assignee", f"{writer or 'the writer'} changes {path[1]!r}, assigned to {act.get('assignee')!r}")
             if path[2:] == ("updated_by",) and op.action == SET and value_of(op) != writer:
                 return Refusal("writer-named", f"the progress of {path[1]!r} names {value_of(op)!r} as its writer, not {writer!r}")
+            if len(path) == 2:
+                progress.setdefault(path[1], [None, op.action == MAKE_MAP])
+            elif path[2:] == ("status",) and op.action == SET:
+                progress.setdefault(path[1], [None, False])[0] = value_of(op)
+            else:
+                progress.setdefault(path[1], [None, False])
             return None
         if section == "proposals":
-            return self._check_proposal_write(op, path, terms, writer, proposals)
+            return self._check_proposal_write(op, path, terms, writer, proposals, answers)
         # the timeline
         if len(path) == 2:
             if not (op.insert and op.action == MAKE_MAP):
@@ -252,12 +269,16 @@ class PermissionChecker:
             entries[op.obj] = value_of(op) if op.action == SET else None
         return None
 
-    def _check_proposal_write(self, op, path: tuple, terms: Terms, writer: str, proposals: list[str]) -> Refusal | None:
+    def _check_proposal_write(self, op, path: tuple, terms: Terms, writer: str, proposals: list[str],
+                              answers: dict) -> Refusal | None:
         proposal_id = path[1]
         new = proposal_id in proposals
         if len(path) == 2:
             if op.action != MAKE_MAP or proposal_id in terms.proposal_ids or new:
                 return Refusal("proposal-fixed", f"it rewrites or removes proposal {proposal_id!r}")
+            if not rules.proposal_id_names(proposal_id, writer):
+                return Refusal("proposal-id", f"{writer or 'the writer'} makes proposal {proposal_id!r}, an id that "
+                                              f"does not name it (p-{writer}-<hex>)")
             proposals.append(proposal_id)
             return None
         if path[2] == "answers" and len(path) >= 4:
@@ -267,6 +288,12 @@ class PermissionChecker:
                 return Refusal("own-answers", f"{writer or 'the writer'} writes the answer of {path[3]!r} to {proposal_id!r}")
             if (proposal_id, writer) in terms.answered:
                 return Refusal("own-answers", f"{writer} has already answered {proposal_id!r}; an answer is final")
+            if len(path) == 4 and op.action != MAKE_MAP:
+                return Refusal("own-answers", f"{writer}'s answer to {proposal_id!r} is not a record")
+            if path[4:] == ("answer",) and op.action == SET:
+                answers[proposal_id] = value_of(op)
+            elif len(path) == 4:
+                answers.setdefault(proposal_id, None)
             return None
         if not new:
             return Refusal("proposal-fixed", f"it changes proposal {proposal_id!r} after it was made")
@@ -291,10 +318,37 @@ class PermissionChecker:
             check_fits(terms, kind, payload)
         except PactError as exc:
             return Refusal("proposal-fits", f"proposal {proposal_id!r}: {exc}")
-        signers = {k.hex() for k in self._history.signers_at(deps)}
-        expected = rules.required_answers(terms.parties, writer, signers, kind, payload)
+        if kind == "replace_key" and payload.get("id") != writer:
+            return Refusal("proposal-fits", f"proposal {proposal_id!r} replaces the key of {payload.get('id')!r}; "
+                                            "a party replaces only its own key")
+        expected = rules.required_answers(terms.parties, writer, kind, payload)
         if list(raw.get("required") or []) != expected:
             return Refusal("proposal-required", f"proposal {proposal_id!r} asks {raw.get('required')!r}, not {expected!r}")
+        return None
+
+    def _check_answer(self, proposal_id: str, given, terms: Terms, writer: str) -> Refusal | None:
+        """An answer is one of the two words, by a party the proposal asks; an acceptance, moreover,
+        only while the proposal still fits the terms at the answer's dependencies and still asks
+        exactly the parties who must agree there (a party added since must be asked anew)."""
+        found = self._history.proposal(proposal_id)
+        if found is None:
+            return Refusal("own-answers", f"it answers {proposal_id!r}, which no change among its ancestors made")
+        if given not in ("accept", "reject"):
+            return Refusal("own-answers", f"{writer}'s answer to {proposal_id!r} is neither accept nor reject")
+        required = list(found.get("required") or [])
+        if writer not in required or writer == found.get("proposer"):
+            return Refusal("own-answers", f"{proposal_id!r} does not ask {writer} for an answer")
+        if given != "accept":
+            return None
+        kind, payload = found.get("kind", ""), found.get("payload") or {}
+        expected = rules.required_answers(terms.parties, found.get("proposer", ""), kind, payload)
+        if required != expected:
+            return Refusal("answer-fits", f"{proposal_id!r} asks {required!r}, but at this answer the parties who "
+                                          f"must agree are {expected!r}")
+        try:
+            check_fits(terms, kind, payload)
+        except PactError as exc:
+            return Refusal("answer-fits", f"{proposal_id!r} no longer fits the terms: {exc}")
         return None
 
     # -- where objects are ------------------------------------------------------------------------------

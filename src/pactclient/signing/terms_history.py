@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from automerge.core import Document, ObjType
 
-from pactclient.model.amdoc import materialize
+from pactclient.model.amdoc import materialize, obj_key
 from pactclient.model.terms import terms_in_force
 
 TERM_SECTIONS = ("parties", "items", "activities")
@@ -32,27 +32,6 @@ class Terms:
     answered: frozenset[tuple[str, str]]  # (proposal id, party) of every answer given
 
 
-def obj_key(obj_id: bytes) -> ObjKey:
-    """(actor, counter) of an object id as the bindings give it: 0x10, actor length, actor, index, counter."""
-    length, pos = _uleb(obj_id, 1)
-    actor = obj_id[pos : pos + length]
-    pos += length
-    _, pos = _uleb(obj_id, pos)
-    counter, _ = _uleb(obj_id, pos)
-    return actor, counter
-
-
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
-
-
 class TermsHistory:
     def __init__(self, doc: Document, sections: dict[str, bytes]):
         self.doc = doc
@@ -67,17 +46,25 @@ class TermsHistory:
         base, proposals = self._present()
         raw = dict(base)
         raw["proposals"] = {}
+        stamps = {}
         for pid, (made_by, content, answers) in proposals.items():
             if clock is not None and made_by[1] > clock.get(made_by[0], 0):
                 continue
             one = dict(content)
-            one["answers"] = {party: answer for party, (made, answer) in answers.items()
-                              if clock is None or made[1] <= clock.get(made[0], 0)}
+            seen = {party: (made, answer) for party, (made, answer) in answers.items()
+                    if clock is None or made[1] <= clock.get(made[0], 0)}
+            one["answers"] = {party: answer for party, (made, answer) in seen.items()}
             raw["proposals"][pid] = one
-        t = terms_in_force(raw)
+            stamps[pid] = ((made_by[1], made_by[0]), {party: (made[1], made[0]) for party, (made, _) in seen.items()})
+        t = terms_in_force(raw, stamps)
         by_key = {p["key"]: pid for pid, p in t.parties.items() if p.get("key")}
         answered = frozenset((pid, party) for pid, p in raw["proposals"].items() for party in p["answers"])
         return Terms(t.parties, t.items, t.activities, frozenset(raw["proposals"]), by_key, answered)
+
+    def proposal(self, proposal_id: str) -> dict | None:
+        """A proposal's content as it was made (never changed after), without its answers."""
+        found = self._present()[1].get(proposal_id)
+        return found[1] if found is not None else None
 
     def proposal_made_by(self, proposal_id: str, actor: bytes, start_op: int, max_op: int) -> dict | None:
         """The proposal as the change that made it left it — if its object was made by the ops

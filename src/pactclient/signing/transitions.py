@@ -1,0 +1,59 @@
+"""Activity transitions on receipt: a progress write moves an activity only as the model allows.
+
+``permissions`` has already checked *who* writes an activity's progress (its assignee or a
+coordinator). Here the question is *what* the write does, judged from the activity as it stood at the
+change's dependencies (read from the document at those heads: progress, unlike the terms, is written
+over):
+
+* a finished activity (done or cancelled) is final: nothing writes its progress again;
+* a status follows the previous one as ``rules.NEXT_STATUS`` allows (nothing goes back to open);
+* starting or finishing (in_progress, done) needs every activity it depends on finished;
+* an activity's progress record is made once; later writes set its fields.
+
+Only changes that write progress pay for the read at past heads.
+"""
+
+from __future__ import annotations
+
+from automerge.core import Document, ObjType
+
+from pactclient.model import rules
+from pactclient.model.schema import FINISHED
+
+
+def check(doc: Document, progress_obj: bytes | None, deps, terms, writes: dict[str, list]) -> tuple[str, str] | None:
+    """``writes``: activity id -> [status written or None, whether the change makes its record anew].
+    Returns (rule, detail) for the first write that breaks a rule, else None."""
+    heads = list(deps)
+    for activity, (status, made_anew) in writes.items():
+        record, before = _status_at(doc, progress_obj, activity, heads)
+        if record and made_anew:
+            return "transition", f"it makes the progress record of {activity!r} again, over the one that exists"
+        if before in FINISHED:
+            return "transition", f"{activity!r} is {before}, which is final; it writes its progress again"
+        if status is None:
+            continue
+        if status not in rules.NEXT_STATUS.get(before, ()):
+            return "transition", f"{activity!r} goes from {before} to {status}, which the transition table does not allow"
+        if status in rules.NEEDS_DEPENDENCIES:
+            act = terms.activities.get(activity) or {}
+            for dep in act.get("depends_on") or ():
+                if dep in terms.activities and _status_at(doc, progress_obj, dep, heads)[1] not in FINISHED:
+                    return "transition", f"{activity!r} becomes {status} while {dep!r}, which it depends on, is not finished"
+    return None
+
+
+def _status_at(doc: Document, progress_obj: bytes | None, activity: str, heads: list[bytes]) -> tuple[bool, str]:
+    """(whether a progress record exists, the status) of ``activity`` at ``heads``."""
+    if progress_obj is None:
+        return False, "open"
+    try:
+        got = doc.get(progress_obj, activity, heads)
+    except Exception:  # the progress section itself is not among those heads' objects
+        return False, "open"
+    if got is None or not isinstance(got[0], ObjType):
+        return False, "open"
+    status = doc.get(got[1], "status", heads)
+    if status is None or isinstance(status[0], ObjType):
+        return True, "open"
+    return True, status[0][1] if isinstance(status[0][1], str) else "open"
