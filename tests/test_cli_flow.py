@@ -33,12 +33,31 @@ def test_three_parties_agree_a_renegotiation_by_bundles(tmp_path):
 
     cid = pact_json(alice, "new", "Mail re-downloads", "--template", "broadband-fault")["id"]
     short = cid[:8]
-    pact(alice, "party", "add", short, "--key", key_bt, "--name", "Priya", "--org", "BT", "--role", "supplier")
-    pact(alice, "party", "add", short, "--key", key_om, "--name", "Sam", "--org", "Ombudsman", "--role", "coordinator")
+    def send(src, *dsts, name="x.bundle"):
+        pact(src, "bundle", "export", short, "-o", str(tmp_path / name))
+        for home in dsts:
+            pact(home, "bundle", "import", str(tmp_path / name))
+
+    # Alice adds BT alone (nobody else has a key yet); BT joins, accepting the terms as they stand.
+    assert "applied" in pact(alice, "party", "add", short, "--key", key_bt, "--name", "Priya", "--org", "BT",
+                             "--role", "supplier").stdout
     pact(alice, "item", "set", short, "account", "01234-567")
     pact(alice, "bundle", "export", short, "-o", str(tmp_path / "1.bundle"))
-    for home in (bt, ombud):
-        assert pact_json(home, "bundle", "import", str(tmp_path / "1.bundle"))["admitted"] == 4
+    assert pact_json(bt, "bundle", "import", str(tmp_path / "1.bundle"))["admitted"] == 3
+    assert pact_json(bt, "show", short)["offered_to"] == ["supplier"]
+    assert "accepted the terms" in pact(bt, "join", short).stdout
+    send(bt, alice, name="1b.bundle")
+    # From now on BT has a say in who else joins: adding the ombudsman waits for BT.
+    out = pact(alice, "party", "add", short, "--key", key_om, "--name", "Sam", "--org", "Ombudsman",
+               "--role", "coordinator").stdout
+    assert "waiting on BT" in out
+    send(alice, bt, ombud, name="1c.bundle")
+    added = [p for p in pact_json(bt, "show", short)["proposals"] if p["state"] == "open"][0]
+    pact(bt, "accept", short, added["id"])
+    send(bt, alice, ombud, name="1d.bundle")
+    pact(ombud, "join", short)
+    send(ombud, alice, bt, name="1e.bundle")
+    assert pact_json(alice, "show", short)["offered_to"] == []
 
     pact(bt, "activity", "start", short, "callback")
     out = pact(bt, "propose", short, "due", "diagnose", "5d", "--why", "an engineer must visit").stdout

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from pactclient.cli.common import emit_json, fmt_ms, home_of, json_option, workspace
-from pactclient.errors import UsageError
+from pactclient.errors import RefusedOperation, UsageError
 from pactclient.identity.device import short_fingerprint
 
 console = Console(highlight=False)
@@ -230,12 +230,29 @@ def invite(ctx, contract, role, ttl, addresses, as_json):
 @json_option
 @click.pass_context
 def join(ctx, code, as_json):
-    """Join a contract with a one-time invite CODE: connect, prove it, receive the contract."""
-    from pactclient.net.oneshot import join as join_with
-    from pactclient.sync.invites import InviteCode
+    """Join a contract: with a one-time invite CODE (connect, prove it, receive the contract), or name a
+    CONTRACT already here (received as a bundle) that adds you as a party. Joining accepts the terms
+    as they stand, in a change signed by this device."""
+    from pactclient.net.oneshot import accept_on_joining, join as join_with
+    from pactclient.sync.invites import CODE_PREFIX, InviteCode
 
-    parsed = InviteCode.decode(code)
     ws = workspace(ctx)
+    if not "".join(code.split()).lower().startswith(CODE_PREFIX):
+        cid = ws.resolve(code)
+        view = ws.view(cid)
+        me = view.party_by_key(ws.identity.key_hex)
+        if me is None:
+            raise RefusedOperation("this device is not a party of that contract (yet): the parties who must "
+                                   "accept adding you have not all done so, or the bundle is older")
+        already = me.accepted
+        accept_on_joining(ws, cid)
+        message = "already joined" if already else "joined: you accepted the terms as they stand"
+        if as_json:
+            emit_json({"contract": cid, "title": view.title, "message": message})
+        else:
+            console.print(f"{message} — {view.title} ({cid[:8]})")
+        return
+    parsed = InviteCode.decode(code)
     done = asyncio.run(join_with(ws, parsed))
     title = ws.view(done.contract_id).title
     if as_json:

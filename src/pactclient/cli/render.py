@@ -33,6 +33,7 @@ def summary_row(summary: dict, now: int) -> dict:
         "last_activity_at": summary.get("last_activity_at"),
         "resolved": summary.get("resolved", False),
         "broken": summary.get("broken", 0),
+        "offered_to": summary.get("offered_to", []),
     }
 
 
@@ -49,12 +50,13 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
         "created_by": view.created_by,
         "me": me.id if me else None,
         "light": view.light(),
+        "offered_to": list(view.offered_to()),
         "turn": list(view.turn()),
         "next_due": {"activity": nd.id, "due": nd.due} if nd else None,
         "parties": [
             {"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key or None,
              "fingerprint": short_fingerprint(bytes.fromhex(p.key)) if p.key else None,
-             "former_keys": list(p.former_keys)}
+             "former_keys": list(p.former_keys), "accepted": p.accepted}
             for p in view.parties.values()
         ],
         "items": [
@@ -67,7 +69,7 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
         "activities": [
             {"id": a.id, "title": a.title, "detail": a.detail, "assignee": a.assignee,
              "problem_owner": a.problem_owner, "status": a.status, "waiting_on": a.waiting_on or None,
-             "due": a.due, "overdue": a.overdue(view.now), "depends_on": list(a.depends_on),
+             "due": a.due, "overdue": view.is_overdue(a), "depends_on": list(a.depends_on),
              "blocked_by": list(view.blocked_by(a)), "outcome": a.outcome, "done_at": a.done_at}
             for a in view.activities.values()
         ],
@@ -88,7 +90,8 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
             "resolved": score.resolved,
             "time_to_resolution_ms": score.time_to_resolution_ms,
             "contacts": score.contacts,
-            "per_party": {s.party: {"kept": s.kept, "broken": s.broken, "open": s.open, "messages": s.messages}
+            "per_party": {s.party: {"kept": s.kept, "broken": s.broken, "open": s.open, "offered": s.offered,
+                                    "messages": s.messages}
                           for s in score.per_party},
         },
     }
@@ -135,6 +138,11 @@ def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
     me = view.party_by_key(ws.identity.key_hex)
     light = view.light()
     console.print(f"[bold]{view.title}[/]  [{LIGHT_COLOURS[light]}]● {light}[/]   id {view.id}")
+    offered = view.offered_to()
+    if offered:
+        whose = ["you" if me and p == me.id else view.label(p) for p in offered]
+        console.print(f"[yellow]Offered, not agreed:[/] {', '.join(whose)} must join (accept the terms) before "
+                      "any commitment binds" + (" — run: pact join " + view.id[:8] if me and me.id in offered else ""))
     turn = view.turn()
     if turn:
         whose = ["you" if me and p == me.id else view.label(p) for p in turn]
@@ -159,7 +167,7 @@ def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
             status = a.status.replace("_", " ") + (f" on {view.label(a.waiting_on)}" if a.status == "waiting" else "")
             if view.blocked_by(a):
                 status += f" (after {', '.join(view.blocked_by(a))})"
-            due = fmt_ms(a.due) + (" [red]OVERDUE[/]" if a.overdue(view.now) else "")
+            due = fmt_ms(a.due) + (" [red]OVERDUE[/]" if view.is_overdue(a) else " (offered)" if not view.agreed() and a.due else "")
             acts.add_row(f"{a.title} [dim]({a.id})[/]", view.label(a.assignee), a.problem_owner or "-", status, due)
         console.print(acts)
     open_props = view.open_proposals()

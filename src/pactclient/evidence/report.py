@@ -93,7 +93,10 @@ def render(v: Verdict) -> str:
     label = view.label
     card = view.scorecard()
 
-    broken = [a for a in view.activities.values() if a.kept() is False or a.overdue(view.now)]
+    broken = view.broken_commitments()
+    if not view.agreed():
+        parts.append("<p id=offered><b>Offered, not agreed:</b> " + e(", ".join(label(p) for p in view.offered_to()))
+                     + " had not accepted the terms as at the export; no commitment binds yet.</p>")
     if broken:
         items = "".join(
             f"<li><b>{e(a.title)}</b>: {e(label(a.assignee))} promised it by {e(when(a.due))}"
@@ -113,7 +116,8 @@ def render(v: Verdict) -> str:
     act_rows = []
     for a in view.activities.values():
         kept = a.kept()
-        judged = ("<span class=broken>broken</span>" if kept is False or a.overdue(view.now)
+        judged = ("offered" if not view.agreed() and a.due is not None
+                  else "<span class=broken>broken</span>" if kept is False or a.overdue(view.now)
                   else "<span class=kept>kept</span>" if kept else "")
         act_rows.append([e(a.title), e(label(a.assignee)), e(label(a.problem_owner)) if a.problem_owner else "—",
                          e(when(a.due)), e(a.status) + (f": {e(a.outcome)}" if a.outcome else ""), judged])

@@ -180,12 +180,14 @@ def summary(v: Verdict) -> dict:
             broken_commitments=[
                 {"activity": a.id, "title": a.title, "assignee": a.assignee, "due": a.due, "status": a.status,
                  "done_at": a.done_at}
-                for a in view.activities.values() if a.kept() is False or a.overdue(view.now)
+                for a in view.broken_commitments()
             ],
+            offered_to=list(view.offered_to()),
             parties=[{"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key,
                       "fingerprint": fingerprint(bytes.fromhex(p.key)) if p.key else ""}
                      for p in view.parties.values()],
-            scorecard=[{"party": s.party, "kept": s.kept, "broken": s.broken, "open": s.open} for s in card.per_party],
+            scorecard=[{"party": s.party, "kept": s.kept, "broken": s.broken, "open": s.open, "offered": s.offered}
+                       for s in card.per_party],
         )
     if v.body is not None and isinstance(v.body.get("agreements"), list):
         out["agreements"] = [

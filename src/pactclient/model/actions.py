@@ -516,6 +516,8 @@ def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: 
         record["problem_owner"] = problem_owner or me.name or me.label
     if new_status == "done":
         record["done_at"] = actor.now
+    elif new_status == "cancelled":
+        record["cancelled_at"] = actor.now
     words = {"start": "started", "wait": f"is waiting on {view.label(waiting_on)} for", "done": "finished", "cancel": "cancelled"}
     late = ""
     if new_status == "done" and act.due is not None and actor.now > act.due:

@@ -9,7 +9,7 @@ Root map of every contract document (schema 1)::
     items       {item_id: {label, kind, owner, choices, currency, position}}  base terms
     activities  {activity_id: {title, detail, assignee, problem_owner, due, depends_on, created_at}}
     values      {item_id: {value | amount, currency, owed_by, owed_to, set_by, set_at}}
-    progress    {activity_id: {status, waiting_on, outcome, problem_owner, updated_at, updated_by, done_at}}
+    progress    {activity_id: {status, waiting_on, outcome, problem_owner, updated_at, updated_by, done_at | cancelled_at}}
     proposals   {proposal_id: {kind, payload, rationale, proposer, created_at, required, answers}}
     timeline    [{kind, author, at, text, ref}]
 
@@ -85,7 +85,7 @@ FIELD_TYPES = {
                          "name", "org", "role", "key", "rationale", "proposer", "author", "text", "ref",
                          "set_by", "owed_by", "owed_to", "waiting_on", "outcome", "updated_by", "signature",
                          "answer", "reason")},
-    **{k: _INT for k in ("created_at", "added_at", "position", "at", "set_at", "updated_at", "done_at", "amount")},
+    **{k: _INT for k in ("created_at", "added_at", "position", "at", "set_at", "updated_at", "done_at", "cancelled_at", "amount")},
     "due": "int or null",
     "value": "text or number",
     "status": "status",

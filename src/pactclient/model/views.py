@@ -167,6 +167,17 @@ class Scorecard:
     contacts: int
 
 
+def _status(progress: dict) -> str:
+    """An activity's status. Finishing writes a mark that nothing else writes (``done_at``,
+    ``cancelled_at``): a status written concurrently by the other party allowed to move the activity
+    may win Automerge's conflict on ``status``, never undo a finish. Done outranks cancelled."""
+    if progress.get("done_at") is not None:
+        return "done"
+    if progress.get("cancelled_at") is not None:
+        return "cancelled"
+    return progress.get("status", "open")
+
+
 @dataclass(frozen=True)
 class ContractView:
     id: str
@@ -252,7 +263,7 @@ class ContractView:
                 problem_owner=pr.get("problem_owner") or d.get("problem_owner", ""),
                 due=d.get("due"),
                 depends_on=tuple(d.get("depends_on") or ()),
-                status=pr.get("status", "open"),
+                status=_status(pr),
                 waiting_on=pr.get("waiting_on", ""),
                 outcome=pr.get("outcome", ""),
                 updated_at=pr.get("updated_at"),
@@ -325,6 +336,16 @@ class ContractView:
 
     def open_proposals(self) -> tuple[Proposal, ...]:
         return tuple(p for p in self.proposals if p.state == "open")
+
+    def is_overdue(self, activity: Activity) -> bool:
+        """Overdue as a commitment: past its due time, unfinished, and agreed (an offered one is not)."""
+        return self.agreed() and activity.overdue(self.now)
+
+    def broken_commitments(self) -> list[Activity]:
+        """Activities whose commitment is broken: finished late, or overdue now (never while offered)."""
+        if not self.agreed():
+            return []
+        return [a for a in self.activities.values() if a.kept() is False or a.overdue(self.now)]
 
     def blocked_by(self, activity: Activity) -> tuple[str, ...]:
         """Dependencies of ``activity`` that are not finished yet."""

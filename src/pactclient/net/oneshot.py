@@ -11,6 +11,7 @@ from pactclient.net.service import HANDSHAKE_TIMEOUT, PeerService, split_address
 from pactclient.net.session import Session
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
+from pactclient.model import actions
 from pactclient.sync.invites import InviteCode, InviteGuest
 
 log = logging.getLogger("pact.net")
@@ -36,6 +37,7 @@ async def join(ws: Workspace, code: InviteCode) -> ev.JoinCompleted:
         await Session(reader, writer, guest, lambda _s, events: seen.extend(events), code.inviter_key, True).run()
         for event in seen:
             if isinstance(event, ev.JoinCompleted):
+                accept_on_joining(ws, event.contract_id)
                 return event
             if isinstance(event, ev.RefusedByPeer):
                 raise RefusedOperation(f"the inviter refused: {event.reason}")
@@ -43,6 +45,18 @@ async def join(ws: Workspace, code: InviteCode) -> ev.JoinCompleted:
                 raise RemoteProtocolError(event.reason)
         raise RemoteProtocolError(f"{address} closed the connection before the contract arrived")
     raise PactError("cannot reach the inviter at " + "; ".join(failures) + " (is `pact serve` running there?)")
+
+
+def accept_on_joining(ws: Workspace, contract_id: str) -> bool:
+    """Joining is accepting: once this device is a party of the received contract, its first change
+    accepts the terms as they stand (``actions.accept_terms``). False if the addition still waits for
+    other parties' answers (nothing is written then)."""
+    me = ws.view(contract_id).party_by_key(ws.identity.key_hex)
+    if me is None:
+        return False
+    if not me.accepted:
+        ws.act(contract_id, actions.accept_terms)
+    return True
 
 
 async def sync_once(ws: Workspace, addresses: list[str], limit: float = 60.0) -> tuple[list, list[str], dict[str, int]]:

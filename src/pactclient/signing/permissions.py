@@ -181,8 +181,8 @@ class PermissionChecker:
         made: dict[ObjKey, tuple] = {}  # objects this change makes -> their paths
         entries: dict[ObjKey, object] = {}  # new timeline entries -> the author they name
         proposals: list[str] = []  # ids of proposals this change makes
-        answers: dict[str, object] = {}  # proposal id -> the answer this change gives to it
-        progress: dict[str, list] = {}  # activity id -> [status written or None, record made anew]
+        answers: dict[str, list] = {}  # proposal id -> [the answer this change gives, the answers map]
+        progress: dict[str, transitions.ProgressWrite] = {}  # activity id -> what this change writes of it
         touches_terms = False
         for op in decoded.ops:
             if op.obj is None:
@@ -207,10 +207,16 @@ class PermissionChecker:
             if author != writer:
                 return Refusal("writer-named", f"a new timeline entry names {author!r} as its author, not {writer!r}")
         for proposal_id in proposals:
+            # Set once: the bindings show only one object per key, so a second one made later would
+            # hide the first from every reader; whether one existed is read at the dependencies.
+            if self._existed(self._sections.get("proposals"), proposal_id, deps):
+                return Refusal("proposal-fixed", f"it makes proposal {proposal_id!r} again, over the one among its ancestors")
             refusal = self._check_new_proposal(change, deps, proposal_id, terms, writer)
             if refusal is not None:
                 return refusal
-        for proposal_id, given in answers.items():
+        for proposal_id, (given, _) in answers.items():
+            if self._existed(self._answers_of(proposal_id), writer, deps):
+                return Refusal("own-answers", f"{writer} has already answered {proposal_id!r}; an answer is final")
             refusal = self._check_answer(proposal_id, given, terms, writer)
             if refusal is not None:
                 return refusal
@@ -248,12 +254,13 @@ class PermissionChecker:
                 return Refusal("assignee", f"{writer or 'the writer'} changes {path[1]!r}, assigned to {act.get('assignee')!r}")
             if path[2:] == ("updated_by",) and op.action == SET and value_of(op) != writer:
                 return Refusal("writer-named", f"the progress of {path[1]!r} names {value_of(op)!r} as its writer, not {writer!r}")
+            write = progress.setdefault(path[1], transitions.ProgressWrite())
             if len(path) == 2:
-                progress.setdefault(path[1], [None, op.action == MAKE_MAP])
+                write.made_anew = op.action == MAKE_MAP
             elif path[2:] == ("status",) and op.action == SET:
-                progress.setdefault(path[1], [None, False])[0] = value_of(op)
-            else:
-                progress.setdefault(path[1], [None, False])
+                write.status = value_of(op)
+            elif len(path) == 3 and path[2] in transitions.FINISH_MARKS:
+                write.marks.add(path[2])
             return None
         if section == "proposals":
             return self._check_proposal_write(op, path, terms, writer, proposals, answers)
@@ -291,9 +298,9 @@ class PermissionChecker:
             if len(path) == 4 and op.action != MAKE_MAP:
                 return Refusal("own-answers", f"{writer}'s answer to {proposal_id!r} is not a record")
             if path[4:] == ("answer",) and op.action == SET:
-                answers[proposal_id] = value_of(op)
+                answers.setdefault(proposal_id, [None, None])[0] = value_of(op)
             elif len(path) == 4:
-                answers.setdefault(proposal_id, None)
+                answers[proposal_id] = [None, op.obj]
             return None
         if not new:
             return Refusal("proposal-fixed", f"it changes proposal {proposal_id!r} after it was made")
@@ -325,6 +332,21 @@ class PermissionChecker:
         if list(raw.get("required") or []) != expected:
             return Refusal("proposal-required", f"proposal {proposal_id!r} asks {raw.get('required')!r}, not {expected!r}")
         return None
+
+    def _answers_of(self, proposal_id: str) -> bytes | None:
+        """The bindings' id of a proposal's answers map (a proposal is made once, so this is the one)."""
+        got = self.doc.get(self._sections["proposals"], proposal_id) if "proposals" in self._sections else None
+        inner = self.doc.get(got[1], "answers") if got is not None and isinstance(got[0], ObjType) else None
+        return inner[1] if inner is not None and isinstance(inner[0], ObjType) else None
+
+    def _existed(self, parent: bytes | None, key: str, deps: tuple) -> bool:
+        """Whether ``parent`` held anything under ``key`` at ``deps``."""
+        if parent is None:
+            return False
+        try:
+            return self.doc.get(parent, key, list(deps)) is not None
+        except Exception:  # ``parent`` itself is not among those heads' objects
+            return False
 
     def _check_answer(self, proposal_id: str, given, terms: Terms, writer: str) -> Refusal | None:
         """An answer is one of the two words, by a party the proposal asks; an acceptance, moreover,

@@ -8,12 +8,18 @@ over):
 * a finished activity (done or cancelled) is final: nothing writes its progress again;
 * a status follows the previous one as ``rules.NEXT_STATUS`` allows (nothing goes back to open);
 * starting or finishing (in_progress, done) needs every activity it depends on finished;
-* an activity's progress record is made once; later writes set its fields.
+* an activity's progress record is made once; later writes set its fields;
+* finishing sets a mark that nothing else writes: ``done_at`` only with status done, ``cancelled_at``
+  only with status cancelled. The marks are how the views tell that an activity is finished: a status
+  written concurrently by the other party allowed to move it (assignee and coordinator) may win
+  Automerge's conflict on ``status``, but it writes no mark, so it cannot undo a finish.
 
 Only changes that write progress pay for the read at past heads.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from automerge.core import Document, ObjType
 
@@ -21,11 +27,26 @@ from pactclient.model import rules
 from pactclient.model.schema import FINISHED
 
 
-def check(doc: Document, progress_obj: bytes | None, deps, terms, writes: dict[str, list]) -> tuple[str, str] | None:
-    """``writes``: activity id -> [status written or None, whether the change makes its record anew].
-    Returns (rule, detail) for the first write that breaks a rule, else None."""
+FINISH_MARKS = {"done_at": "done", "cancelled_at": "cancelled"}
+
+
+@dataclass
+class ProgressWrite:
+    """What one change writes of one activity's progress."""
+
+    status: object = None  # the status written, if any
+    made_anew: bool = False  # the change makes the activity's progress record
+    marks: set = field(default_factory=set)  # finish marks written (``FINISH_MARKS``)
+
+
+def check(doc: Document, progress_obj: bytes | None, deps, terms, writes: dict[str, ProgressWrite]) -> tuple[str, str] | None:
+    """Returns (rule, detail) for the first write that breaks a rule, else None."""
     heads = list(deps)
-    for activity, (status, made_anew) in writes.items():
+    for activity, write in writes.items():
+        status, made_anew = write.status, write.made_anew
+        for mark in write.marks:
+            if status != FINISH_MARKS[mark]:
+                return "transition", f"it writes {mark} of {activity!r} without making it {FINISH_MARKS[mark]}"
         record, before = _status_at(doc, progress_obj, activity, heads)
         if record and made_anew:
             return "transition", f"it makes the progress record of {activity!r} again, over the one that exists"

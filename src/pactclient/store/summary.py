@@ -12,6 +12,8 @@ from pactclient.model.views import ContractView
 
 def light_of(summary: dict, now: int) -> str:
     """The traffic light from a summary row (same rule as ``ContractView.light``)."""
+    if summary.get("offered_to"):
+        return "amber"  # offered, not agreed: no commitment binds yet, so none is broken
     due = summary.get("next_due")
     if due is not None and due < now:
         return "red"
@@ -37,4 +39,5 @@ def summarize(view: ContractView, my_key: str) -> dict:
         "last_activity_at": view.last_activity_at(),
         "resolved": view.resolved(),
         "broken": sum(counts["broken"] for counts in view.commitments().values()),
+        "offered_to": list(view.offered_to()),
     }

@@ -123,14 +123,15 @@ class ContractScreen(Screen):
                              ("waiting on " + ", ".join(turn)) if turn else ("resolved" if v.resolved() else "nobody's turn"),
                              f"  ·  you are {v.label(me) if me else 'not a party'}  ·  {v.id[:8]}")
         self.query_one("#contract-head", Static).update(head)
-        self.fill("parties", [(pid, (pid, p.role, p.name, p.org, "joined" if p.key else "open slot"))
+        self.fill("parties", [(pid, (pid, p.role, p.name, p.org, "joined" if p.accepted else "invited" if p.key else "open slot"))
                               for pid, p in v.parties.items()])
         self.fill("items", [(iid, (it.label, it.display(v.parties), v.label(it.set_by) if it.set_by else f"({v.label(it.owner)} sets it)"))
                             for iid, it in v.items.items()])
         rows = []
         for aid, a in v.activities.items():
             due = "-" if a.due is None else (when(a.due) if a.finished else f"{when(a.due)} ({time_left(a.due, now)})")
-            due_text = Text(due, style="bold red" if a.overdue(now) else "")
+            due_text = Text(due + (" offered" if not v.agreed() and a.due is not None and not a.finished else ""),
+                            style="bold red" if v.at(now).is_overdue(a) else "")
             status = a.status.replace("_", " ") + (f" on {v.label(a.waiting_on)}" if a.status == "waiting" else "")
             blocked = v.blocked_by(a)
             status += f" (after {', '.join(blocked)})" if blocked and not a.finished else ""
