@@ -1,9 +1,12 @@
 """A third party's checks, without pactclient: the independent checker (tests/independent_checker.py) and
-the standard-tools recipe of docs/evidence.md, run exactly as written there, on genuine and forged files."""
+the standard-tools recipe of docs/evidence.md, run exactly as written there, on genuine and forged files
+(among them exports made after a key rotation, and changes Automerge writes deflated); and the
+documented key file format (docs/cli.md, "The key files"), checked with openssl against `pact whoami`."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -87,9 +90,9 @@ def test_independent_checker_agrees_with_pact_verify(world, tmp_path):
         assert independent_check(lie) is False and verify_bytes(lie).valid is False
 
 
-def recipe_steps() -> dict[str, str]:
-    """The shell blocks of docs/evidence.md's "Checking a file with standard tools", by their first line."""
-    text = (TESTS.parent / "docs" / "evidence.md").read_text()
+def recipe_steps(doc: str = "evidence.md") -> dict[str, str]:
+    """The shell blocks of a page of docs/ that begin with a ``# name`` line, by that name."""
+    text = (TESTS.parent / "docs" / doc).read_text()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
     return {b.split("\n", 1)[0][2:]: b for b in blocks if b.startswith("# ")}
 
@@ -264,3 +267,26 @@ def test_pact_verify_reads_former_keys_and_version_1_bodies(rotated, tmp_path):
         lie = dict(body, parties=[dict(p, former_keys=former) if p["id"] == "customer" else p for p in body["parties"]])
         verdict = verify_bytes(resign(lie, identity))
         assert not verdict.valid and any("parties listed" in f for f in verdict.failures), verdict.failures
+
+
+@needs_tools
+def test_the_documented_key_file_format_matches_what_pact_init_writes(tmp_path):
+    home = tmp_path / "home"
+    pact(home, "init", "--name", "Zoë Example", "--org", "Acme")
+    who = pact_json(home, "whoami")
+    profile = (home / "identity.json").read_text(encoding="utf-8")
+    assert json.loads(profile) == {"name": "Zoë Example", "org": "Acme", "public_key": who["public_key"]}
+    assert profile.isascii() and "\\u00eb" in profile and profile.endswith("}\n")
+    lines = (home / "device.key").read_bytes().split(b"\n")
+    assert [len(line) for line in lines] == [27, 64, 25, 0]
+    script = recipe_steps("cli.md")["key file"]
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.run(["bash", "-c", "set -eo pipefail\n" + script], cwd=home, capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["600", "119", "302e020100300506032b657004220420", who["public_key"],
+                                   who["fingerprint"]]
+    # Widened permissions: the documented refusal, and nothing is done.
+    (home / "device.key").chmod(0o640)
+    refused = pact(home, "whoami", ok=False)
+    assert refused.returncode == 1 and "is readable by others (mode 640); run: chmod 600" in refused.stderr
