@@ -8,8 +8,10 @@ prints ``valid`` or ``invalid``.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import sys
+import zlib
 
 import msgpack
 from automerge.core import Document
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 MAGIC = b"pact-evidence/1\n"
 CHANGE_TAG = b"pactclient/change/v1\x00"
 AGREEMENT_TAG = b"pactclient/agreement/v1\x00"
+CHUNK_MAGIC = b"\x85\x6f\x4a\x83"
 
 
 def _ed25519_ok(key: bytes, signature: bytes, message: bytes) -> bool:
@@ -27,6 +30,41 @@ def _ed25519_ok(key: bytes, signature: bytes, message: bytes) -> bool:
         return True
     except (InvalidSignature, ValueError):
         return False
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
+def _uleb_bytes(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def change_hash(chunk: bytes) -> bytes:
+    """docs/evidence.md, "A change's hash": SHA-256 over the type, the unsigned LEB128 length and the
+    contents of the change's uncompressed form; a deflated change (type 2) is hashed as the plain one."""
+    if chunk[:4] != CHUNK_MAGIC or chunk[8] not in (1, 2):
+        raise ValueError("not a change chunk")
+    length, start = _uleb(chunk, 9)
+    contents = chunk[start : start + length]
+    if chunk[8] == 2:
+        contents = zlib.decompress(contents, -15)
+    digest = hashlib.sha256(b"\x01" + _uleb_bytes(len(contents)) + contents).digest()
+    if chunk[4:8] != digest[:4]:
+        raise ValueError("the chunk's checksum is not the start of its hash")
+    return digest
 
 
 def _canonical(obj):
@@ -71,9 +109,11 @@ def _check(data: bytes) -> bool:
         return False
     if msgpack.packb(_canonical(body), use_bin_type=True) != raw:
         return False
-    if body["format"] != "pact-evidence" or body["version"] != 1 or body["exported_by"] != exporter:
+    if body["format"] != "pact-evidence" or body["version"] not in (1, 2) or body["exported_by"] != exporter:
         return False
+    # The exporter and countersigners hold a party's current key; a change may also be by a former one.
     party_of_key = {p["key"]: p["id"] for p in body["parties"] if p["key"]}
+    author_of_key = {k: p["id"] for p in body["parties"] for k in [p["key"], *p.get("former_keys", [])] if k}
     if exporter not in party_of_key:
         return False
     doc = Document.load(body["document"])
@@ -81,13 +121,17 @@ def _check(data: bytes) -> bool:
         return False
     sigs = {h: s for h, s in body["signatures"]}
     changes = doc.get_changes([])
-    if len(sigs) != len(body["signatures"]) or set(sigs) != {c.hash for c in changes}:
+    if any(change_hash(c.bytes) != c.hash for c in changes):
+        return False  # the document's hashes are not the documented ones
+    if len(sigs) != len(body["signatures"]) or not set(sigs) <= {c.hash for c in changes}:
         return False
     for change in changes:
-        if change.actor_id not in party_of_key:
+        if change.actor_id not in author_of_key:
             return False
-        if not _ed25519_ok(change.actor_id, sigs[change.hash], CHANGE_TAG + change.hash):
+        if change.hash in sigs and not _ed25519_ok(change.actor_id, sigs[change.hash], CHANGE_TAG + change.hash):
             return False
+    if not _all_vouched_for(changes, sigs):
+        return False
     for version in body["agreements"]:
         message = (AGREEMENT_TAG + body["contract"].encode() + b"\x00" + version["proposal"].encode() + b"\x00"
                    + b"".join(sorted(version["heads"])))
@@ -95,6 +139,23 @@ def _check(data: bytes) -> bool:
             if party_of_key.get(c["key"]) != c["party"] or not _ed25519_ok(c["key"], c["signature"], message):
                 return False
     return True
+
+
+def _all_vouched_for(changes, sigs: dict[bytes, bytes]) -> bool:
+    """Every change without a signature has a signed descendant by the same actor (check 6)."""
+    deps = {c.hash: c.deps for c in changes}
+    actor = {c.hash: c.actor_id for c in changes}
+    covered = set(sigs)
+    for signed in sigs:
+        seen, stack = set(), list(deps[signed])
+        while stack:
+            h = stack.pop()
+            if h not in seen:
+                seen.add(h)
+                if actor[h] == actor[signed]:
+                    covered.add(h)
+                stack.extend(deps[h])
+    return covered >= set(deps)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,32 @@
 """A third party's checks, without pactclient: the independent checker (tests/independent_checker.py) and
-the standard-tools recipe of docs/evidence.md, run exactly as written there, on genuine and forged files."""
+the standard-tools recipe of docs/evidence.md, run exactly as written there, on genuine and forged files
+(among them exports made after a key rotation, and changes Automerge writes deflated); and the
+documented key file format (docs/cli.md, "The key files"), checked with openssl against `pact whoami`."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import re
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import msgpack
 import pytest
+from automerge.core import Document
 
 from conftest import exchange, shared_contract
 from evidence_forgery import body_of, forge, resign
+from independent_checker import _uleb, _uleb_bytes
 from pactclient.evidence import encode, verify_bytes
 from pactclient.identity import DeviceIdentity
 from pactclient.model import actions
+from test_cli_flow import pact, pact_json
 
 TESTS = Path(__file__).parent
 HOUR = 3_600_000
@@ -82,9 +90,9 @@ def test_independent_checker_agrees_with_pact_verify(world, tmp_path):
         assert independent_check(lie) is False and verify_bytes(lie).valid is False
 
 
-def recipe_steps() -> dict[str, str]:
-    """The shell blocks of docs/evidence.md's "Checking a file with standard tools", by their first line."""
-    text = (TESTS.parent / "docs" / "evidence.md").read_text()
+def recipe_steps(doc: str = "evidence.md") -> dict[str, str]:
+    """The shell blocks of a page of docs/ that begin with a ``# name`` line, by that name."""
+    text = (TESTS.parent / "docs" / doc).read_text()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
     return {b.split("\n", 1)[0][2:]: b for b in blocks if b.startswith("# ")}
 
@@ -154,3 +162,136 @@ def test_the_documented_recipe_fails_tampered_and_forged_files(world, tmp_path):
         if name in ("tampered", "impostor"):  # pasted by hand, every line running on after a failure
             pasted = run_recipe(data, tmp_path / f"{name}-pasted", stop_at_failure=False)
             assert "NOT VALID" in pasted.stdout and "ALL CHECKS PASSED" not in pasted.stdout, (name, pasted.stdout)
+
+
+LONG_NOTE = "Written with the old laptop. " + "The engineer found the line fault at the cabinet. " * 12
+
+
+@pytest.fixture
+def rotated(tmp_path, make_party):
+    """Genuine exports made by `pact export` after `pact party rotate`: the customer's first key wrote the
+    contract's first changes and accepted an agreed version, then the customer replaced it with its new
+    laptop's key, which wrote on. One export is BT's, one the new laptop's."""
+    alice, wa = make_party(tmp_path, "Alice")
+    laptop_id, laptop = make_party(tmp_path, "Alice laptop")
+    _, wb = make_party(tmp_path, "Priya", "BT")
+    cid = shared_contract([wa, wb], roles=("customer", "supplier"))
+    outcome = wb.act(cid, actions.propose, "change_due", {"id": "fix", "due": wb.clock.now + 9 * 24 * HOUR}, "parts")
+    exchange(wb, wa, cid)
+    wa.act(cid, actions.answer, outcome.ref, True)
+    wa.act(cid, actions.note, LONG_NOTE)  # large enough for Automerge to write it as a deflated chunk
+    exchange(wa, wb, cid)
+    short = cid[:8]
+    out = pact(wa.home, "party", "rotate", short, "--new-key", laptop_id.key_hex, "--why", "new laptop").stdout
+    assert "applied" in out
+    exchange(wa, wb, cid)
+    exchange(wa, laptop, cid)
+    laptop.act(cid, actions.note, "written with the new laptop")
+    exchange(laptop, wb, cid)
+    files = {}
+    for name, ws in (("bt", wb), ("laptop", laptop)):
+        path = tmp_path / f"{name}.pact"
+        pact(ws.home, "export", short, "-o", str(path))
+        files[name] = path.read_bytes()
+        verdict = pact_json(ws.home, "verify", str(path))
+        assert verdict["valid"], verdict
+    body = msgpack.unpackb(files["bt"][52:-68], raw=False)
+    authors = {c.actor_id for c in Document.load(body["document"]).get_changes([])}
+    assert alice.public_key in authors and laptop_id.public_key in authors  # the former key wrote some of it
+    customer = next(p for p in body["parties"] if p["id"] == "customer")
+    assert customer["key"] == laptop_id.public_key
+    return {"files": files, "alice": alice, "laptop": laptop_id,
+            "by_former_key": sum(1 for c in Document.load(body["document"]).get_changes([])
+                                 if c.actor_id == alice.public_key)}
+
+
+def test_the_independent_checker_passes_exports_made_after_a_rotation(rotated):
+    from independent_checker import independent_check
+
+    for name, data in rotated["files"].items():
+        assert independent_check(data), name
+
+
+@needs_tools
+def test_the_documented_recipe_passes_exports_made_after_a_rotation(rotated, tmp_path):
+    for name, data in rotated["files"].items():
+        proc = run_recipe(data, tmp_path / name)
+        assert proc.returncode == 0, (name, proc.stdout + proc.stderr)
+        assert "structure OK" in proc.stdout and "ALL CHECKS PASSED" in proc.stdout, name
+        assert "written with the new laptop" in proc.stdout, name
+    print(f"docs' steps 1-4 pass {len(rotated['files'])} of {len(rotated['files'])} exports made after a rotation, "
+          f"{rotated['by_former_key']} changes in each by the former key")
+
+
+@needs_tools
+def test_the_documented_hash_definition_gives_automerge_hashes_of_plain_and_deflated_changes(rotated, tmp_path):
+    data = rotated["files"]["bt"]
+    changes = Document.load(msgpack.unpackb(data[52:-68], raw=False)["document"]).get_changes([])
+    deflated = sum(1 for c in changes if c.bytes[8] == 2)
+    assert deflated >= 1 and any(c.bytes[8] == 1 for c in changes)
+    proc = run_recipe(data, tmp_path / "hashes", steps=("step 1", "change hashes"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(changes)} changes ({deflated} deflated): 0 hashes not as defined" in proc.stdout
+    print(f"hash definition: {len(changes)} of {len(changes)} Automerge hashes recomputed, {deflated} from deflated chunks")
+    # A hash over the chunk's whole bytes (magic and checksum included) is not the change's hash.
+    assert all(hashlib.sha256(c.bytes).digest() != c.hash for c in changes)
+
+
+def test_a_change_deflated_by_hand_keeps_the_documented_hash(rotated):
+    """Deflate a plain change ourselves (not through the bindings' own encoder): Automerge loads the
+    hand-made chunk under the hash the documented definition gives, and refuses it with a wrong checksum."""
+    from independent_checker import change_hash
+
+    changes = Document.load(msgpack.unpackb(rotated["files"]["bt"][52:-68], raw=False)["document"]).get_changes([])
+    i = next(i for i, c in enumerate(changes) if c.bytes[8] == 2)
+    plain = changes[i].raw_bytes
+    assert plain[8] == 1 and change_hash(plain) == changes[i].hash
+    length, start = _uleb(plain, 9)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = packer.compress(plain[start:start + length]) + packer.flush()
+    by_hand = plain[:8] + b"\x02" + _uleb_bytes(len(packed)) + packed
+    assert by_hand != changes[i].bytes and change_hash(by_hand) == changes[i].hash
+    history = b"".join(c.bytes for c in changes[:i])
+    assert Document.load(history + by_hand).get_heads() == [changes[i].hash]
+    with pytest.raises(Exception, match="checksum"):
+        Document.load(history + by_hand[:4] + bytes(4) + by_hand[8:])
+
+
+def test_pact_verify_reads_former_keys_and_version_1_bodies(rotated, tmp_path):
+    data = rotated["files"]["laptop"]
+    body = msgpack.unpackb(data[52:-68], raw=False)
+    laptop = next(p for p in body["parties"] if p["id"] == "customer")
+    assert laptop["former_keys"] == [rotated["alice"].public_key]
+    identity = rotated["laptop"]
+    # A file written before former keys were listed (version 1) still verifies.
+    old = dict(body, version=1, parties=[{k: v for k, v in p.items() if k != "former_keys"} for p in body["parties"]])
+    assert verify_bytes(resign(old, identity)).valid
+    # Former keys left out of a version 2 file, or an outsider's key slipped in: the list is a lie.
+    stranger = DeviceIdentity.create(tmp_path / "mallory", "Mallory")
+    for former in ([], [rotated["alice"].public_key, stranger.public_key]):
+        lie = dict(body, parties=[dict(p, former_keys=former) if p["id"] == "customer" else p for p in body["parties"]])
+        verdict = verify_bytes(resign(lie, identity))
+        assert not verdict.valid and any("parties listed" in f for f in verdict.failures), verdict.failures
+
+
+@needs_tools
+def test_the_documented_key_file_format_matches_what_pact_init_writes(tmp_path):
+    home = tmp_path / "home"
+    pact(home, "init", "--name", "Zoë Example", "--org", "Acme")
+    who = pact_json(home, "whoami")
+    profile = (home / "identity.json").read_text(encoding="utf-8")
+    assert json.loads(profile) == {"name": "Zoë Example", "org": "Acme", "public_key": who["public_key"]}
+    assert profile.isascii() and "\\u00eb" in profile and profile.endswith("}\n")
+    lines = (home / "device.key").read_bytes().split(b"\n")
+    assert [len(line) for line in lines] == [27, 64, 25, 0]
+    script = recipe_steps("cli.md")["key file"]
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.run(["bash", "-c", "set -eo pipefail\n" + script], cwd=home, capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["600", "119", "302e020100300506032b657004220420", who["public_key"],
+                                   who["fingerprint"]]
+    # Widened permissions: the documented refusal, and nothing is done.
+    (home / "device.key").chmod(0o640)
+    refused = pact(home, "whoami", ok=False)
+    assert refused.returncode == 1 and "is readable by others (mode 640); run: chmod 600" in refused.stderr

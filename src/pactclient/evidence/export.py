@@ -16,7 +16,10 @@ from pactclient.model.views import ContractView
 from pactclient.store.workspace import Workspace
 
 FORMAT = "pact-evidence"
-VERSION = 1
+# 2: each party lists its former keys, so a third party can name the author of what a replaced key
+# signed without replaying the proposals. Version 1 files stay readable (``pactclient.evidence.verify``).
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 PROGRESS_EVERY = 256
 
 Progress = Callable[[int, int], None]  # (done, total) changes gathered
@@ -48,11 +51,15 @@ def build_body(workspace: Workspace, contract_id: str, progress: Progress | None
     }
 
 
-def parties_of(view: ContractView) -> list[dict]:
-    return [
-        {"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": bytes.fromhex(p.key) if p.key else b""}
-        for p in sorted(view.parties.values(), key=lambda p: p.id)
-    ]
+def parties_of(view: ContractView, version: int = VERSION) -> list[dict]:
+    """The parties in force as a body of ``version`` lists them."""
+    out = []
+    for p in sorted(view.parties.values(), key=lambda p: p.id):
+        entry = {"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": bytes.fromhex(p.key) if p.key else b""}
+        if version >= 2:
+            entry["former_keys"] = [bytes.fromhex(k) for k in p.former_keys]
+        out.append(entry)
+    return out
 
 
 def agreements_of(doc: Document, view: ContractView) -> list[dict]:

@@ -26,7 +26,7 @@ from automerge.core import Document
 
 from pactclient.errors import AdmissionError, FormatError, PactError
 from pactclient.evidence import fileformat
-from pactclient.evidence.export import FORMAT, VERSION, agreements_of, parties_of
+from pactclient.evidence.export import FORMAT, READABLE_VERSIONS, agreements_of, parties_of
 from pactclient.identity.device import fingerprint, verify_signature
 from pactclient.model.actions import view_of
 from pactclient.model.amdoc import bindings_failed
@@ -84,8 +84,8 @@ def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
             raise FormatError(f"the body's field {name!r} is missing or not a {kind.__name__}")
     if set(body) != set(FIELDS):
         raise FormatError(f"the body has unexpected fields: {', '.join(sorted(set(body) - set(FIELDS)))}")
-    if body["format"] != FORMAT or body["version"] != VERSION:
-        raise FormatError(f"not a {FORMAT} version {VERSION} body")
+    if body["format"] != FORMAT or body["version"] not in READABLE_VERSIONS:
+        raise FormatError(f"not a {FORMAT} body of version {' or '.join(map(str, READABLE_VERSIONS))}")
     v.body = body
     v.passed("container and canonical encoding")
 
@@ -127,7 +127,7 @@ def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
         v.fail(f"the document is not a readable contract: {exc}")
         return
     v.view = view
-    if parties_of(view) != body["parties"]:
+    if parties_of(view, body["version"]) != body["parties"]:
         v.fail("the parties listed in the file are not the parties in force in the document")
     else:
         v.passed("parties match the document")
