@@ -51,8 +51,9 @@ def main() -> int:
     pact(alice, "item", "set", short, "symptom", "18 months of mail downloaded again and again")
     pact(alice, "bundle", "export", short, "-o", str(root / "to-bt.bundle"))
 
-    step("BT imports the bundle: every change is verified before it enters BT's copy")
+    step("BT imports the bundle (every change is verified before it enters BT's copy) and joins: its first signed change accepts the terms")
     pact(bt, "bundle", "import", str(root / "to-bt.bundle"))
+    pact(bt, "join", short)
     pact(bt, "activity", "start", short, "callback")
     pact(bt, "note", short, "Priya here: I own this case until it is fixed.", "--decision")
     pact(bt, "activity", "done", short, "callback", "--outcome", "called Alice, known server fault")

@@ -101,7 +101,7 @@ def _offer(people, cid, who: str, changes: list, via: str, tmp_path) -> dict:
     """Offer ``who``'s hand-made ``changes`` to both other copies; what each did ("refused: ..." or
     the admitted count). A refused copy must not have moved."""
     out = {}
-    for name in PEOPLE:
+    for name in people:
         if name == who:
             continue
         ws = people[name][1]
@@ -212,8 +212,7 @@ def test_a_creator_cannot_backdate_a_term_change_into_the_set_up(pair, tmp_path,
     now = forged(alice_id, doc, _proposal("p-customer-bacd03", "customer", ["customer"], kind, payload))
     for attack, rules in ((early, WELL_FORMED), (late, ("proposal-required", "proposal-fits")),
                           (now, ("proposal-required", "proposal-fits"))):
-        outcome = _offer({"alice": people["alice"], "priya": people["priya"], "sam": people["priya"]}, cid, "alice",
-                         [attack], via, tmp_path)
+        outcome = _offer(people, cid, "alice", [attack], via, tmp_path)
         _refused_everywhere(outcome, *rules)
     assert copy_state(people["priya"][1], cid) == views["priya"]
 

@@ -81,10 +81,12 @@ def test_three_parties_agree_a_renegotiation_by_bundles(tmp_path):
         assert [p["state"] for p in v["proposals"] if p["id"] == proposal["id"]] == ["applied"]
         assert {c["author"] for c in v["changes"]} == {"customer", "supplier", "coordinator"}
         assert all(c["signature_verified"] for c in v["changes"])
-        # 8 edits, plus the coordinator's countersignature of the agreed version, written with its
+        # 13 edits (the set-up: create, add BT, set an item, BT joins, add Sam, BT accepts, Sam joins;
+        # then start, propose, two acceptances), BT's countersignature of Sam's addition written with
+        # BT's next change, and the coordinator's countersignature of the deadline, written with its
         # accepting answer (the others countersign on their next write).
-        assert len(v["changes"]) == 9
-        assert [t["kind"] for t in v["timeline"]].count("agreement") == 1
+        assert len(v["changes"]) == 14
+        assert [t["kind"] for t in v["timeline"]].count("agreement") == 3
     # Every copy shows the same contract (only "me" differs).
     strip = lambda v: {k: val for k, val in v.items() if k not in ("me", "scorecard")}
     assert strip(views[0]) == strip(views[1]) == strip(views[2])

@@ -33,13 +33,14 @@ def test_a_broken_callback_exported_and_checked_by_someone_who_never_saw_the_con
     pact(bt, "init", "--name", "Priya", "--org", "BT")
     pact(sam, "init", "--name", "Sam", "--org", "Ombudsman")
     cid = json.loads(pact(alice, "new", "Mail re-downloads", "--template", "broadband-fault", "--json").stdout)["id"][:8]
-    pact(alice, "party", "add", cid, "--key", key_of(bt), "--name", "Priya", "--org", "BT", "--role", "supplier")
     # The CLI reads the real clock, so the 24 h that pass are stood in for by a callback due time in the
-    # past, set while the contract is still a draft (only Alice has signed anything).
+    # past, set while Alice is setting the contract up (no other party has a key yet).
     pact(alice, "propose", cid, "due", "callback", "2026-01-05T09:00")
+    pact(alice, "party", "add", cid, "--key", key_of(bt), "--name", "Priya", "--org", "BT", "--role", "supplier")
     pact(alice, "note", cid, "Engineer said <b>Tuesday</b>")
     pact(alice, "bundle", "export", cid, "-o", str(tmp_path / "a1.bundle"))
     pact(bt, "bundle", "import", str(tmp_path / "a1.bundle"))
+    pact(bt, "join", cid)  # BT accepts the terms as they stand, the past due time included
     pact(bt, "note", cid, "We will call you back within 24 hours")
     pact(bt, "propose", cid, "due", "diagnose", "5d", "--why", "an engineer must visit")
     pact(bt, "bundle", "export", cid, "-o", str(tmp_path / "b1.bundle"))

@@ -1,8 +1,8 @@
 """Agreed versions and the parties' countersignatures of them.
 
 An *agreed version* is a proposal that every required party accepted (state ``applied``) and that
-needed more than its proposer (a draft edit, applied at once because nobody else had signed yet, is
-not an agreement). Versions are numbered 1, 2, ... in the order the terms replay them (see
+needed more than its proposer (a set-up edit, applied at once while the creator was the only party
+with a key, is not an agreement). Versions are numbered 1, 2, ... in the order the terms replay them (see
 ``pactclient.model.terms``); the number is for people, the signature binds what does not move.
 
 The *heads of a version* are the same for every copy that holds it: the heads of the smallest
@@ -71,8 +71,8 @@ class AgreedVersion:
 def agreed_versions(view: ContractView) -> list[AgreedVersion]:
     """Every agreed version in replay order, with the countersignature entries found for it."""
     applied = [p for p in view.proposals if p.state == "applied" and len(p.required) > 1]
-    # Same order as the terms replay (resolution time, creation time, id): version n is the n-th.
-    applied.sort(key=lambda p: (p.resolved_at or 0, p.created_at, p.id))
+    # Same order as the terms replay (see model.terms: causal, by the resolving op's id): version n is the n-th.
+    applied.sort(key=lambda p: p.replay_key)
     entries: dict[str, list[Countersignature]] = {}
     for e in view.raw_timeline:
         if e.get("kind") != AGREEMENT_KIND:

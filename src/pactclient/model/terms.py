@@ -37,6 +37,7 @@ class ProposalState:
     state: str
     resolved_at: int | None
     note: str = ""
+    replay_key: tuple = ()  # where an applied proposal stands in the replay (and the agreed versions)
 
 
 @dataclass
@@ -97,6 +98,8 @@ def terms_in_force(raw: dict, stamps: dict[str, tuple] | None = None) -> TermsIn
         if state == "applied":
             stamp = resolution_stamp(praw, (stamps or {}).get(pid))
             order[pid] = (0, stamp, pid) if stamp is not None else (1, (resolved_at or 0, praw.get("created_at", 0)), pid)
+    for st in states:
+        st.replay_key = order.get(st.id, ())
     for st in sorted((s for s in states if s.state == "applied"), key=lambda s: order[s.id]):
         try:
             apply_proposal(terms, st.raw.get("kind", ""), st.raw.get("payload") or {})

@@ -124,6 +124,7 @@ class Proposal:
     state: str  # open | applied | rejected | void
     resolved_at: int | None = None
     note: str = ""
+    replay_key: tuple = field(default=(), compare=False, repr=False)  # order of the terms' replay (model.terms)
 
     def answer_of(self, party: str) -> str | None:
         if party == self.proposer:
@@ -285,6 +286,7 @@ class ContractView:
                 state=s.state,
                 resolved_at=s.resolved_at,
                 note=s.note,
+                replay_key=s.replay_key,
             )
             for s in in_force.proposals
         )
