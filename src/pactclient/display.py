@@ -64,7 +64,3 @@ def assemble(*parts: object, style: str = "") -> Text:
             out.append(shown(part))
     return out
 
-
-def is_clean(value: str, multiline: bool = False) -> bool:
-    """True if ``shown`` would leave ``value`` as it is."""
-    return value == shown(value, multiline)
