@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import click
 
+from pactclient.display import shown
 from pactclient.errors import PactError, UsageError
 from pactclient.identity.device import default_home
 
@@ -25,13 +26,14 @@ class PactGroup(click.Group):
             sys.exit(0)
         except click.UsageError as exc:
             hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
-            click.echo(f"pact: {exc.format_message()}{hint}", err=True)
+            click.echo(shown(f"pact: {exc.format_message()}{hint}"), err=True)
             sys.exit(2)
         except click.Abort:
             click.echo("pact: aborted", err=True)
             sys.exit(1)
         except PactError as exc:
-            click.echo(f"pact: {exc}", err=True)
+            # Errors quote what was received (names, reasons, ids): shown as text, on one line.
+            click.echo(shown(f"pact: {exc}"), err=True)
             sys.exit(exc.exit_code)
         sys.exit(rv if isinstance(rv, int) else 0)
 

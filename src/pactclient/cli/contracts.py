@@ -11,6 +11,7 @@ from rich.table import Table
 from pactclient import catalog
 from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, home_of, json_option, parse_when, workspace
 from pactclient.cli.render import changes_json, contract_json, print_contract, summary_row
+from pactclient.display import assemble, text
 from pactclient.errors import UsageError
 from pactclient.identity.device import DeviceIdentity
 from pactclient.model import actions
@@ -40,7 +41,7 @@ def init(ctx, name, org, as_json):
     if as_json:
         emit_json({"home": str(home_of(ctx)), **identity.to_public_dict()})
     else:
-        console.print(f"Created identity for [bold]{identity.name}[/] in {home_of(ctx)}")
+        console.print(assemble("Created identity for ", (identity.name, "bold"), f" in {home_of(ctx)}"))
         console.print(f"Fingerprint: {identity.fingerprint}")
         console.print("Give your public key to the other parties: pact whoami --json")
 
@@ -54,7 +55,7 @@ def whoami(ctx, as_json):
     if as_json:
         emit_json({"home": str(home_of(ctx)), **identity.to_public_dict()})
         return
-    console.print(f"{identity.name}" + (f" ({identity.org})" if identity.org else ""))
+    console.print(assemble(identity.name + (f" ({identity.org})" if identity.org else "")))
     console.print(f"fingerprint  {identity.short_fingerprint}  (full: {identity.fingerprint})")
     console.print(f"public key   {identity.key_hex}")
 
@@ -72,7 +73,7 @@ def templates(as_json):
         return
     table = Table("name", "roles", "items", "activities", "what it is for", box=None)
     for r in rows:
-        table.add_row(r["name"], ", ".join(r["roles"]), str(r["items"]), str(r["activities"]), r["description"])
+        table.add_row(text(r["name"]), text(", ".join(r["roles"])), str(r["items"]), str(r["activities"]), text(r["description"]))
     console.print(table)
 
 
@@ -91,12 +92,12 @@ def new(ctx, title, template_name, role, as_json):
     if as_json:
         emit_json(contract_json(view, ws))
         return
-    console.print(f"Opened [bold]{view.title}[/]  id {cid}")
+    console.print(assemble("Opened ", (view.title, "bold"), f"  id {cid}"))
     empty = [p for p in view.parties.values() if not p.key]
     if empty:
         console.print("Add the other parties with their public keys:")
         for p in empty:
-            console.print(f"  pact party add {cid[:8]} --role {p.id} --key HEX --name NAME")
+            console.print(assemble(f"  pact party add {cid[:8]} --role {p.id} --key HEX --name NAME"))
 
 
 @click.command(name="list")
@@ -119,7 +120,7 @@ def list_contracts(ctx, as_json):
     for r in rows:
         turn = "you" if r["my_turn"] else (", ".join(r["turn_labels"]) or "-")
         due = f"{fmt_ms(r['next_due'])} {r['next_due_title']}" if r["next_due"] else "-"
-        table.add_row(r["id"][:8], f"[{colours[r['light']]}]●[/] {r['light']}", r["title"], turn, due)
+        table.add_row(text(r["id"][:8]), assemble(("●", colours[r["light"]]), f" {r['light']}"), text(r["title"]), text(turn), text(due))
     console.print(table)
 
 
@@ -396,7 +397,7 @@ def bundle_export(ctx, contract, output):
     cid = ws.resolve(contract)
     check_output_paths(output)
     count = bundle.write(ws, cid, Path(output))
-    console.print(f"Wrote {count} signed changes of {cid[:8]} to {output}")
+    console.print(assemble(f"Wrote {count} signed changes of {cid[:8]} to {output}"))
 
 
 @bundle_group.command(name="import")
@@ -412,7 +413,7 @@ def bundle_import(ctx, file, as_json):
         emit_json({"contract": received.contract_id, "admitted": len(received.admitted),
                    "hashes": [c.hash.hex() for c in received.admitted]})
         return
-    console.print(f"Admitted {len(received.admitted)} new signed changes into {view.title!r} ({received.contract_id[:8]})")
+    console.print(assemble(f"Admitted {len(received.admitted)} new signed changes into {view.title!r} ({received.contract_id[:8]})"))
     if view.party_by_key(ws.identity.key_hex) is None:
         console.print("Note: this device is not (yet) a party of that contract; you can read it but not act on it.")
 
@@ -424,5 +425,5 @@ def _run(ctx, contract, action, *args, **kwargs):
     ws = workspace(ctx)
     cid = ws.resolve(contract)
     outcome = ws.act(cid, action, *args, **kwargs)
-    console.print(outcome.message)
+    console.print(text(outcome.message))
     return outcome

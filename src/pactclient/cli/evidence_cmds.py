@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, json_option, workspace
+from pactclient.display import shown
 from pactclient.errors import FormatError
 from pactclient.files import read_bounded
 
@@ -112,36 +113,40 @@ def verify(file, tsa_ca, as_json):
 
 
 def _print_verdict(data: dict) -> None:
+    """The verdict in words. Everything after VALID / INVALID comes from the file: shown as text."""
     from pactclient.evidence.report import lateness
 
+    def say(line: str) -> None:
+        click.echo(shown(line))
+
     if data["valid"]:
-        click.echo(click.style("VALID", fg="green", bold=True) + f"  {data.get('title', '')}")
+        click.echo(click.style("VALID", fg="green", bold=True) + shown(f"  {data.get('title', '')}"))
     else:
-        click.echo(click.style("INVALID", fg="red", bold=True) + (f"  {data['title']}" if data.get("title") else ""))
+        click.echo(click.style("INVALID", fg="red", bold=True) + (shown(f"  {data['title']}") if data.get("title") else ""))
         for failure in data["failures"]:
-            click.echo(f"  failed: {failure}")
+            say(f"  failed: {failure}")
     for check in data["checks"]:
-        click.echo(f"  ok: {check}")
+        say(f"  ok: {check}")
     by_id, by_key = {}, {}
     for p in data.get("parties", []):
         by_id[p["id"]] = by_key[p["key"]] = p["org"] or p["name"] or p["id"]
     if "contract" in data:
         exporter = by_key.get(data["exported_by"], "a key that is not a party")
-        click.echo(f"contract {data['contract']}, exported {fmt_ms(data['exported_at'])} UTC by {exporter}, "
-                   f"sha256 {data['sha256']}")
+        say(f"contract {data['contract']}, exported {fmt_ms(data['exported_at'])} UTC by {exporter}, "
+            f"sha256 {data['sha256']}")
     for p in data.get("parties", []):
-        click.echo(f"  party {p['id']}: {p['name']}{' (' + p['org'] + ')' if p['org'] else ''}, {p['role']}, "
-                   f"key {p['fingerprint'] or '(none)'}")
+        say(f"  party {p['id']}: {p['name']}{' (' + p['org'] + ')' if p['org'] else ''}, {p['role']}, "
+            f"key {p['fingerprint'] or '(none)'}")
     if "light" in data:
-        click.echo(f"light {data['light']}; broken commitments: {data['broken']}")
+        say(f"light {data['light']}; broken commitments: {data['broken']}")
         for b in data["broken_commitments"]:
-            click.echo(f"  broken: {b['title']} — {by_id.get(b['assignee'], b['assignee'])}, due {fmt_ms(b['due'])} UTC, "
-                       + lateness(b["due"], b["status"], b["done_at"], data["exported_at"]))
+            say(f"  broken: {b['title']} — {by_id.get(b['assignee'], b['assignee'])}, due {fmt_ms(b['due'])} UTC, "
+                + lateness(b["due"], b["status"], b["done_at"], data["exported_at"]))
     for a in data.get("agreements", []):
         signed = ", ".join(by_id.get(p, p) for p in a["signed_by"]) or "nobody yet"
-        click.echo(f"agreed version {a['version']} ({a['proposal']}): countersigned by {signed}")
+        say(f"agreed version {a['version']} ({a['proposal']}): countersigned by {signed}")
     if "timestamp" in data:
-        click.echo(f"timestamp: {data['timestamp'].get('time', '')} by {data['timestamp'].get('tsa', '')}")
+        say(f"timestamp: {data['timestamp'].get('time', '')} by {data['timestamp'].get('tsa', '')}")
 
 
 @click.command()
@@ -160,4 +165,4 @@ def report(file, output):
     check_output_paths(output)
     verdict = verify_bytes(_read(file))
     evidence.write_all([(Path(output), report_mod.render(verdict).encode())])
-    click.echo(f"wrote {output} ({'verified' if verdict.valid else 'NOT VERIFIED: ' + '; '.join(verdict.failures)})")
+    click.echo(shown(f"wrote {output} ({'verified' if verdict.valid else 'NOT VERIFIED: ' + '; '.join(verdict.failures)})"))

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from pactclient.cli.common import emit_json, fmt_ms, home_of, json_option, workspace
+from pactclient.display import assemble, shown
 from pactclient.errors import RefusedOperation, UsageError
 from pactclient.identity.device import short_fingerprint
 
@@ -53,7 +54,9 @@ def serve(ctx, host, port, invite_port, discover):
         # One device, one engine: a second would dial the same peers and fight over the connections.
         raise UsageError(f"`{running.get('by', 'pact serve')}` (pid {running['pid']}) already syncs {home}; "
                          "it accepts peers and invites for this home")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ShownFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     if invite_port is None:
         # Two homes on one machine each run `pact serve --port 0`: their invite ports must not clash either.
         invite_port = port + 1 if port else 0
@@ -72,8 +75,8 @@ def serve(ctx, host, port, invite_port, discover):
         record = home / RUNNING_FILE
         record.write_text(json.dumps({"pid": os.getpid(), "address": service.address,
                                       "invite_addresses": service.invite_addresses()}))
-        click.echo(f"pact serve: {ws.identity.name} ({ws.identity.short_fingerprint}) on {service.address}; "
-                   f"invites on port {service.invite_port}. Ctrl-C to stop.", err=True)
+        click.echo(shown(f"pact serve: {ws.identity.name} ({ws.identity.short_fingerprint}) on {service.address}; "
+                         f"invites on port {service.invite_port}. Ctrl-C to stop."), err=True)
         try:
             await stop.wait()
         finally:
@@ -82,6 +85,16 @@ def serve(ctx, host, port, invite_port, discover):
             click.echo("pact serve: stopped", err=True)
 
     asyncio.run(run())
+
+
+class ShownFormatter(logging.Formatter):
+    """The log names peers, contracts and refusal reasons that others chose: shown as text (pactclient.display)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        # The message on one line (a peer's newline must not start a fake log line); a traceback keeps its lines.
+        record = logging.makeLogRecord(record.__dict__)
+        record.msg, record.args = shown(record.getMessage()), None
+        return shown(super().format(record), multiline=True)
 
 
 def _targets(ws, peer: str | None) -> list[str]:
@@ -126,15 +139,15 @@ def sync(ctx, peer, as_json):
     else:
         for e in changed:
             what = "new contract" if e.new_contract else f"{len(e.hashes)} change(s)"
-            console.print(f"{what} in [bold]{titles.get(e.contract_id, e.contract_id[:12])}[/] "
-                          f"({e.contract_id[:8]}) from {short_fingerprint(e.peer_key)}")
+            console.print(assemble(f"{what} in ", (titles.get(e.contract_id, e.contract_id[:12]), "bold"),
+                                   f" ({e.contract_id[:8]}) from {short_fingerprint(e.peer_key)}"))
         for cid, n in sent.items():
             if n:
-                console.print(f"sent {n} change(s) of [bold]{titles.get(cid, cid[:12])}[/] ({cid[:8]})")
+                console.print(assemble(f"sent {n} change(s) of ", (titles.get(cid, cid[:12]), "bold"), f" ({cid[:8]})"))
         for e in refusals:
-            console.print(f"[red]refused[/] {short_fingerprint(e.peer_key)}: {e.reason}")
+            console.print(assemble(("refused", "red"), f" {short_fingerprint(e.peer_key)}: {e.reason}"))
         for f in failures:
-            console.print(f"[yellow]unreachable[/] {f}")
+            console.print(assemble(("unreachable", "yellow"), f" {f}"))
         if not changed and not refusals and not failures and not any(sent.values()):
             console.print("already in step")
     if failures and not changed:
@@ -156,8 +169,8 @@ def peers(ctx, as_json):
     if not rows:
         console.print("no known peers (pact peers add HOST:PORT, or pact join CODE)")
     for r in rows:
-        console.print(f"{short_fingerprint(bytes.fromhex(r['key']))}  {r['name'] or '-':20} {r['address'] or '-':22} "
-                      f"{r['state']:8} last seen {fmt_ms(r['last_seen'])}")
+        console.print(assemble(f"{short_fingerprint(bytes.fromhex(r['key']))}  {shown(r['name']) or '-':20} "
+                               f"{r['address'] or '-':22} {r['state']:8} last seen {fmt_ms(r['last_seen'])}"))
 
 
 @peers.command("add")
@@ -182,14 +195,14 @@ def peers_add(ctx, address, key, name):
             raise UsageError("a key is 64 hex characters, as printed by `pact whoami --json` (public_key)")
         with ws.store.write():
             ws.store.put_peer(key, name, address, "known")
-        console.print(f"added peer {short_fingerprint(bytes.fromhex(key))} at {address}")
+        console.print(assemble(f"added peer {short_fingerprint(bytes.fromhex(key))} at {address}"))
         return
     _events, failures, _sent = asyncio.run(sync_once(ws, [address]))
     if failures:
         raise UsageError(f"{failures[0]}; to pin a peer that is not a party yet, give --key")
     for row in ws.store.peers():
         if row["address"] == address:
-            console.print(f"added peer {short_fingerprint(bytes.fromhex(row['key']))} ({row['name'] or '-'}) at {address}")
+            console.print(assemble(f"added peer {short_fingerprint(bytes.fromhex(row['key']))} ({row['name'] or '-'}) at {address}"))
 
 
 @click.command()
@@ -250,7 +263,7 @@ def join(ctx, code, as_json):
         if as_json:
             emit_json({"contract": cid, "title": view.title, "message": message})
         else:
-            console.print(f"{message} — {view.title} ({cid[:8]})")
+            console.print(assemble(f"{message} — ", view.title, f" ({cid[:8]})"))
         return
     parsed = InviteCode.decode(code)
     done = asyncio.run(join_with(ws, parsed))
@@ -259,4 +272,5 @@ def join(ctx, code, as_json):
         emit_json({"contract": done.contract_id, "title": title, "inviter": done.inviter_key.hex(),
                    "message": done.message, "changes": done.changes})
         return
-    console.print(f"joined [bold]{title}[/] ({done.contract_id[:8]}) from {short_fingerprint(done.inviter_key)}: {done.message}")
+    console.print(assemble("joined ", (title, "bold"), f" ({done.contract_id[:8]}) from {short_fingerprint(done.inviter_key)}: "
+                           f"{done.message}"))

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pactclient.cli.common import fmt_ms
+from pactclient.display import assemble, text
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.views import ContractView
 from pactclient.signing.vouching import ChangeLinks, coverage
@@ -135,31 +136,34 @@ def changes_json(ws: Workspace, contract_id: str, view: ContractView) -> list[di
 
 
 def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
+    """Every string from the contract goes in as ``Text`` (``pactclient.display``): shown as text, never
+    as markup or escape sequences, on a terminal or in a pipe alike."""
     me = view.party_by_key(ws.identity.key_hex)
     light = view.light()
-    console.print(f"[bold]{view.title}[/]  [{LIGHT_COLOURS[light]}]● {light}[/]   id {view.id}")
+    console.print(assemble((view.title, "bold"), "  ", (f"● {light}", LIGHT_COLOURS[light]), f"   id {view.id}"))
     offered = view.offered_to()
     if offered:
         whose = ["you" if me and p == me.id else view.label(p) for p in offered]
-        console.print(f"[yellow]Offered, not agreed:[/] {', '.join(whose)} must join (accept the terms) before "
-                      "any commitment binds" + (" — run: pact join " + view.id[:8] if me and me.id in offered else ""))
+        console.print(assemble(("Offered, not agreed: ", "yellow"), ", ".join(whose),
+                               " must join (accept the terms) before any commitment binds",
+                               f" — run: pact join {view.id[:8]}" if me and me.id in offered else ""))
     turn = view.turn()
     if turn:
         whose = ["you" if me and p == me.id else view.label(p) for p in turn]
-        console.print(f"Waiting on: {', '.join(whose)}")
+        console.print(assemble(f"Waiting on: {', '.join(whose)}"))
     for e in equivocations_json(ws, view.id, view):
         who = view.label(e["author"]) if e["author"] else e["author_key"][:16]
-        console.print(f"[bold red]WARNING[/] {who}'s key signed two different changes as number {e['seq']} "
-                      f"(an equivocation, seen {fmt_ms(e['detected_at'])} from {e['source'][:21]}); both are kept as evidence")
+        console.print(assemble(("WARNING", "bold red"), f" {who}'s key signed two different changes as number {e['seq']} "
+                               f"(an equivocation, seen {fmt_ms(e['detected_at'])} from {e['source'][:21]}); both are kept as evidence"))
     parties = Table("party", "role", "name", "organisation", "fingerprint", box=None, title="Parties", title_justify="left")
     for p in view.parties.values():
         fp = short_fingerprint(bytes.fromhex(p.key)) if p.key else "(no device yet)"
-        parties.add_row(p.id + (" (you)" if me and p.id == me.id else ""), p.role, p.name, p.org, fp)
+        parties.add_row(text(p.id + (" (you)" if me and p.id == me.id else "")), text(p.role), text(p.name), text(p.org), fp)
     console.print(parties)
     if view.items:
         items = Table("item", "value", "owner", box=None, title="Items", title_justify="left")
         for i in view.items.values():
-            items.add_row(f"{i.label} [dim]({i.id})[/]", i.display(view.parties), view.label(i.owner))
+            items.add_row(assemble(i.label, " ", (f"({i.id})", "dim")), text(i.display(view.parties)), text(view.label(i.owner)))
         console.print(items)
     if view.activities:
         acts = Table("activity", "assignee", "problem owner", "status", "due", box=None, title="Activities", title_justify="left")
@@ -167,8 +171,10 @@ def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
             status = a.status.replace("_", " ") + (f" on {view.label(a.waiting_on)}" if a.status == "waiting" else "")
             if view.blocked_by(a):
                 status += f" (after {', '.join(view.blocked_by(a))})"
-            due = fmt_ms(a.due) + (" [red]OVERDUE[/]" if view.is_overdue(a) else " (offered)" if not view.agreed() and a.due else "")
-            acts.add_row(f"{a.title} [dim]({a.id})[/]", view.label(a.assignee), a.problem_owner or "-", status, due)
+            due = assemble(fmt_ms(a.due), (" OVERDUE", "red") if view.is_overdue(a)
+                           else " (offered)" if not view.agreed() and a.due else "")
+            acts.add_row(assemble(a.title, " ", (f"({a.id})", "dim")), text(view.label(a.assignee)), text(a.problem_owner or "-"),
+                         text(status), due)
         console.print(acts)
     open_props = view.open_proposals()
     if open_props:
@@ -177,14 +183,14 @@ def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
 
         for p in open_props:
             answers = ", ".join(f"{view.label(pid)}: {p.answer_of(pid) or 'waiting'}" for pid in p.required)
-            props.add_row(p.id, describe_proposal(p.kind, p.payload, view), view.label(p.proposer), answers)
+            props.add_row(text(p.id), text(describe_proposal(p.kind, p.payload, view)), text(view.label(p.proposer)), text(answers))
         console.print(props)
-    console.print("[bold]Timeline[/] (every entry is part of a signed change, verified on load)")
+    console.print(assemble(("Timeline", "bold"), " (every entry is part of a signed change, verified on load)"))
     for e in view.timeline[-15:]:
         mark = {"decision": "DECISION ", "message": ""}.get(e.kind, "")
-        style = "dim" if e.kind == "event" else ""
         who = "" if e.kind == "event" else f"{view.label(e.author)}: "
-        text = f"  ✔ {fmt_ms(e.at)}  {who}{mark}{e.text}"
-        console.print(f"[{style}]{text}[/]" if style else text, markup=bool(style))
+        # Messages and decisions may span lines; nothing else in them reaches the terminal raw.
+        console.print(assemble(f"  ✔ {fmt_ms(e.at)}  {who}{mark}", text(e.text, multiline=True),
+                               style="dim" if e.kind == "event" else ""))
     if len(view.timeline) > 15:
         console.print(f"  … {len(view.timeline) - 15} earlier entries (pact show --json has them all)")

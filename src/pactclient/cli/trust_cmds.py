@@ -6,6 +6,7 @@ import click
 
 from pactclient.cli.common import workspace
 from pactclient.cli.contracts import console, party
+from pactclient.display import text
 from pactclient.model import actions
 
 
@@ -29,4 +30,4 @@ def rotate(ctx, contract, new_key, party_id, why):
     ws = workspace(ctx)
     cid = ws.resolve(contract)
     outcome = ws.act(cid, actions.replace_key, new_key.strip().lower(), party_id.strip(), rationale=why)
-    console.print(outcome.message)
+    console.print(text(outcome.message))

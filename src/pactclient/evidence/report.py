@@ -7,10 +7,11 @@ shows is exactly what the file proves, with the verdict on top.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from html import escape
+from html import escape as html_escape
 
 from automerge.core import ROOT
 
+from pactclient.display import shown
 from pactclient.evidence.verify import Verdict
 from pactclient.identity.device import fingerprint
 from pactclient.model import agreements
@@ -26,6 +27,12 @@ th{background:#f0f0f0}code,.fp{font-family:ui-monospace,Menlo,Consolas,monospace
 .bad{border-color:#c62828;color:#c62828}.broken{color:#c62828;font-weight:600}.kept{color:#1a7f37}
 .muted{color:#666}#broken h2{margin-top:0;border:0}#broken li{font-weight:400}@media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}
 """
+
+
+def escape(value: object) -> str:
+    """HTML-escaped, with control and bidi characters made visible (``pactclient.display``): a party's
+    right-to-left override must not make "250" read "052" in the report either."""
+    return html_escape(shown(value, multiline=True))
 
 
 def when(ms: int | None) -> str:

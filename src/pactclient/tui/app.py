@@ -12,6 +12,9 @@ is stopped when the app ends.
 
 SQLite work stays on the event loop: each action is one small write transaction (milliseconds), and
 the connection is not shared across threads.
+
+Contract text, peer names and refusal reasons are other parties' words: every notification here is
+plain text with control characters made visible (``pactclient.display``), never markup.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Callable
 from textual.app import App
 from textual.binding import Binding
 
+from pactclient.display import shown
 from pactclient.errors import PactError
 from pactclient.identity.device import DeviceIdentity, short_fingerprint
 from pactclient.store.workspace import Workspace, now_ms
@@ -82,7 +86,7 @@ class PactApp(App):
         from pactclient.tui.screens.home import HomeScreen
 
         self.workspace = Workspace(self.home, identity, self.clock)
-        self.sub_title = identity.org and f"{identity.name} ({identity.org})" or identity.name
+        self.sub_title = shown(identity.org and f"{identity.name} ({identity.org})" or identity.name)
         self._data_version = self._read_data_version()
         self._rowids = self._read_rowids()
         self.start_engine()
@@ -182,7 +186,14 @@ class PactApp(App):
         self._rowids[contract_id] = self.workspace.store.last_rowid(contract_id)
         self._data_version = self._read_data_version()
 
-    # -- errors --------------------------------------------------------------------------------------
+    # -- notifications and errors ------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification of the app is plain text: most quote contract text or what a peer sent, and
+        markup in them would be the other party's markup. ``markup`` is accepted and ignored."""
+        super().notify(shown(message, multiline=True), title=shown(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def report(self, exc: PactError) -> None:
         """Every error a user can cause is a notification, never a crash."""

@@ -3,6 +3,10 @@
 Every edit goes through ``Workspace.act`` (one signed, durable change). Keys for edits the user's role
 may not make are not offered (left out of the footer), and the line under the activities says why; if
 such an edit is tried anyway (its key, or the command palette) the reason is shown as a notification.
+
+Every string painted here was written by some party: cells, the head line and the hints are ``Text``
+made by ``pactclient.display`` (a plain string cell would be parsed as markup, and escape sequences
+would reach the terminal).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from pactclient.display import assemble, shown, text
 from pactclient.errors import PactError, RefusedOperation
 from pactclient.model import actions, rules
 from pactclient.model.actions import parse_duration
@@ -119,7 +124,7 @@ class ContractScreen(Screen):
     def paint(self) -> None:
         v, me, now = self.view, self.me(), self.ws.clock()
         turn = [v.label(p) + (" (you)" if p == me else "") for p in v.turn()]
-        head = Text.assemble(light_cell(v.light()), "  ", (v.title, "bold"), f"  ·  {v.template or 'no template'}  ·  ",
+        head = assemble(light_cell(v.light()), "  ", (v.title, "bold"), f"  ·  {v.template or 'no template'}  ·  ",
                              ("waiting on " + ", ".join(turn)) if turn else ("resolved" if v.resolved() else "nobody's turn"),
                              f"  ·  you are {v.label(me) if me else 'not a party'}  ·  {v.id[:8]}")
         self.query_one("#contract-head", Static).update(head)
@@ -135,7 +140,7 @@ class ContractScreen(Screen):
             status = a.status.replace("_", " ") + (f" on {v.label(a.waiting_on)}" if a.status == "waiting" else "")
             blocked = v.blocked_by(a)
             status += f" (after {', '.join(blocked)})" if blocked and not a.finished else ""
-            rows.append((aid, (a.title, v.label(a.assignee), a.problem_owner or "-", Text(status, style=STATUS_STYLE.get(a.status, "")), due_text)))
+            rows.append((aid, (a.title, v.label(a.assignee), a.problem_owner or "-", text(status, style=STATUS_STYLE.get(a.status, "")), due_text)))
         self.fill("activities", rows)
         self.fill("proposals", [
             (p.id, (p.id, actions.describe_proposal(p.kind, p.payload, v), v.label(p.proposer),
@@ -144,7 +149,7 @@ class ContractScreen(Screen):
             for p in sorted(v.proposals, key=lambda p: (p.state != "open", -p.created_at))
         ])
         # Every change in a loaded copy was verified against its author's key when loaded: hence the mark.
-        self.fill("timeline", [(str(n), (when(e.at), v.label(e.author), SIGNED, e.kind, e.text))
+        self.fill("timeline", [(str(n), (when(e.at), v.label(e.author), SIGNED, e.kind, text(e.text, multiline=True)))
                                for n, e in reversed(list(enumerate(v.timeline)))], wrap=True)
         self.update_hint()
 
@@ -154,6 +159,7 @@ class ContractScreen(Screen):
         table.clear()
         lines = 0
         for key, cells in rows:
+            cells = tuple(text(c) if isinstance(c, str) else c for c in cells)
             height = _wrapped_height(cells[-1]) if wrap else 1
             table.add_row(*cells, key=key, height=height)
             lines += height
@@ -214,7 +220,7 @@ class ContractScreen(Screen):
             lines.append(f"s/d not offered: {why}")
         elif why := self.why_not_status("start"):
             lines.append(f"s not offered: {why}")
-        self.query_one("#activity-hint", Static).update(Text("\n".join(lines), style="dim"))
+        self.query_one("#activity-hint", Static).update(Text("\n".join(shown(line) for line in lines), style="dim"))
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:

@@ -2,6 +2,11 @@
 
 Every dialog of the app (set an item, propose a change, write a message, ...) is one of these, so
 they all behave alike: Enter in the last field or ctrl+s submits, Escape cancels.
+
+Titles, labels, choices and prefilled values often quote the contract (an item's label, a party's
+name, a proposal's rationale): all are shown as plain text (``pactclient.display``), never as markup.
+A prefilled value is shown with its control characters made visible, so what is submitted unchanged is
+what the user saw.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from pactclient.display import shown, text
 
 
 @dataclass(frozen=True)
@@ -46,22 +53,24 @@ class FormScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box") as box:
-            box.border_title = self.form.title
+            box.border_title = text(self.form.title)
             # Dialogs have no footer, and a long one scrolls its buttons out of sight: say how to finish.
             box.border_subtitle = f"ctrl+s {self.form.submit.lower()} · esc cancel"
             if self.form.explain:
-                yield Static(self.form.explain, classes="form-explain")
+                yield Static(text(self.form.explain, multiline=True), classes="form-explain")
             for f in self.form.fields:
-                yield Label(f.label, classes="form-label")
+                yield Label(text(f.label), classes="form-label")
                 if f.choices:
+                    # The value chosen is the exact data; only how each choice is shown is made safe.
+                    choices = [(text(shown_as), value) for shown_as, value in f.choices]
                     if f.value and f.value in {v for _, v in f.choices}:
-                        yield Select(list(f.choices), value=f.value, allow_blank=False, id=f"field-{f.name}")
+                        yield Select(choices, value=f.value, allow_blank=False, id=f"field-{f.name}")
                     else:
-                        yield Select(list(f.choices), id=f"field-{f.name}")
+                        yield Select(choices, id=f"field-{f.name}")
                 else:
-                    yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}")
+                    yield Input(value=shown(f.value), placeholder=shown(f.placeholder), id=f"field-{f.name}")
                 if f.hint:
-                    yield Static(f.hint, classes="form-hint")
+                    yield Static(text(f.hint), classes="form-hint")
             with Horizontal(classes="form-buttons"):
                 yield Button(self.form.submit, variant="primary", id="form-ok")
                 yield Button("Cancel", id="form-cancel")

@@ -1,7 +1,8 @@
 """Home: the work queue. Every contract, what needs me first, filtered as I type.
 
 Painted from the summary index only (``Workspace.summaries()``), never by loading documents, so it
-stays quick with a thousand contracts.
+stays quick with a thousand contracts. Titles and party names are other parties' words: every cell is a
+``Text`` made by ``pactclient.display.text`` (a plain string cell would be parsed as markup).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from pactclient.display import text
 from pactclient.errors import PactError
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import QueueRow, ago, build_rows, matching, time_left
@@ -76,9 +78,9 @@ class HomeScreen(Screen):
         now = self.app.workspace.clock()
         for r in shown:
             due = "-" if r.next_due is None else f"{time_left(r.next_due, now)} · {r.next_due_title}"
-            turn = Text(r.turn, style="bold" if r.mine else "dim" if r.resolved else "")
-            table.add_row(light_cell(r.light), r.title, turn, due, ago(r.last_activity_at, now),
-                          Text(str(r.unseen), style="bold cyan") if r.unseen else "", r.id[:6], key=r.id)
+            turn = text(r.turn, style="bold" if r.mine else "dim" if r.resolved else "")
+            table.add_row(light_cell(r.light), text(r.title), turn, text(due), ago(r.last_activity_at, now),
+                          Text(str(r.unseen), style="bold cyan") if r.unseen else "", text(r.id[:6]), key=r.id)
         if shown:
             table.move_cursor(row=min(keep, len(shown) - 1))
         total = len(self.rows)
@@ -88,7 +90,7 @@ class HomeScreen(Screen):
         filt = f" · {len(shown)} match{'es' if len(shown) != 1 else ''} {query!r}" if query.strip() else ""
         empty = "" if total else " · press n to start your first contract, or j to join one with an invite code"
         self.query_one("#queue-count", Static).update(
-            f"{total} contract{'s' if total != 1 else ''} · {mine} waiting on you{news}{filt}{empty}")
+            text(f"{total} contract{'s' if total != 1 else ''} · {mine} waiting on you{news}{filt}{empty}"))
 
     # -- events ------------------------------------------------------------------------------------
 

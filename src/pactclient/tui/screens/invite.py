@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
 from pactclient.cli.common import fmt_ms
+from pactclient.display import assemble
 from pactclient.store.workspace import Workspace
 from pactclient.sync.invites import InviteCode
 
@@ -52,10 +53,11 @@ class InviteCodeScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="invite-box") as box:
             box.border_title = "Invite code"
-            yield Static(
-                f"One-time code to join [b]{self.contract_title}[/b] as [b]{self.role}[/b], valid until "
+            # The title is any party's words: plain text, not markup.
+            yield Static(assemble(
+                "One-time code to join ", (self.contract_title, "bold"), " as ", (self.role, "bold"), ", valid until "
                 f"{fmt_ms(self.code.expires_at)} UTC; the other party reaches this device at "
-                f"{', '.join(self.code.addresses)}.", classes="form-explain")
+                f"{', '.join(self.code.addresses)}."), classes="form-explain")
             yield TextArea(self.text, read_only=True, soft_wrap=True, show_line_numbers=False, id="invite-code")
             yield Static(f"They run: [b]pact join CODE[/b] (or press j in their pact and paste it).\n"
                          f"Saved to {self.path}\n"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from pactclient.display import text
+
 
 class StatusBar(Static):
     """Refreshed every second from the app (the sync engine's status when one runs, "offline" otherwise)."""
@@ -19,4 +21,5 @@ class StatusBar(Static):
         if ws is not None:
             ident = ws.identity
             me = f"{ident.name}{' · ' + ident.org if ident.org else ''} · {ident.short_fingerprint}  │  "
-        self.update(f"{me}{app.peer_status()}")
+        # Peer names come from the peers themselves: plain text, never markup.
+        self.update(text(f"{me}{app.peer_status()}"))
