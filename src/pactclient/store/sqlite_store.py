@@ -423,26 +423,34 @@ class SqliteStore:
         return [dict(zip(("key", "name", "address", "last_seen", "state"), r)) for r in rows]
 
     def _ensure_invites(self) -> None:
-        # Created on first use so that stores made before invites existed need no migration.
+        # Created on first use so that stores made before invites existed need no migration; ``mac`` was
+        # added later (rows without one are refused at redemption: see pactclient.sync.invites).
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS invites (id BLOB PRIMARY KEY, contract_id TEXT NOT NULL,"
             " role TEXT NOT NULL, secret_hash BLOB NOT NULL, created_at INTEGER NOT NULL,"
-            " expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT)"
+            " expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT, mac BLOB)"
         )
+        if "mac" not in {r[1] for r in self.db.execute("PRAGMA table_info(invites)")}:
+            self.db.execute("ALTER TABLE invites ADD COLUMN mac BLOB")
 
-    def add_invite(self, invite_id: bytes, contract_id: str, role: str, secret_hash: bytes, now: int, expires_at: int) -> None:
+    def add_invite(self, invite_id: bytes, contract_id: str, role: str, secret_hash: bytes, now: int, expires_at: int,
+                   mac: bytes) -> None:
         self._ensure_invites()
         self.db.execute(
-            "INSERT INTO invites (id, contract_id, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (invite_id, contract_id, role, secret_hash, now, expires_at),
+            "INSERT INTO invites (id, contract_id, role, secret_hash, created_at, expires_at, mac)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (invite_id, contract_id, role, secret_hash, now, expires_at, mac),
         )
 
     def invite(self, invite_id: bytes) -> dict | None:
         self._ensure_invites()
-        row = self.db.execute(
-            "SELECT contract_id, role, secret_hash, expires_at, used_at, used_by FROM invites WHERE id=?", (invite_id,)
-        ).fetchone()
-        return dict(zip(("contract_id", "role", "secret_hash", "expires_at", "used_at", "used_by"), row)) if row else None
+        keys = ("id", "contract_id", "role", "secret_hash", "created_at", "expires_at", "used_at", "used_by", "mac")
+        row = self.db.execute(f"SELECT {', '.join(keys)} FROM invites WHERE id=?", (invite_id,)).fetchone()
+        return dict(zip(keys, row)) if row else None
+
+    def peer_state(self, key: str) -> str | None:
+        row = self.db.execute("SELECT state FROM peers WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
 
     def use_invite(self, invite_id: bytes, now: int, used_by: str) -> bool:
         """Mark an invite used; False if it already was (single use, even under concurrent redemption)."""
