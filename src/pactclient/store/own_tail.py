@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import os
+import sqlite3
 import struct
 from pathlib import Path
 
@@ -47,6 +48,8 @@ class OwnTail:
         self.store = store
         self.me = identity.public_key
         self._key = identity.derived_key("own-tail")
+        self._table_seen = False  # once seen, a table that vanishes makes queries fail: see before_write
+        self._file_seen: tuple | None = None  # (stat identity, totals) of the file as last read
 
     # -- MACs --------------------------------------------------------------------------------------
 
@@ -60,8 +63,10 @@ class OwnTail:
     # -- the table -----------------------------------------------------------------------------------
 
     def _has_table(self) -> bool:
-        return self.store.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='own_tails'").fetchone() is not None
+        if not self._table_seen:
+            self._table_seen = self.store.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='own_tails'").fetchone() is not None
+        return self._table_seen
 
     def _ensure_table(self) -> None:
         """Inside a write transaction: create the table if missing. Only a store that never had one
@@ -92,6 +97,10 @@ class OwnTail:
 
     def _file_totals(self) -> tuple[int, int]:
         try:
+            st = self.path.stat()
+            mark = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if self._file_seen is not None and self._file_seen[0] == mark:
+                return self._file_seen[1]  # every write replaces the file: a new inode and time
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return 0, 0
@@ -106,6 +115,7 @@ class OwnTail:
         if not valid or not hmac.compare_digest(mac, self._total_mac(rows, total)):
             raise StoreError(f"{self.path} is not this device's record of its own changes (altered, or "
                              "copied from another home); restore it, or remove it to trust the store as it is")
+        self._file_seen = (mark, (rows, total))
         return rows, total
 
     def _write_file(self) -> None:
@@ -130,6 +140,13 @@ class OwnTail:
     def before_write(self, contract_id: str) -> None:
         """Refuse (StoreError) to write a change of ``contract_id`` if the store lost any of this
         device's own changes that the records know of."""
+        try:
+            self._check(contract_id)
+        except sqlite3.OperationalError:  # the table was dropped while this process ran
+            self._table_seen = False
+            self._check(contract_id)
+
+    def _check(self, contract_id: str) -> None:
         self._ensure_table()
         rows, total = self._table_totals()
         file_rows, file_total = self._file_totals()
@@ -168,7 +185,11 @@ class OwnTail:
             return
         newest = self.store.db.execute("SELECT hash, max(seq) FROM changes WHERE contract_id=? AND actor=?",
                                        (contract_id, self.me)).fetchone()
-        row = self.store.db.execute("SELECT seq FROM own_tails WHERE contract_id=?", (contract_id,)).fetchone()
+        try:
+            row = self.store.db.execute("SELECT seq FROM own_tails WHERE contract_id=?", (contract_id,)).fetchone()
+        except sqlite3.OperationalError:  # dropped while this process ran: the next local write reports it
+            self._table_seen = False
+            return
         if row is None or row[0] < newest[1]:
             self._put(contract_id, newest[1], newest[0])
             self.store.after_commit(self._write_file)

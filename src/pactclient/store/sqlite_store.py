@@ -77,8 +77,12 @@ CREATE TABLE seen (
 
 def _private_files(path: Path) -> None:
     """Create ``path`` with mode 0600 if it is missing; tighten it and its WAL and SHM to 0600."""
+    # Never open and close an existing database file: closing any descriptor of it drops every POSIX
+    # lock this process holds on it, including those of SQLite connections already open here.
     try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     except OSError:
         return  # e.g. a read-only home: opening reports it as SQLite sees it
     for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
