@@ -66,6 +66,11 @@ def texts(ws, cid):
     return [e.text for e in ws.view(cid).timeline]
 
 
+def started(exchange):
+    exchange.start()
+    return exchange
+
+
 def test_invite_adds_party_with_signed_change_and_delivers_contract(make_party, tmp_path):
     alice, wa = make_party(tmp_path, "Alice")
     priya, wp = make_party(tmp_path, "Priya", "BT")
@@ -73,6 +78,7 @@ def test_invite_adds_party_with_signed_change_and_delivers_contract(make_party, 
     code = InviteCode.decode(create_invite(wa, cid, "supplier", ["127.0.0.1:7401"]).encode())
     host, guest = InviteHost(wa, 7400), InviteGuest(wp, code, "127.0.0.1")
     guest.start()
+    host.start()  # the inviter's challenge, which the joiner signs
     pump(guest, host)
     done = [e for e in guest.events() if isinstance(e, ev.JoinCompleted)]
     assert done and done[0].contract_id == cid
@@ -93,7 +99,7 @@ def test_bad_invite_codes_are_refused_with_a_reason(make_party, tmp_path, proble
         _, wo = make_party(tmp_path, "Other")
         first = InviteGuest(wo, code, "127.0.0.1")
         first.start()
-        pump(first, InviteHost(wa, 7400))
+        pump(first, started(InviteHost(wa, 7400)))
     elif problem == "expired":
         wa.clock.advance(120_000)
     else:
@@ -101,7 +107,7 @@ def test_bad_invite_codes_are_refused_with_a_reason(make_party, tmp_path, proble
     before = copy_state(wa, cid)
     guest = InviteGuest(wp, code, "127.0.0.1")
     guest.start()
-    pump(guest, InviteHost(wa, 7400))
+    pump(guest, started(InviteHost(wa, 7400)))
     refused = [e for e in guest.events() if isinstance(e, ev.RefusedByPeer)]
     expected = {"reused": "already used", "expired": "expired", "wrong secret": "wrong"}[problem]
     assert refused and expected in refused[0].reason

@@ -2,9 +2,13 @@
 
 Layout of a home directory::
 
-    identity.json   {"name", "org", "public_key" (hex)}   readable by anyone
+    identity.json   {"name", "org", "public_key" (hex)}
     device.key      PKCS#8 PEM Ed25519 private key         mode 0600
-    pact.db         the SQLite store (see pactclient.store)
+    pact.db         the SQLite store (see pactclient.store), with its -wal and -shm files: mode 0600
+    own-tail        this device's own-change count (see pactclient.store.own_tail)
+
+The home itself is mode 0700: the store holds every contract in clear, so no other local user may
+read it (``private_home`` also tightens homes made by earlier versions, when this user owns them).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pathlib import Path
 
 import platformdirs
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from pactclient.errors import IdentityError, NotInitialised
 
@@ -46,6 +51,16 @@ def fingerprint(public_key: bytes) -> str:
 def short_fingerprint(public_key: bytes) -> str:
     """The first two groups of the fingerprint: enough for a person to compare by eye."""
     return fingerprint(public_key)[:9]
+
+
+def private_home(home: Path) -> None:
+    """Make ``home`` (creating it) readable by this user alone: mode 0700. A home of another owner is
+    left as it is (chmod would fail; its owner decides)."""
+    home = Path(home)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = home.stat()
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(home, stat.S_IMODE(st.st_mode) & 0o700)
 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
@@ -86,6 +101,15 @@ class DeviceIdentity:
     def sign(self, message: bytes) -> bytes:
         return self.private_key.sign(message)
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte secret for one local purpose (a MAC key for the store), derived from the device key
+        with HKDF-SHA256 (RFC 5869; no salt, info ``pactclient/<purpose>/v1``). Only this device can
+        compute it, and keys for different purposes are independent."""
+        raw = self.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                             serialization.NoEncryption())
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=f"pactclient/{purpose}/v1".encode()).derive(raw)
+
     def to_public_dict(self) -> dict:
         return {
             "name": self.name,
@@ -104,7 +128,7 @@ class DeviceIdentity:
             raise IdentityError(f"{home} already has an identity; use a different --home to make another")
         if not name.strip():
             raise IdentityError("a name is required")
-        home.mkdir(parents=True, exist_ok=True)
+        private_home(home)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

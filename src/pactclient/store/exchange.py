@@ -125,6 +125,7 @@ class ChangeExchange:
         if doc is None:
             self.store.ensure_contract(contract_id, now)
         self.store.add_changes(contract_id, [(ch.hash, ch.actor, ch.seq, ch.data, ch.signature) for ch in admitted], now)
+        self.own_tail.received(contract_id, admitted)
         if doc is None:
             doc = scratch.fork() if keep_scratch else scratch
         else:

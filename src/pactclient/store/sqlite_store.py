@@ -3,12 +3,18 @@
 Crash safety comes from SQLite's atomic commit (WAL, synchronous=FULL): a change is acknowledged only
 after the transaction holding it committed. The file is identified by ``PRAGMA application_id``; a
 file that is not a SQLite database, or is another application's, is refused and never written to.
+
+The file and its ``-wal`` and ``-shm`` companions are mode 0600 whatever the umask: the file is made
+that way before SQLite opens it (SQLite gives its companions the database file's mode), and files left
+readable by earlier versions are tightened on open when this user owns them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -69,9 +75,30 @@ CREATE TABLE seen (
 """
 
 
+def _private_files(path: Path) -> None:
+    """Create ``path`` with mode 0600 if it is missing; tighten it and its WAL and SHM to 0600."""
+    # Never open and close an existing database file: closing any descriptor of it drops every POSIX
+    # lock this process holds on it, including those of SQLite connections already open here.
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # e.g. a read-only home: opening reports it as SQLite sees it
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            st = each.stat()
+            if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+                os.chmod(each, stat.S_IMODE(st.st_mode) & 0o600)
+        except OSError:
+            continue  # absent (no WAL yet), or not ours to change
+
+
 class SqliteStore:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._after_commit: list = []
+        _private_files(self.path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
             app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
@@ -90,6 +117,7 @@ class SqliteStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        _private_files(self.path)  # the WAL and SHM exist from here on
         if fresh:
             with self.write():
                 self._run(_SCHEMA + _CHANGES)
@@ -177,13 +205,22 @@ class SqliteStore:
             try:
                 yield self.db
             except BaseException:
+                self._after_commit.clear()
                 self.db.execute("ROLLBACK")
                 raise
             else:
                 self.db.execute("COMMIT")
+                done, self._after_commit = self._after_commit, []
+                for callback in done:
+                    callback()
         finally:
             if not durable:
                 self.db.execute("PRAGMA synchronous=FULL")
+
+    def after_commit(self, callback) -> None:
+        """Run ``callback()`` once the current write transaction has committed (never if it rolls back):
+        for records kept outside the database that must never be ahead of it."""
+        self._after_commit.append(callback)
 
     # -- contracts ----------------------------------------------------------------------------------
 
@@ -390,26 +427,34 @@ class SqliteStore:
         return [dict(zip(("key", "name", "address", "last_seen", "state"), r)) for r in rows]
 
     def _ensure_invites(self) -> None:
-        # Created on first use so that stores made before invites existed need no migration.
+        # Created on first use so that stores made before invites existed need no migration; ``mac`` was
+        # added later (rows without one are refused at redemption: see pactclient.sync.invites).
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS invites (id BLOB PRIMARY KEY, contract_id TEXT NOT NULL,"
             " role TEXT NOT NULL, secret_hash BLOB NOT NULL, created_at INTEGER NOT NULL,"
-            " expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT)"
+            " expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT, mac BLOB)"
         )
+        if "mac" not in {r[1] for r in self.db.execute("PRAGMA table_info(invites)")}:
+            self.db.execute("ALTER TABLE invites ADD COLUMN mac BLOB")
 
-    def add_invite(self, invite_id: bytes, contract_id: str, role: str, secret_hash: bytes, now: int, expires_at: int) -> None:
+    def add_invite(self, invite_id: bytes, contract_id: str, role: str, secret_hash: bytes, now: int, expires_at: int,
+                   mac: bytes) -> None:
         self._ensure_invites()
         self.db.execute(
-            "INSERT INTO invites (id, contract_id, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (invite_id, contract_id, role, secret_hash, now, expires_at),
+            "INSERT INTO invites (id, contract_id, role, secret_hash, created_at, expires_at, mac)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (invite_id, contract_id, role, secret_hash, now, expires_at, mac),
         )
 
     def invite(self, invite_id: bytes) -> dict | None:
         self._ensure_invites()
-        row = self.db.execute(
-            "SELECT contract_id, role, secret_hash, expires_at, used_at, used_by FROM invites WHERE id=?", (invite_id,)
-        ).fetchone()
-        return dict(zip(("contract_id", "role", "secret_hash", "expires_at", "used_at", "used_by"), row)) if row else None
+        keys = ("id", "contract_id", "role", "secret_hash", "created_at", "expires_at", "used_at", "used_by", "mac")
+        row = self.db.execute(f"SELECT {', '.join(keys)} FROM invites WHERE id=?", (invite_id,)).fetchone()
+        return dict(zip(keys, row)) if row else None
+
+    def peer_state(self, key: str) -> str | None:
+        row = self.db.execute("SELECT state FROM peers WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
 
     def use_invite(self, invite_id: bytes, now: int, used_by: str) -> bool:
         """Mark an invite used; False if it already was (single use, even under concurrent redemption)."""

@@ -28,7 +28,7 @@ from typing import Callable
 from automerge.core import ROOT, Document
 
 from pactclient.errors import AdmissionError, ContractNotFound, RefusedOperation, StoreError
-from pactclient.identity.device import DeviceIdentity, verify_signature
+from pactclient.identity.device import DeviceIdentity, private_home, verify_signature
 from pactclient.model import actions, agreements
 from pactclient.model.amdoc import ReadCache, bindings_failed
 from pactclient.model.actions import Actor, Outcome, view_of
@@ -39,6 +39,7 @@ from pactclient.signing.permissions import PermissionChecker
 from pactclient.signing.terms_history import Terms
 from pactclient.signing.wellformed import CausalIndex, Clock, advance, document_clock
 from pactclient.store.exchange import ChangeExchange, Received  # noqa: F401  (Received: imported from here by sync.bundle)
+from pactclient.store.own_tail import OwnTail
 from pactclient.store.sqlite_store import SqliteStore
 from pactclient.store.summary import light_of, summarize  # noqa: F401  (light_of: imported from here by the CLI and TUI)
 
@@ -66,7 +67,9 @@ class Workspace(ChangeExchange):
         self.home = Path(home)
         self.identity = identity
         self.clock = clock
+        private_home(self.home)
         self.store = SqliteStore(self.home / DB_FILE)
+        self.own_tail = OwnTail(self.home, self.store, identity)  # never reuse a sequence number after a loss
         self.defer_upkeep = defer_upkeep
         # Long-running processes keep documents in memory; the rowid says how far each is caught up.
         self._docs: dict[str, tuple[Document, int]] = {}
@@ -298,9 +301,11 @@ class Workspace(ChangeExchange):
         self._keep_terms(contract_id, checker, doc.get_heads())
         if clock is not None and len(new) == 1 and list(new[0].deps) == list(before):
             self._clocks[contract_id] = (tuple(sorted(doc.get_heads())), clock)
+        self.own_tail.before_write(contract_id)
         for change in new:
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
+        self.own_tail.wrote(contract_id, new)
         self._after_write(contract_id, doc, now, {self.identity.key_hex})
 
     def _after_write(self, contract_id: str, doc: Document, now: int, signers: set[str],

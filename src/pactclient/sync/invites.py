@@ -5,15 +5,22 @@ A code is ``pact-`` followed by unpadded lowercase base32 of a msgpack array::
     [1, contract id (16 bytes), inviter key (32 bytes), invite id (8 bytes), secret (16 bytes),
      expires_at (ms since epoch, UTC), ["host:port", ...]]
 
-The inviter's store keeps only the SHA-256 of the secret, the role offered and the expiry; an invite
-is marked used in the same write that checks it, so it can be redeemed once even by racing joiners.
+The inviter's store keeps only the SHA-256 of the secret, the role offered and the expiry, under an
+HMAC-SHA256 with a key derived from the device key (``DeviceIdentity.derived_key("invite")``): a row
+added or altered by someone who can write ``pact.db`` but lacks the key is refused at redemption and
+never makes this device sign anything. An invite is marked used in the same write that checks it, so
+it can be redeemed once even by racing joiners.
 
 How a joiner with an unknown key gets past pinning: the joiner pins the inviter's key from the code and
-connects with the TLS server name ``invite.pact``. While the inviter has an open invite, its listener
-answers that name without asking for a client certificate; on such a connection the only frame it
-accepts is ``redeem`` (the secret, sent inside the encrypted channel to the pinned inviter). After a
-valid redemption it adds the joiner as a party with ``model.actions.add_party`` — a change signed by
-the inviter's device — sends the contract, and closes. Later connections are ordinary pinned ones.
+connects with the TLS server name ``invite.pact``. Its listener answers that name without asking for a
+client certificate, so the joiner proves its key inside the channel instead: the inviter first sends
+``challenge`` (32 fresh random bytes), and ``redeem`` carries the secret and an Ed25519 signature, by the
+key it names, over ``REDEEM_DOMAIN || invite id || contract id || inviter key || joiner key || nonce``
+(``redemption_message``). The nonce is fresh per connection and the inviter is pinned, so a signature
+made for one redemption proves nothing on another. A key this device has blocked (peers table) is
+refused and stays blocked. After a valid redemption the inviter adds the joiner as a party with
+``model.actions.add_party`` — a change signed by the inviter's device — sends the contract, and closes.
+Later connections are ordinary pinned ones.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 import msgpack
 
 from pactclient.errors import AdmissionError, FormatError, PactError, RefusedOperation, RemoteProtocolError, UsageError
+from pactclient.identity.device import verify_signature
 from pactclient.model import actions
 from pactclient.model.amdoc import bindings_failed
 from pactclient.store.workspace import Workspace
@@ -37,6 +45,20 @@ from pactclient.sync.frames import FrameDecoder, encode_frame, field
 
 CODE_PREFIX = "pact-"
 DEFAULT_TTL_MS = 24 * 3600 * 1000
+REDEEM_DOMAIN = b"pactclient/invite-redemption/v1\x00"
+NONCE_BYTES = 32
+
+
+def redemption_message(invite_id: bytes, contract_id: str, inviter_key: bytes, joiner_key: bytes, nonce: bytes) -> bytes:
+    """What a joiner signs with the key it names (every part has a fixed length: 8, 16, 32, 32, 32 bytes)."""
+    return REDEEM_DOMAIN + invite_id + bytes.fromhex(contract_id) + inviter_key + joiner_key + nonce
+
+
+def invite_mac(ws: Workspace, invite_id: bytes, contract_id: str, role: str, secret_hash: bytes, created_at: int,
+               expires_at: int) -> bytes:
+    """The HMAC that authenticates a stored invite row (its fields that decide a redemption)."""
+    body = msgpack.packb([invite_id, contract_id, role, secret_hash, created_at, expires_at], use_bin_type=True)
+    return hmac.new(ws.identity.derived_key("invite"), body, hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -88,8 +110,10 @@ def create_invite(ws: Workspace, contract_id: str, role: str | None, addresses: 
         raise UsageError("no address to put in the code: start `pact serve` first, or give --address HOST:PORT")
     now = ws.clock()
     code = InviteCode(contract_id, ws.identity.public_key, os.urandom(8), os.urandom(16), now + ttl_ms, tuple(addresses))
+    secret_hash = hashlib.sha256(code.secret).digest()
+    mac = invite_mac(ws, code.invite_id, contract_id, role, secret_hash, now, code.expires_at)
     with ws.store.write():
-        ws.store.add_invite(code.invite_id, contract_id, role, hashlib.sha256(code.secret).digest(), now, code.expires_at)
+        ws.store.add_invite(code.invite_id, contract_id, role, secret_hash, now, code.expires_at, mac)
     return code
 
 
@@ -141,9 +165,10 @@ class InviteHost(_Exchange):
     def __init__(self, ws: Workspace, sync_port: int):
         super().__init__(ws)
         self.sync_port = sync_port
+        self.nonce = os.urandom(NONCE_BYTES)  # fresh per connection: binds the joiner's proof to it
 
     def start(self) -> None:
-        pass
+        self._send({"t": "challenge", "nonce": self.nonce})
 
     def _fail(self, reason: str) -> None:
         self._events.append(ev.PeerRefused(b"", f"invite refused: {reason}"))
@@ -158,13 +183,27 @@ class InviteHost(_Exchange):
         org = str(frame.get("org", ""))[:200]
         if len(key) != 32:
             raise RemoteProtocolError("malformed redemption: the key must be 32 bytes")
+        proof = frame.get("proof")
+        if not isinstance(proof, bytes):
+            raise RefusedOperation("the redemption does not prove possession of its key (no proof: update pact)")
         now = self.ws.clock()
         with self.ws.store.write():
             invite = self.ws.store.invite(invite_id)
             if invite is None:
                 raise RefusedOperation("no such invite: the code is wrong, or was made by another device")
+            expected = invite_mac(self.ws, invite_id, invite["contract_id"], invite["role"], invite["secret_hash"],
+                                  invite["created_at"], invite["expires_at"])
+            if not isinstance(invite["mac"], bytes) or not hmac.compare_digest(expected, invite["mac"]):
+                raise RefusedOperation("this invite is not authenticated by this device (made by an earlier "
+                                       "version, or the store was altered); ask for a new code")
             if not hmac.compare_digest(hashlib.sha256(secret).digest(), invite["secret_hash"]):
                 raise RefusedOperation("the invite code is wrong (its secret does not match)")
+            message = redemption_message(invite_id, invite["contract_id"], self.ws.identity.public_key, key, self.nonce)
+            if not verify_signature(key, proof, message):
+                raise RefusedOperation("the redemption does not prove possession of the key it names "
+                                       "(its signature does not verify)")
+            if self.ws.store.peer_state(key.hex()) == "blocked":
+                raise RefusedOperation("this device has blocked that key; it cannot join with an invite")
             if invite["used_at"] is not None:
                 raise RefusedOperation("this invite code was already used; ask for a new one")
             if invite["expires_at"] <= now:
@@ -194,11 +233,17 @@ class InviteGuest(_Exchange):
         super().__init__(ws)
         self.code = code
         self.host = host  # the host the invite listener answered at
+        self.redeemed = False
 
     def start(self) -> None:
-        me = self.ws.identity
-        self._send({"t": "redeem", "protocol": PROTOCOL, "v": VERSION, "invite": self.code.invite_id,
-                    "secret": self.code.secret, "key": me.public_key, "name": me.name, "org": me.org})
+        pass  # the inviter speaks first: its challenge
+
+    def _redeem(self, nonce: bytes) -> None:
+        me, code = self.ws.identity, self.code
+        proof = me.sign(redemption_message(code.invite_id, code.contract_id, code.inviter_key, me.public_key, nonce))
+        self._send({"t": "redeem", "protocol": PROTOCOL, "v": VERSION, "invite": code.invite_id,
+                    "secret": code.secret, "key": me.public_key, "name": me.name, "org": me.org, "proof": proof})
+        self.redeemed = True
 
     def _fail(self, reason: str) -> None:
         self._events.append(ev.PeerRefused(self.code.inviter_key, reason))
@@ -209,7 +254,13 @@ class InviteGuest(_Exchange):
             self._events.append(ev.RefusedByPeer(self.code.inviter_key, str(frame.get("reason", ""))[:500]))
             self.closed = True
             return
-        if frame["t"] != "joined" or field(frame, "c", str) != self.code.contract_id:
+        if frame["t"] == "challenge" and not self.redeemed:
+            nonce = field(frame, "nonce", bytes)
+            if len(nonce) != NONCE_BYTES:
+                raise RemoteProtocolError(f"malformed challenge: the nonce must be {NONCE_BYTES} bytes")
+            self._redeem(nonce)
+            return
+        if frame["t"] != "joined" or not self.redeemed or field(frame, "c", str) != self.code.contract_id:
             raise RemoteProtocolError("the inviter answered with something other than the contract")
         try:
             got = self.ws.receive(self.code.contract_id, [field(frame, "data", bytes)], signatures_of(frame))
