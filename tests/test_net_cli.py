@@ -58,7 +58,7 @@ def test_serve_invite_join_sync_and_stop(tmp_path):
         assert again.returncode == 1 and "already used" in again.stderr
         pact(cus, "note", cid[:8], "Mail still re-downloads")
         out = pact(cus, "sync").stdout
-        assert "sent 1 change" in out
+        assert "sent 2 change" in out  # joining (accepting the terms), then the note
         pact(sup, "note", cid[:8], "Engineer booked for Tuesday")
         out = json.loads(pact(cus, "sync", "--json").stdout)
         assert out["changes"] and out["changes"][0]["contract"] == cid
@@ -70,7 +70,7 @@ def test_serve_invite_join_sync_and_stop(tmp_path):
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=LIMIT)
     assert server.returncode == 0, err
-    assert "stopped" in err and "admitted 1 change" in err
+    assert "stopped" in err and "admitted 2 change" in err
     assert not (sup / "serve.json").exists()
 
 

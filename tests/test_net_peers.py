@@ -84,7 +84,8 @@ async def test_invite_join_then_live_edits_both_ways(make_party, tmp_path, servi
     # Both offline-style concurrent edits, then converge.
     sa.act(cid, actions.note, "A concurrent")
     sb.act(cid, actions.note, "B concurrent")
-    await until(lambda: heads(wa, cid) == heads(wb, cid) and len(texts(wa, cid)) == len(texts(wb, cid)) == 6)
+    # opened, added Alice, Alice joined, four notes
+    await until(lambda: heads(wa, cid) == heads(wb, cid) and len(texts(wa, cid)) == len(texts(wb, cid)) == 7)
     assert texts(wa, cid) == texts(wb, cid)
 
 

@@ -156,12 +156,14 @@ async def test_a_peer_joins_with_the_tui_code_and_its_edits_appear_live(homes):
         assert done.contract_id == cid
         await until(pilot, lambda: any("Priya joined with your invite code" in n for n in notes(app)))
         await until(pilot, lambda: isinstance(app.screen, ContractScreen))  # the used code's dialog closed
-        await until(pilot, lambda: "supplier | supplier | Priya | BT | joined" in texts(app, "parties"))
+        # Added by Alice's device; BT accepted the terms in its own copy, which Alice has not seen yet.
+        await until(pilot, lambda: "supplier | supplier | Priya | BT | invited" in texts(app, "parties"))
 
         sb = PeerService(wb, "127.0.0.1", 0)  # BT's always-on peer dials Alice's TUI engine
         await sb.start()
         services.append(sb)
         await until(pilot, lambda: "1 peer online" in status_line(app))
+        await until(pilot, lambda: "supplier | supplier | Priya | BT | joined" in texts(app, "parties"))
         sb.act(cid, actions.change_status, "callback", "start")
         await until(pilot, lambda: "Call the customer back | BT | Priya | in progress" in texts(app, "activities"))
         assert "BT started 'Call the customer back'; problem owner: Priya" in notes(app)
@@ -262,7 +264,7 @@ async def test_tui_uses_the_pact_serve_already_running_for_its_home(homes):
             info = json.loads((wa.home / RUNNING_FILE).read_text())
             assert InviteCode.decode(text).addresses == tuple(info["invite_addresses"])
             await join(wb, InviteCode.decode(text))  # redeemed by the serve process
-            await until(pilot, lambda: "Priya | BT | joined" in texts(app, "parties"))  # seen via the store poll
+            await until(pilot, lambda: "Priya | BT | invited" in texts(app, "parties"))  # seen via the store poll
             await pilot.press("m")
             await pilot.pause()
             await fill(pilot, {"text": "written in the TUI while serve runs"})
