@@ -38,6 +38,7 @@ from pathlib import Path
 from pactclient import catalog
 from pactclient.identity import DeviceIdentity
 from pactclient.model import actions
+from pactclient.sync import bundle
 from pactclient.net.service import PeerService
 from pactclient.store import Workspace
 from pactclient.store.sqlite_store import SqliteStore
@@ -178,7 +179,11 @@ async def live_edits(count: int, pace_ms: float | None, tmp: Path,
     wa, wb = Workspace(tmp / "a", a), Workspace(tmp / "b", b)
     cid = wa.create("Mail re-downloads", catalog.load("broadband-fault"), "customer")
     wa.act(cid, actions.add_party, b.key_hex, "Priya", "supplier", "BT")
-    with wb.store.write():  # as after `pact join`: B knows A's key (and so pins it)
+    # As after `pact join`: B holds the contract, has accepted its terms, and knows A's key (so pins it).
+    wb.receive(*bundle.decode(bundle.encode(wa, cid)))
+    wb.act(cid, actions.accept_terms)
+    wa.receive(*bundle.decode(bundle.encode(wb, cid)))
+    with wb.store.write():
         wb.store.put_peer(a.key_hex, "Alice", "", "known")
     sa, sb = PeerService(wa, dial_known=False), PeerService(wb, dial_known=False)
     await sa.start()

@@ -120,24 +120,34 @@ def _offer(people, cid, who: str, changes: list, via: str, tmp_path) -> dict:
     return out
 
 
-def _by_sync(people, cid, who, honest: Workspace, changes: list, tmp_path) -> str | int:
-    """The hostile device's own copy (a copy of its home) takes the changes straight into its store and
-    document, skipping every check, and syncs with the honest device."""
+def _hostile_copy(people, who: str, tmp_path) -> Workspace:
+    """A copy of ``who``'s home: the hostile device, whose own store will take anything."""
     identity, ws = people[who]
     home = tmp_path / f"hostile-{who}-{len(list(tmp_path.iterdir()))}"
     ws.store.checkpoint()
     shutil.copytree(ws.home, home)
-    hostile = Workspace(home, identity, FixedClock())
+    return Workspace(home, identity, FixedClock())
+
+
+def _take_unchecked(hostile: Workspace, cid: str, changes: list) -> None:
+    """The hostile device puts the changes straight into its store and document, skipping every check."""
+    key = hostile.identity.public_key
+    doc = Document.load(b"".join(c.bytes for c in hostile.document(cid).get_changes([]))
+                        + b"".join(data for _, data, _ in changes))
+    with hostile.store.write():
+        for h, data, sig in changes:
+            hostile.store.add_change(cid, h, key, read_header(data).seq, data, sig, FIXED_NOW)
+    hostile._docs[cid] = (doc, hostile.store.last_rowid(cid))
+
+
+def _by_sync(people, cid, who, honest: Workspace, changes: list, tmp_path) -> str | int:
+    """The hostile device takes the changes into its own copy, then syncs with the honest device."""
+    hostile = _hostile_copy(people, who, tmp_path)
     try:
         count = honest.store.change_count(cid)
         a, b = connect(honest, hostile)
         a.events()
-        doc = Document.load(b"".join(c.bytes for c in hostile.document(cid).get_changes([]))
-                            + b"".join(data for _, data, _ in changes))
-        with hostile.store.write():
-            for h, data, sig in changes:
-                hostile.store.add_change(cid, h, identity.public_key, read_header(data).seq, data, sig, FIXED_NOW)
-        hostile._docs[cid] = (doc, hostile.store.last_rowid(cid))
+        _take_unchecked(hostile, cid, changes)
         b.local_changed(cid)
         pump(b, a)
         refused = [e for e in a.events() if isinstance(e, ev.PeerRefused)]
@@ -416,6 +426,26 @@ def test_after_the_attacks_every_copy_opens_saves_and_exports(case, tmp_path):
         assert verdict.view.proposal(agreed).state == "applied"
         assert [a["proposal"] for a in verdict.body["agreements"]][-1:] == [agreed]
         reopened.close()
+
+
+def test_the_attackers_own_evidence_does_not_verify(case, tmp_path):
+    """The hostile device's store holds its hand-made change: the evidence it exports says INVALID."""
+    people, cid, agreed = case
+    alice_id = people["alice"][0]
+    doc = _doc(people, "alice", cid)
+    made = _change_that_made(doc, agreed)
+    for attack in (forged(alice_id, doc, _answer(agreed, "customer", "reject"), at=[made.hash]),
+                   forged(alice_id, doc, _answer(agreed, "customer", "reject"), start_op=10**6)):
+        hostile = _hostile_copy(people, "alice", tmp_path)
+        try:
+            _take_unchecked(hostile, cid, [attack])
+            verdict = verify_bytes(encode(hostile, cid))
+        finally:
+            hostile.close()
+        # Refused by the rule it breaks, or earlier: the backdated change leaves a saved document that
+        # Automerge itself cannot load ("changes out of order").
+        assert not verdict.valid and verdict.failures, verdict.failures
+        assert any(word in f for f in verdict.failures for word in ("own-chain", "op-counter", "cannot be loaded"))
 
 
 # -- honest concurrency still converges ---------------------------------------------------------------------

@@ -72,10 +72,10 @@ class Case:
         template = catalog.load("broadband-fault")
         template["items"][0]["label"] = H + "·label"
         self.cid = cid = mws.create(H + "·title", template, "customer")
+        mws.act(cid, actions.add_activity, H + "·activity", "supplier", None, detail=H + "·detail",
+                problem_owner=H + "·owner")  # set up alone, before BT has a key
         mws.act(cid, actions.add_party, bt.key_hex, "Priya", "supplier", "BT")
         mws.act(cid, actions.set_item, "account", H + "·value")
-        mws.act(cid, actions.add_activity, H + "·activity", "supplier", None, detail=H + "·detail",
-                problem_owner=H + "·owner")
         exchange(mws, bws, cid)
         bws.act(cid, actions.note, "hello")
         bws.act(cid, actions.propose, "change_due", {"id": "diagnose", "due": FIXED_NOW + 86_400_000}, "a visit")

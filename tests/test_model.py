@@ -14,15 +14,15 @@ T0 = 1_800_000_000_000
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
 
-def actor(key, now=T0, signers=(A, B)):
-    return Actor(key=key, now=now, signers=frozenset(signers))
+def actor(key, now=T0):
+    return Actor(key=key, now=now)
 
 
 def new_doc(template="broadband-fault"):
     """Alice's contract that Priya (BT) has joined: both have signed, so the terms are agreed."""
     doc = Document(bytes.fromhex(A))
-    actions.create_contract(doc, actor(A, signers=()), "cid1", "Mail re-downloads", catalog.load(template), "customer", "Alice", "")
-    actions.add_party(doc, actor(A, signers=(A,)), B, "Priya", "supplier", "BT")
+    actions.create_contract(doc, actor(A), "cid1", "Mail re-downloads", catalog.load(template), "customer", "Alice", "")
+    actions.add_party(doc, actor(A), B, "Priya", "supplier", "BT")
     actions.accept_terms(as_b(doc), actor(B))
     doc.set_actor(bytes.fromhex(A))
     return doc
@@ -74,8 +74,8 @@ def test_only_assignee_changes_status_and_only_owner_sets_item():
 
 def test_money_says_who_owes_whom():
     doc = Document(bytes.fromhex(A))
-    actions.create_contract(doc, actor(A, signers=()), "c2", "Bill", catalog.load("billing-dispute"), "supplier", "Priya", "BT")
-    actions.add_party(doc, actor(A, signers=(A,)), B, "Alice", "customer")
+    actions.create_contract(doc, actor(A), "c2", "Bill", catalog.load("billing-dispute"), "supplier", "Priya", "BT")
+    actions.add_party(doc, actor(A), B, "Alice", "customer")
     actions.set_item(doc, actor(A), "balance", amount="250.00", owed_by="supplier", owed_to="customer")
     item = view_of(doc, T0).items["balance"]
     assert item.amount == 25000 and item.currency == "GBP"
@@ -97,9 +97,9 @@ def test_money_formatting_and_parsing():
 
 def test_the_creator_alone_sets_up_then_everyone_with_a_key_must_agree():
     doc = Document(bytes.fromhex(A))
-    actions.create_contract(doc, actor(A, signers=()), "cid1", "Mail re-downloads", catalog.load("broadband-fault"), "customer", "Alice", "")
+    actions.create_contract(doc, actor(A), "cid1", "Mail re-downloads", catalog.load("broadband-fault"), "customer", "Alice", "")
     # A is the only party with a key: applied at once.
-    out = actions.add_activity(doc, actor(A, signers=(A,)), "Send router logs", "customer", T0 + 2 * HOUR)
+    out = actions.add_activity(doc, actor(A), "Send router logs", "customer", T0 + 2 * HOUR)
     assert out.applied and "send-router-logs" in view_of(doc, T0).activities
     assert actions.add_party(doc, actor(A), B, "Priya", "supplier", "BT").applied
     # B has a key now: the contract is offered to B, and a change to the terms waits for B.
@@ -210,15 +210,15 @@ def test_notes_through_a_read_cache_see_what_a_fresh_read_sees():
     doc = new_doc()
     cache = ReadCache()
     for i in range(3):
-        actions.note(doc, Actor(key=A, now=T0 + i, signers=frozenset((A, B)), cache=cache), f"note {i}")
+        actions.note(doc, Actor(key=A, now=T0 + i, cache=cache), f"note {i}")
         if i:  # a timeline already read is extended by the new entry rather than read again
             assert view_of(doc, T0, cache).timeline[-1].text == f"note {i}"
-    actions.note(as_b(doc), Actor(key=B, now=T0 + 9, signers=frozenset((A, B)), cache=cache), "agreed", decision=True)
+    actions.note(as_b(doc), Actor(key=B, now=T0 + 9, cache=cache), "agreed", decision=True)
     cached, fresh = view_of(doc, T0 + 10, cache), view_of(doc, T0 + 10)
     assert cached == fresh
     assert [(e.kind, e.author, e.text) for e in cached.timeline[-4:]] == [
         ("message", "customer", "note 0"), ("message", "customer", "note 1"), ("message", "customer", "note 2"),
         ("decision", "supplier", "agreed")]
     with pytest.raises(RefusedOperation, match="not a party"):
-        actions.note(doc, Actor(key=C, now=T0 + 11, signers=frozenset((A, B)), cache=cache), "let me in")
+        actions.note(doc, Actor(key=C, now=T0 + 11, cache=cache), "let me in")
     assert len(view_of(doc, T0 + 12, cache).timeline) == len(fresh.timeline)

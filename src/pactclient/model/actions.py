@@ -1,9 +1,8 @@
 """One function per user action. Each validates against the current view, then writes exactly one
 Automerge transaction (so one signed change) and returns what happened.
 
-The caller passes an ``Actor``: the device key writing, the current time, and the keys that have
-signed at least one change in this copy (which tells whether the contract is still a draft). Nothing here
-reads a clock or touches the disk.
+The caller passes an ``Actor``: the device key writing and the current time (and a cache for reading
+the document). Nothing here reads a clock or touches the disk.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ HOUR_MS = 3600 * 1000
 class Actor:
     key: str  # hex Ed25519 public key of the writing device
     now: int  # ms since epoch
-    signers: frozenset[str] = frozenset()
     cache: ReadCache | None = field(default=None, compare=False)  # speeds up reading the document
 
 
@@ -94,9 +92,12 @@ def timeline_grew(doc: Document, cache: ReadCache | None, before: tuple[bytes, .
         return
     heads = tuple(sorted(doc.get_heads()))
     if not cache.view.agreed():
-        # A note may be a party's first signed change, which accepts the terms: build the view again.
-        cache.view_heads = cache.view = None
-        return
+        # A note may be a party's first signed change, which accepts the terms: then build the view again.
+        signers = signer_keys(doc, cache)
+        if any(not p.accepted and any(k in signers for k in (p.key, *p.former_keys) if k)
+               for p in cache.view.parties.values()):
+            cache.view_heads = cache.view = None
+            return
     read = cache.view.raw_timeline
     if appended_one and isinstance(read, LazyEntries) and read.was_read():
         got = doc.get(child(doc, ROOT, "timeline"), len(read))

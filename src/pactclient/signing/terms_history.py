@@ -144,10 +144,6 @@ class TermsHistory:
             changes[:] = [changes[i] for i in order]
         self._clocks, self._by_actor = clocks, by_actor
 
-    def signers_at(self, deps: tuple) -> set[bytes]:
-        """Author keys of every change before ``deps`` (them included)."""
-        return set(self.clock_at(deps))
-
 
 def _merge(clocks: list[dict[bytes, int]]) -> dict[bytes, int]:
     out: dict[bytes, int] = {}

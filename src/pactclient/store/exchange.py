@@ -136,7 +136,7 @@ class ChangeExchange:
         doc.set_actor(self.identity.public_key)
         self._keep_terms(contract_id, checker, doc.get_heads())
         self._keep_clock(contract_id, clock, admitted, doc.get_heads())
-        self._after_write(contract_id, doc, now, {ch.actor.hex() for ch in admitted}, saved)
+        self._after_write(contract_id, doc, now, saved)
         return Received(contract_id, tuple(admitted))
 
     # -- what other copies are given and checked against -------------------------------------------

@@ -311,13 +311,6 @@ class SqliteStore:
             "SELECT actor, hash, max(seq) FROM changes WHERE contract_id=? GROUP BY actor", (contract_id,))
         return {actor: h for actor, h, _ in rows}
 
-    def signer_keys(self, contract_id: str, after: int = 0) -> set[bytes]:
-        """Keys that signed at least one change of the contract stored after rowid ``after``."""
-        # The planner would walk the (contract, actor) index from its start; the rowid range is what is small.
-        rows = self.db.execute("SELECT DISTINCT actor FROM changes INDEXED BY changes_by_contract"
-                               " WHERE contract_id=? AND rowid>?", (contract_id, after))
-        return {r[0] for r in rows}
-
     def change_count(self, contract_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM changes WHERE contract_id=?", (contract_id,)).fetchone()[0]
 

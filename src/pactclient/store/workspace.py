@@ -76,7 +76,6 @@ class Workspace(ChangeExchange):
         self._caches: dict[str, ReadCache] = {}
         self._countersigned: dict[str, set[str]] = {}  # proposal ids countersigned (or not ours), per contract
         self._agreements_checked: dict[str, tuple[bytes, ...]] = {}  # heads at which nothing waited to be countersigned
-        self._signers: dict[str, tuple[int, frozenset[str]]] = {}  # (rowid read up to, keys that signed)
         self._party_keys: dict[str, tuple[tuple[bytes, ...], set[str]]] = {}  # (heads, hex keys in force there)
         self._terms: dict[str, tuple[tuple[bytes, ...], Terms]] = {}  # (heads, terms in force there): see _checker
         self._clocks: dict[str, tuple[tuple[bytes, ...], Clock]] = {}  # (heads, clock there): see clock_at
@@ -181,7 +180,6 @@ class Workspace(ChangeExchange):
         self._docs.pop(contract_id, None)
         self._countersigned.pop(contract_id, None)
         self._agreements_checked.pop(contract_id, None)
-        self._signers.pop(contract_id, None)
         self._party_keys.pop(contract_id, None)
         self._terms.pop(contract_id, None)
         self._clocks.pop(contract_id, None)
@@ -202,26 +200,10 @@ class Workspace(ChangeExchange):
             out.append({"id": cid, "updated_at": updated, **summary})
         return out
 
-    def signer_keys(self, contract_id: str, last: int | None = None) -> frozenset[str]:
-        """Hex keys that signed at least one stored change of the contract (read incrementally);
-        ``last`` is the contract's newest rowid if the caller just read it."""
-        last = self.store.last_rowid(contract_id) if last is None else last
-        read_to, keys = self._signers.get(contract_id, (0, frozenset()))
-        if read_to > last:  # cannot happen unless the store went back: read it all again
-            read_to, keys = 0, frozenset()
-        if read_to < last:
-            keys = keys | {k.hex() for k in self.store.signer_keys(contract_id, after=read_to)}
-            self._signers[contract_id] = (last, keys)
-        return keys
-
     # -- writing local edits -----------------------------------------------------------------------
 
     def _actor(self, contract_id: str | None) -> Actor:
-        # Called right after ``document``, in the same transaction: its rowid is the newest one.
-        known = self._docs.get(contract_id) if contract_id else None
-        signers = self.signer_keys(contract_id, known[1] if known else None) if contract_id else frozenset()
-        return Actor(key=self.identity.key_hex, now=self.clock(), signers=signers,
-                     cache=self.cache(contract_id) if contract_id else None)
+        return Actor(key=self.identity.key_hex, now=self.clock(), cache=self.cache(contract_id) if contract_id else None)
 
     def create(self, title: str, template: dict, role: str | None = None) -> str:
         contract_id = uuid.uuid4().hex
@@ -306,17 +288,12 @@ class Workspace(ChangeExchange):
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
         self.own_tail.wrote(contract_id, new)
-        self._after_write(contract_id, doc, now, {self.identity.key_hex})
+        self._after_write(contract_id, doc, now)
 
-    def _after_write(self, contract_id: str, doc: Document, now: int, signers: set[str],
-                     saved: bytes | None = None) -> None:
-        """Runs inside the write transaction, after ``signers`` stored new changes of the contract;
-        ``saved`` is ``doc.save()`` if the caller has it (a fetched contract), for compaction."""
+    def _after_write(self, contract_id: str, doc: Document, now: int, saved: bytes | None = None) -> None:
+        """Runs inside the write transaction, after new changes of the contract were stored; ``saved``
+        is ``doc.save()`` if the caller has it (a fetched contract), for compaction."""
         last = self.store.last_rowid(contract_id)
-        prior = self._docs.get(contract_id)
-        known = self._signers.get(contract_id)
-        if prior is not None and known is not None and known[0] == prior[1]:
-            self._signers[contract_id] = (last, known[1] | signers)  # no need to read them back
         self._docs[contract_id] = (doc, last)
         if self.defer_upkeep:
             self._written.add(contract_id)
