@@ -18,7 +18,7 @@ from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
 from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, put_value
 from pactclient.model.money import format_debt, parse_amount
-from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION, check_schema  # noqa: F401  (imported from here)
+from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION
 from pactclient.model.terms import check_fits, terms_in_force
 from pactclient.model.reading import signer_keys, timeline_grew, view_of  # noqa: F401  (imported from here)
 from pactclient.model.views import ContractView, Party
