@@ -74,6 +74,9 @@ def _status_at(doc: Document, progress_obj: bytes | None, activity: str, heads: 
         return False, "open"
     if got is None or not isinstance(got[0], ObjType):
         return False, "open"
+    for mark, finished in FINISH_MARKS.items():  # as the views read it: a finish mark decides first
+        if doc.get(got[1], mark, heads) is not None:
+            return True, finished
     status = doc.get(got[1], "status", heads)
     if status is None or isinstance(status[0], ObjType):
         return True, "open"

@@ -14,7 +14,9 @@ sequence number, which every peer records as an equivocation by this (honest) de
 * **Beside the database**: the file ``own-tail`` in the home holds the number of rows and the sum of
   their sequence numbers, with an HMAC under the same key. Both only grow. It is replaced (atomic
   rename) after each such transaction commits, so it is never ahead of the database (a crash leaves it
-  behind at worst, which only weakens the check). Before every local write, the table must reach it:
+  behind at worst, which only weakens the check) — or, in a process that defers upkeep (``pact
+  serve``), with the upkeep that follows the write, a fraction of a second later, so that the rename
+  is not in the path of a live edit. Before every local write, the table must reach it:
   a deleted row, a row set back to an older one, a dropped table or a whole older copy of ``pact.db``
   shows as fewer rows or a smaller sum, and the write is refused.
 
@@ -50,6 +52,8 @@ class OwnTail:
         self._key = identity.derived_key("own-tail")
         self._table_seen = False  # once seen, a table that vanishes makes queries fail: see before_write
         self._file_seen: tuple | None = None  # (stat identity, totals) of the file as last read
+        self.defer_file = False  # True: the file is raised by ``catch_up`` (deferred upkeep), not after each commit
+        self._file_behind = False
 
     # -- MACs --------------------------------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class OwnTail:
         if changes:
             newest = max(changes, key=lambda c: c.seq)
             self._put(contract_id, newest.seq, newest.hash)
-            self.store.after_commit(self._write_file)
+            self._raise_file_later()
 
     def received(self, contract_id: str, admitted) -> None:
         """After changes of ``contract_id`` were admitted from elsewhere: this device's own changes
@@ -192,4 +196,16 @@ class OwnTail:
             return
         if row is None or row[0] < newest[1]:
             self._put(contract_id, newest[1], newest[0])
+            self._raise_file_later()
+
+    def _raise_file_later(self) -> None:
+        if self.defer_file:
+            self._file_behind = True
+        else:
             self.store.after_commit(self._write_file)
+
+    def catch_up(self) -> None:
+        """Raise the file to what was committed, if writes left it behind (deferred upkeep calls this)."""
+        if self._file_behind:
+            self._file_behind = False
+            self._write_file()

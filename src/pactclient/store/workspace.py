@@ -87,6 +87,7 @@ class Workspace(ChangeExchange):
         return cls(home, DeviceIdentity.load(home), clock)
 
     def close(self) -> None:
+        self.own_tail.catch_up()
         self.store.close()
 
     @property
@@ -98,6 +99,7 @@ class Workspace(ChangeExchange):
     def defer_upkeep(self, deferred: bool) -> None:
         self._defer_upkeep = bool(deferred)
         self.store.defer_checkpoints(self._defer_upkeep)
+        self.own_tail.defer_file = self._defer_upkeep
 
     # -- naming ----------------------------------------------------------------------------------
 
@@ -321,6 +323,7 @@ class Workspace(ChangeExchange):
                     self._upkeep_one(contract_id, doc, self.store.last_rowid(contract_id), now)
                     self._party_keys_now(contract_id, doc)  # ready for admitting the next received edit
         self._written -= todo
+        self.own_tail.catch_up()
         if self._defer_upkeep and self._writes_since_checkpoint >= CHECKPOINT_EVERY:
             self._writes_since_checkpoint = 0
             self.store.checkpoint()
