@@ -76,8 +76,11 @@ def shared_contract(workspaces: list[Workspace], template: str = "broadband-faul
         for member in joined[1:]:
             if not added.applied:
                 exchange(first, member, cid)
-                member.act(cid, actions.answer, added.ref, True)
-                exchange(member, first, cid)
+                view = member.view(cid)
+                me = view.party_by_key(member.identity.key_hex)
+                if me.id in view.proposal(added.ref).waiting_for():  # observers are not asked
+                    member.act(cid, actions.answer, added.ref, True)
+                    exchange(member, first, cid)
         exchange(first, ws, cid)
         ws.act(cid, actions.accept_terms)
         exchange(ws, first, cid)
