@@ -349,3 +349,25 @@ def test_a_proposer_cannot_rewrite_its_agreed_proposal_by_overwriting_it(tmp_pat
     for ws in (alice, sam):  # copies that hold the agreement, its answers and countersignatures
         with pytest.raises(AdmissionError, match="'proposal-fixed'"):
             ws.receive(*bundle.decode(bundle_with(priya, cid, signed)))
+
+
+@pytest.mark.xfail(strict=True, reason="views read an activity's status as Automerge's op-id winner: a write concurrent "
+                   "with a done wins when its op counter is higher, which a writer gets by writing offline first")
+def test_a_done_is_not_overturned_by_a_concurrent_write_with_a_higher_counter(tmp_path, make_party):
+    """Priya finishes the callback. Sam (coordinator), apart, writes notes until its op counter passes
+    Priya's done, then marks the callback waiting — every change legal and made by pact itself. Once
+    merged, every copy shows the callback waiting: done is final, yet it is undone by a write that
+    never saw it, chosen by op counter."""
+    people = [make_party(tmp_path, name, org)[1] for name, org in (("Alice", ""), ("Priya", "BT"), ("Sam", "Ombuds"))]
+    cid = shared_contract(people)
+    alice, priya, sam = people
+    priya.act(cid, actions.change_status, "callback", "done")
+    done_op = max(c.max_op for c in priya.document(cid).get_changes([]))
+    while max(c.max_op for c in sam.document(cid).get_changes([])) <= done_op:
+        sam.act(cid, actions.note, "on it")
+    sam.act(cid, actions.change_status, "callback", "wait", waiting_on="customer")
+    for src in people:
+        for dst in people:
+            if src is not dst:
+                exchange(src, dst, cid)
+    assert [ws.view(cid).activities["callback"].status for ws in people] == ["done"] * 3
