@@ -50,12 +50,13 @@ def _skip_sleb(data: bytes, pos: int) -> int:
 
 def rewrite(change: bytes, *, deps: list[bytes] | None = None, seq: int | None = None,
             start_op: int | None = None) -> tuple[bytes, bytes]:
-    """``change`` (an uncompressed change chunk) with another header; returns (hash, bytes). The ops
-    are untouched: their object ids and predecessors stay where the bindings put them."""
+    """``change`` (a change chunk; the bindings compress large ones) with another header, uncompressed;
+    returns (hash, bytes). The ops are untouched: their object ids and predecessors stay where the
+    bindings put them."""
     assert change[:4] == MAGIC and change[8] in (1, 2)
     length, pos = _uleb_at(change, 9)
     body = change[pos : pos + length]
-    if change[8] == 2:  # the bindings deflate larger changes; the header is read from the plain form
+    if change[8] == 2:  # a compressed change: raw DEFLATE of the same contents
         body = zlib.decompress(body, -15)
     count, p = _uleb_at(body, 0)
     old_deps = [body[p + 32 * i : p + 32 * (i + 1)] for i in range(count)]

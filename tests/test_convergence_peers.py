@@ -72,6 +72,7 @@ class Link:
 class PeersOnABadNetwork(RuleBasedStateMachine):
     base: Path
     cid: str
+    stats = STATS  # a subclass (tests/test_convergence_hostile.py) counts into its own figures
 
     @initialize()
     def start(self):
@@ -86,7 +87,7 @@ class PeersOnABadNetwork(RuleBasedStateMachine):
         self.links: dict[tuple[int, int], Link] = {}
         self.restarts_left = 3
         self.started = time.monotonic()
-        STATS["runs"] += 1
+        self.stats["runs"] += 1
         for pair in PAIRS:  # everyone starts connected to everyone; partitions and restarts cut links
             self.connect(pair)
 
@@ -113,7 +114,7 @@ class PeersOnABadNetwork(RuleBasedStateMachine):
     @rule(pair=st.sampled_from(PAIRS))
     def partition(self, pair):
         if self.links.pop(pair, None) is not None:
-            STATS["partitions"] += 1
+            self.stats["partitions"] += 1
 
     @precondition(lambda self: self.links)
     @rule(pair_index=st.integers(0, len(PAIRS) - 1), seed=st.integers(0, 2**32), count=st.integers(1, 40))
@@ -136,14 +137,14 @@ class PeersOnABadNetwork(RuleBasedStateMachine):
             fault = rng.choices(["deliver", "drop", "duplicate", "reorder"], [70, 10, 10, 10])[0]
             if fault == "drop":
                 queue.pop(0)
-                STATS["dropped"] += 1
+                self.stats["dropped"] += 1
                 continue
             if fault == "duplicate":
                 queue.insert(0, queue[0])
-                STATS["duplicated"] += 1
+                self.stats["duplicated"] += 1
             elif fault == "reorder" and len(queue) > 1:
                 queue[0], queue[1] = queue[1], queue[0]
-                STATS["reordered"] += 1
+                self.stats["reordered"] += 1
             self._deliver(pair, side)
 
     @precondition(lambda self: self.restarts_left > 0)  # a few per run, so that traffic dominates
@@ -155,7 +156,7 @@ class PeersOnABadNetwork(RuleBasedStateMachine):
         self.restarts_left -= 1
         self.peers[who].close()
         self.peers[who] = Workspace(self.homes[who], DeviceIdentity.load(self.homes[who]), self.clocks[who])
-        STATS["restarts"] += 1
+        self.stats["restarts"] += 1
 
     # -- the protocol's side --------------------------------------------------------------------------
 
@@ -164,9 +165,9 @@ class PeersOnABadNetwork(RuleBasedStateMachine):
         frame = link.flight[side].pop(0)
         conn = link.ends[side]
         conn.receive_data(frame)  # must never raise, whatever the network did to the frames before
-        STATS["steps"] += 1
+        self.stats["steps"] += 1
         events = conn.events()
-        STATS["refusals"] += sum(isinstance(e, ev.PeerRefused) for e in events)
+        self.stats["refusals"] += sum(isinstance(e, ev.PeerRefused) for e in events)
         link.collect()
         who = pair[side]
         if any(isinstance(e, ev.ChangesAdmitted) for e in events):
@@ -196,31 +197,38 @@ class PeersOnABadNetwork(RuleBasedStateMachine):
         try:
             if not hasattr(self, "peers"):
                 return
-            self.links.clear()
-            for _ in range(4):  # pairwise syncs until a whole round changes nothing
-                before = [p.store.change_count(self.cid) for p in self.peers]
-                for pair in PAIRS:
-                    self.connect(pair)
-                    self._pump(pair)
-                    assert not self.links[pair].closed, "honest peers refused each other over a clean link"
-                    del self.links[pair]
-                if [p.store.change_count(self.cid) for p in self.peers] == before:
-                    break
-            heads = [sorted(p.document(self.cid).get_heads()) for p in self.peers]
-            views = [view_data(p, self.cid) for p in self.peers]
-            assert all(h == heads[0] for h in heads[1:]), "heads differ after healing"
-            assert all(v == views[0] for v in views[1:]), "views differ after healing"
-            reopened = Workspace(self.homes[0], DeviceIdentity.load(self.homes[0]))
-            try:
-                assert view_data(reopened, self.cid) == views[0]
-            finally:
-                reopened.close()
+            self.heal()
+            self.check_healed()
         finally:
             for p in getattr(self, "peers", []):
                 p.close()
             if hasattr(self, "tmp"):
                 shutil.rmtree(self.tmp, ignore_errors=True)
-            STATS["seconds"] += time.monotonic() - getattr(self, "started", time.monotonic())
+            self.stats["seconds"] += time.monotonic() - getattr(self, "started", time.monotonic())
+
+    def heal(self) -> None:
+        """Pairwise syncs over clean links until a whole round changes nothing."""
+        self.links.clear()
+        for _ in range(4):
+            before = [p.store.change_count(self.cid) for p in self.peers]
+            for pair in PAIRS:
+                self.connect(pair)
+                self._pump(pair)
+                assert not self.links[pair].closed, "honest peers refused each other over a clean link"
+                del self.links[pair]
+            if [p.store.change_count(self.cid) for p in self.peers] == before:
+                break
+
+    def check_healed(self) -> None:
+        heads = [sorted(p.document(self.cid).get_heads()) for p in self.peers]
+        views = [view_data(p, self.cid) for p in self.peers]
+        assert all(h == heads[0] for h in heads[1:]), "heads differ after healing"
+        assert all(v == views[0] for v in views[1:]), "views differ after healing"
+        reopened = Workspace(self.homes[0], DeviceIdentity.load(self.homes[0]))
+        try:
+            assert view_data(reopened, self.cid) == views[0]
+        finally:
+            reopened.close()
 
 
 def test_five_peers_converge_through_a_bad_network(template):
