@@ -26,10 +26,9 @@ from test_permissions import _entry, _proposal, _status
 
 DAY = 86_400_000
 CLASSES = ("backdating", "conflict", "op-ids", "activity", "legal")
-# Attacks honest copies admit today, each shown by a strict xfail test in test_convergence_hostile.py.
-# The state machine leaves them out until the rules refuse them: then those tests pass (and fail as
-# XPASS), their markers go, and so must the names here.
-KNOWN_ADMITTED = {"answer overwritten in place", "proposal overwritten in place"}
+# Attacks honest copies would admit: the state machine leaves them out while this names them (each is
+# also a test of its own in test_convergence_hostile.py). None today.
+KNOWN_ADMITTED: set[str] = set()
 
 
 @dataclass(frozen=True)

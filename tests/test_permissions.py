@@ -102,6 +102,8 @@ def _status(activity: str, status: str, by: str, updated_by: str | None = None):
         else:
             for key, value in record.items():
                 put_value(tx, existing, key, value)
+        if status in ("done", "cancelled"):  # a finish is also recorded once, as the model does
+            put_value(tx, _at(tx, "finished"), activity, {"status": status, "at": FIXED_NOW, "by": updated_by or by})
         _entry(tx, by, f"{activity} {status}")
     return write
 

@@ -18,7 +18,7 @@ from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
 from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, put_value
 from pactclient.model.money import format_debt, parse_amount
-from pactclient.model.schema import ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION
+from pactclient.model.schema import FINISHED, ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION
 from pactclient.model.terms import check_fits, terms_in_force
 from pactclient.model.reading import signer_keys, timeline_grew, view_of  # noqa: F401  (imported from here)
 from pactclient.model.views import ContractView, Party
@@ -148,7 +148,7 @@ def create_contract(
         put_value(tx, ROOT, "parties", parties)
         put_value(tx, ROOT, "items", items)
         put_value(tx, ROOT, "activities", activities)
-        for name in ("values", "progress", "proposals"):
+        for name in ("values", "progress", "finished", "proposals"):
             put_value(tx, ROOT, name, {})
         put_value(tx, ROOT, "timeline", [])
         label = my_org or my_name
@@ -448,10 +448,6 @@ def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: 
         record["outcome"] = outcome
     if problem_owner or (action == "start" and not act.problem_owner):
         record["problem_owner"] = problem_owner or me.name or me.label
-    if new_status == "done":
-        record["done_at"] = actor.now
-    elif new_status == "cancelled":
-        record["cancelled_at"] = actor.now
     words = {"start": "started", "wait": f"is waiting on {view.label(waiting_on)} for", "done": "finished", "cancel": "cancelled"}
     late = ""
     if new_status == "done" and act.due is not None and actor.now > act.due:
@@ -467,6 +463,8 @@ def change_status(doc, actor: Actor, activity_id: str, action: str, waiting_on: 
         else:
             for k, v in record.items():
                 put_value(tx, existing, k, v)
+        if new_status in FINISHED:  # written once: a concurrent write to the progress record cannot undo it
+            put_value(tx, child(tx, ROOT, "finished"), activity_id, {"status": new_status, "at": actor.now, "by": me.id})
         _event(tx, me.id, actor.now, text, ref=activity_id)
     return Outcome(text, ref=activity_id)
 

@@ -9,7 +9,8 @@ Root map of every contract document (schema 1)::
     items       {item_id: {label, kind, owner, choices, currency, position}}  base terms
     activities  {activity_id: {title, detail, assignee, problem_owner, due, depends_on, created_at}}
     values      {item_id: {value | amount, currency, owed_by, owed_to, set_by, set_at}}
-    progress    {activity_id: {status, waiting_on, outcome, problem_owner, updated_at, updated_by, done_at | cancelled_at}}
+    progress    {activity_id: {status, waiting_on, outcome, problem_owner, updated_at, updated_by, done_at}}
+    finished    {activity_id: {status (done | cancelled), at, by}}    written once, when the activity finishes
     proposals   {proposal_id: {kind, payload, rationale, proposer, created_at, required, answers}}
     timeline    [{kind, author, at, text, ref}]
 
@@ -30,7 +31,7 @@ SCHEMA_VERSION = 2  # 2: proposal ids name their proposer, no draft shortcut, we
 # field (a timeline that is a number would otherwise surface much later, where it is read).
 _MAP, _LIST = ObjType.Map, ObjType.List
 SECTIONS = {"contract": _MAP, "parties": _MAP, "items": _MAP, "activities": _MAP, "values": _MAP,
-            "progress": _MAP, "proposals": _MAP, "timeline": _LIST}
+            "progress": _MAP, "finished": _MAP, "proposals": _MAP, "timeline": _LIST}
 
 ROLES = ("customer", "supplier", "coordinator", "observer")
 ITEM_KINDS = ("text", "number", "date", "choice", "money")
@@ -84,8 +85,8 @@ FIELD_TYPES = {
     **{k: _STR for k in ("id", "title", "detail", "assignee", "problem_owner", "label", "owner", "currency",
                          "name", "org", "role", "key", "rationale", "proposer", "author", "text", "ref",
                          "set_by", "owed_by", "owed_to", "waiting_on", "outcome", "updated_by", "signature",
-                         "answer", "reason")},
-    **{k: _INT for k in ("created_at", "added_at", "position", "at", "set_at", "updated_at", "done_at", "cancelled_at", "amount")},
+                         "answer", "reason", "by")},
+    **{k: _INT for k in ("created_at", "added_at", "position", "at", "set_at", "updated_at", "done_at", "amount")},
     "due": "int or null",
     "value": "text or number",
     "status": "status",

@@ -168,17 +168,6 @@ class Scorecard:
     contacts: int
 
 
-def _status(progress: dict) -> str:
-    """An activity's status. Finishing writes a mark that nothing else writes (``done_at``,
-    ``cancelled_at``): a status written concurrently by the other party allowed to move the activity
-    may win Automerge's conflict on ``status``, never undo a finish. Done outranks cancelled."""
-    if progress.get("done_at") is not None:
-        return "done"
-    if progress.get("cancelled_at") is not None:
-        return "cancelled"
-    return progress.get("status", "open")
-
-
 @dataclass(frozen=True)
 class ContractView:
     id: str
@@ -251,11 +240,16 @@ class ContractView:
                 set_at=v.get("set_at"),
             )
         progress = raw.get("progress", {})
+        # A finish is recorded once in ``finished`` (set once): a status written concurrently by the
+        # other party allowed to move the activity may win Automerge's conflict in ``progress``, even
+        # hide its whole record, but cannot undo the finish.
+        finished = raw.get("finished", {})
         activities = {}
         # Deadline order reads as a plan; activities without a deadline come last.
         ordered = sorted(in_force.activities.items(), key=lambda kv: (kv[1].get("due") is None, kv[1].get("due") or 0, kv[0]))
         for aid, d in ordered:
             pr = progress.get(aid, {})
+            end = finished.get(aid) if isinstance(finished.get(aid), dict) else {}
             activities[aid] = Activity(
                 id=aid,
                 title=d.get("title", aid),
@@ -264,11 +258,11 @@ class ContractView:
                 problem_owner=pr.get("problem_owner") or d.get("problem_owner", ""),
                 due=d.get("due"),
                 depends_on=tuple(d.get("depends_on") or ()),
-                status=_status(pr),
+                status=end.get("status") or pr.get("status", "open"),
                 waiting_on=pr.get("waiting_on", ""),
                 outcome=pr.get("outcome", ""),
                 updated_at=pr.get("updated_at"),
-                done_at=pr.get("done_at"),
+                done_at=end.get("at") if end.get("status") == "done" else None,
             )
         proposals = tuple(
             Proposal(

@@ -50,7 +50,8 @@ from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, DecodedChange, d
 from pactclient.signing.proposal_checks import ProposalChecks, Refusal
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
 
-SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "progress", "proposals", "timeline")
+SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "progress", "finished", "proposals",
+            "timeline")
 HEADER_SECTIONS = ("schema", "contract")
 ELEMENT = "[]"  # a list position in a path
 TERM_AFFECTING = ("schema", "contract", "parties", "items", "activities", "proposals")
@@ -183,7 +184,7 @@ class PermissionChecker(ProposalChecks):
                     return Refusal("readable", "it writes into an object no change of this contract made")
             path = place + (op.key if op.key is not None else ELEMENT,)
             refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries, answers, progress)
-            if refusal is None and path[0] in ("values", "progress", "timeline"):
+            if refusal is None and path[0] in ("values", "progress", "finished", "timeline"):
                 refusal = _check_shape(op, path)
             if refusal is not None:
                 return refusal
@@ -209,7 +210,7 @@ class PermissionChecker(ProposalChecks):
             if refusal is not None:
                 return refusal
         if progress:
-            refusal = transitions.check(self.doc, self._sections.get("progress"), deps, terms, progress)
+            refusal = transitions.check(self.doc, self._sections, deps, terms, progress)
             if refusal is not None:
                 return Refusal(*refusal)
         if not touches_terms:
@@ -233,7 +234,7 @@ class PermissionChecker(ProposalChecks):
             if path[2:] == ("set_by",) and op.action == SET and value_of(op) != writer:
                 return Refusal("writer-named", f"the value of {path[1]!r} names {value_of(op)!r} as its writer, not {writer!r}")
             return None
-        if section == "progress":
+        if section in ("progress", "finished"):
             act = terms.activities.get(path[1])
             if act is None:
                 return Refusal("assignee", f"it changes {path[1]!r}, which is not an activity of the contract")
@@ -243,12 +244,19 @@ class PermissionChecker(ProposalChecks):
             if path[2:] == ("updated_by",) and op.action == SET and value_of(op) != writer:
                 return Refusal("writer-named", f"the progress of {path[1]!r} names {value_of(op)!r} as its writer, not {writer!r}")
             write = progress.setdefault(path[1], transitions.ProgressWrite())
-            if len(path) == 2:
+            if section == "finished":
+                if len(path) == 2:
+                    write.finish_made = op.action == MAKE_MAP
+                elif not in_new_object:
+                    return Refusal("transition", f"it changes the finish of {path[1]!r}, which is written once")
+                elif path[2:] == ("status",) and op.action == SET:
+                    write.finish = value_of(op)
+                elif path[2:] == ("by",) and op.action == SET and value_of(op) != writer:
+                    return Refusal("writer-named", f"the finish of {path[1]!r} names {value_of(op)!r} as its writer, not {writer!r}")
+            elif len(path) == 2:
                 write.made_anew = op.action == MAKE_MAP
             elif path[2:] == ("status",) and op.action == SET:
                 write.status = value_of(op)
-            elif len(path) == 3 and path[2] in transitions.FINISH_MARKS:
-                write.marks.add(path[2])
             return None
         if section == "proposals":
             return self._check_proposal_write(op, path, terms, writer, proposals, answers)
