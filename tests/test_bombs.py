@@ -22,7 +22,7 @@ import msgpack
 import pytest
 from automerge.core import ROOT, Document
 
-from pactclient.errors import FormatError
+from pactclient.errors import FormatError, StoreError
 from pactclient.evidence import fileformat
 from pactclient.signing import chunk_limits
 from pactclient.signing.changes import sign_change
@@ -240,6 +240,29 @@ def test_bombs_in_sync_and_doc_frames_are_refused(case):
         FIGURES.append(f"doc frame: {name}: refused in {elapsed * 1000:.1f} ms: {reason}")
     assert list(wa.store.contract_ids()) == contracts
     assert copy_state(wa, cid) == before
+
+
+def test_a_bomb_row_written_into_the_store_is_refused_on_opening(tmp_path, make_party):
+    """A tampered disk: a party's signed bomb added as the newest row of Alice's store. Opening the
+    contract (in a subprocess under the memory limit, as `pact show`) fails with one line, and fast."""
+    _, wa = make_party(tmp_path, "Alice")
+    _, wb = make_party(tmp_path, "Bob", "BT")
+    cid = shared_contract([wa, wb])
+    fork = wb.document(cid).fork()
+    fork.set_actor(wb.identity.public_key)
+    bomb = list_change(honest_list_change(fork, 1), 30_000_000)
+    digest = change_hash(bomb)
+    with wa.store.write():
+        wa.store.add_changes(cid, [(digest, wb.identity.public_key, 99, bomb, sign_change(wb.identity, digest))], 1)
+    wa.forget_cached(cid)
+    with pytest.raises(StoreError, match="limit is 100,000 per change"):
+        wa.document(cid)
+    code, output, seconds, peak = _limited([*PACT, "--home", str(wa.home), "show", cid], tmp_path / "out.txt")
+    lines = output.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "the store was altered" in lines[0], output[-2000:]
+    assert peak < PEAK_RSS
+    FIGURES.append(f"pact show of a store holding a bomb row: exit {code} in {seconds:.2f} s, "
+                   f"peak RSS {peak / 2**20:.0f} MiB: {lines[0]}")
 
 
 # -- honest large inputs still pass ------------------------------------------------------------------

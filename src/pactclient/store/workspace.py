@@ -141,7 +141,7 @@ class Workspace(ChangeExchange):
         # The snapshot is this device's own (its signature was checked); rows can be added to the file
         # by anyone who can write it, so what they declare is bounded before the bindings build it.
         try:
-            check_declared(tail, "the stored changes")
+            check_declared(tail, "the store")
         except FormatError as exc:
             raise StoreError(f"contract {contract_id[:12]} cannot be loaded from the store: {exc}; the store was altered") from None
         blobs.extend(tail)
