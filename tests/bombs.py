@@ -129,6 +129,15 @@ def list_change(template: bytes, n: int, deflate: bool = False) -> bytes:
     return chunk(1, header + _columns(columns), deflate)
 
 
+def busy_change(template: bytes, columns: int, runs: int) -> bytes:
+    """The header of ``template`` and ``columns`` columns of ``runs`` literal runs of one value each,
+    the whole change deflated: each column declares fewer ops than a change may hold, but reading them
+    all takes ``columns * runs`` steps from a few KB on the wire."""
+    header, _ = _change_header(template)
+    cols = [((16 + i) << 4 | 1, b"\x7f\x00" * runs) for i in range(columns)]
+    return chunk(1, header + _columns(cols), deflate=True)
+
+
 def honest_list_change(doc: Document, n: int) -> bytes:
     """What the bindings write for the same edit on ``doc`` (which must not hold "bomb" yet)."""
     before = doc.get_heads()

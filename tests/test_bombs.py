@@ -31,7 +31,7 @@ from pactclient.sync import events as ev
 from pactclient.sync.connection import PeerConnection
 from pactclient.sync.frames import encode_frame
 
-from bombs import (base_document, change_hash, honest_list_change, honest_list_document, list_change, list_document,
+from bombs import (base_document, busy_change, change_hash, honest_list_change, honest_list_document, list_change, list_document,
                    value_change)
 from conftest import copy_state, new_party, shared_contract
 from hostile import hello, sync_frame, sync_message
@@ -319,6 +319,19 @@ def test_the_bounds_are_exact():
     assert chunk_limits.check_declared(three, "it").ops == ops
     with pytest.raises(FormatError, match=f"limit is {ops:,} per batch"):
         chunk_limits.check_declared(three + [list_change(template, 1)], "it")
+
+
+def test_a_change_that_is_slow_to_measure_is_refused():
+    """Deflated columns of one-value runs: each within the op bounds, but measuring them all would
+    take 3 million steps (seconds). The walk stops at its own bound."""
+    template = honest_list_change(base_document(bytes(range(32))), 1)
+    data = busy_change(template, 30, 99_999)
+    t = time.perf_counter()
+    with pytest.raises(FormatError, match=f"over {chunk_limits.MAX_BATCH_STEPS:,} steps"):
+        chunk_limits.check_declared([data], "the bundle")
+    elapsed = time.perf_counter() - t
+    assert elapsed < 20  # a hang guard
+    FIGURES.append(f"check: a {len(data):,}-byte change of 30 columns of 99,999 runs: refused in {elapsed:.2f} s")
 
 
 def test_declared_sizes_are_compared_with_the_bytes_present():

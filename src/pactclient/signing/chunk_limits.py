@@ -46,7 +46,11 @@ MAX_CHANGE_OPS = 100_000  # entries in any op column of one change (and the sum 
 MAX_BATCH_OPS = 300_000  # ops of all changes and documents in one batch (a file, a frame, a store load)
 MAX_BATCH_CHANGES = 50_000  # change chunks plus the changes documents declare, in one batch
 MAX_CHUNK_INFLATED = 32 * 1024 * 1024  # what one chunk's deflated parts inflate to, together
-MAX_BATCH_INFLATED = 256 * 1024 * 1024  # the same, over one batch
+MAX_BATCH_INFLATED = 64 * 1024 * 1024  # the same, over one batch
+# The walk itself is bounded: its steps (runs, and values of literal runs it cannot skip in one call)
+# cost 0.3-0.5 us each, and DEFLATE can make many of them from few bytes. A 10,000-change contract's
+# saved document takes 80,000; a document at the ops bound, some 400,000.
+MAX_BATCH_STEPS = 1_000_000
 
 _INFLATE_STEP = 1 << 20
 _GROUP, _ACTOR, _UINT, _DELTA, _BOOL, _STRING, _META, _RAW = range(8)
@@ -88,7 +92,7 @@ def check_declared(blobs: Iterable[bytes], what: str) -> Declared:
 class _Walk:
     def __init__(self, what: str):
         self.what = what
-        self.chunks = self.changes = self.ops = self.inflated = 0
+        self.chunks = self.changes = self.ops = self.inflated = self.steps = 0
         self._chunk_inflated = 0
 
     def refuse(self, message: str) -> FormatError:
@@ -150,17 +154,17 @@ class _Walk:
             pos = stop
             kind = spec & 7
             if spec & _DEFLATED:
-                entries = _entries(self._inflate(column), kind, MAX_CHANGE_OPS)
-            elif length <= _MEMO_BYTES:
+                entries = self._walk(self._inflate(column), kind, MAX_CHANGE_OPS)
+            elif length <= _MEMO_BYTES:  # a few steps at most: not counted against the budget
                 key = (kind, bytes(column))  # the column itself if it is bytes; a deflated body is not
                 entries = memo.get(key)
                 if entries is None:
-                    entries = _entries(column, kind, MAX_CHANGE_OPS)
+                    entries = _entries(column, kind, MAX_CHANGE_OPS, MAX_BATCH_STEPS)[0]
                     if len(memo) >= _MEMO_SIZE:
                         memo.clear()
                     memo[key] = entries
             else:
-                entries = _entries(column, kind, MAX_CHANGE_OPS)
+                entries = self._walk(column, kind, MAX_CHANGE_OPS)
             if entries > ops:
                 ops = entries
                 if ops > MAX_CHANGE_OPS:
@@ -185,7 +189,7 @@ class _Walk:
             most = 0
             for spec, length in specs:
                 column, pos = self._column(body, pos, spec, length)
-                entries = _entries(column, spec & 7, limit)
+                entries = self._walk(column, spec & 7, limit)
                 if entries > limit:
                     raise self.refuse(f"declares at least {self._earlier(noun) + entries:,} {noun} "
                                       f"(the limit is {self._limit_of(noun):,} per batch)")
@@ -204,6 +208,13 @@ class _Walk:
 
     def _earlier(self, noun: str) -> int:
         return self.changes if noun == "changes" else self.ops
+
+    def _walk(self, column: bytes, kind: int, limit: int) -> int:
+        entries, work = _entries(column, kind, limit, MAX_BATCH_STEPS - self.steps)
+        self.steps += work
+        if self.steps > MAX_BATCH_STEPS:
+            raise self.refuse(f"takes over {MAX_BATCH_STEPS:,} steps to measure (the limit per batch)")
+        return entries
 
     def _column(self, body: bytes, pos: int, spec: int, length: int) -> tuple[bytes, int]:
         stop = pos + length
@@ -241,21 +252,25 @@ def _specs(body: bytes, pos: int) -> tuple[list[tuple[int, int]], int]:
     return specs, pos
 
 
-def _entries(data: bytes, kind: int, limit: int) -> int:
-    """How many entries a column declares; for a group column, the larger of that and the sum of its
-    values (the entries of the columns it groups). Stops as soon as the count passes ``limit``."""
+def _entries(data: bytes, kind: int, limit: int, budget: int) -> tuple[int, int]:
+    """(entries, work): how many entries a column declares — for a group column, the larger of that and
+    the sum of its values (the entries of the columns it groups) — and how many steps reading it took
+    (runs, and the values of literal runs of strings or group counts). Stops as soon as the entries
+    pass ``limit`` or the steps pass ``budget``."""
     if kind == _RAW:
-        return 0
+        return 0, 0
     end = len(data)
-    pos = entries = 0
+    pos = entries = work = 0
     if kind == _BOOL:
-        while pos < end and entries <= limit:
+        while pos < end and entries <= limit and work <= budget:
             run, pos = _uleb(data, pos)
             entries += run
-        return entries
+            work += 1
+        return entries, work
     grouped = 0
     flags: bytes | None = None
-    while pos < end and entries <= limit and grouped <= limit:
+    while pos < end and entries <= limit and grouped <= limit and work <= budget:
+        work += 1
         b = data[pos]  # one-byte counts and values, the usual case, are read inline: columns hold many runs
         if b < 0x80:
             count, pos = (b if b < 0x40 else b - 0x80), pos + 1
@@ -278,6 +293,7 @@ def _entries(data: bytes, kind: int, limit: int) -> int:
             if entries > limit:
                 break
             if kind == _STRING:
+                work += n
                 for _ in range(n):
                     b = data[pos]
                     if b < 0x80:
@@ -286,9 +302,16 @@ def _entries(data: bytes, kind: int, limit: int) -> int:
                         length, pos = _uleb(data, pos)
                         pos += length
             elif kind == _GROUP:
+                work += n
                 for _ in range(n):
                     value, pos = _uleb(data, pos)
                     grouped += value
+            elif n < 4:
+                for _ in range(n):
+                    if data[pos] < 0x80:
+                        pos += 1
+                    else:
+                        _, pos = _uleb(data, pos)
             else:
                 if flags is None:
                     flags = data.translate(_CONTINUES)
@@ -302,7 +325,7 @@ def _entries(data: bytes, kind: int, limit: int) -> int:
                 entries += nulls
     if pos > end:
         raise ValueError("truncated column")
-    return max(entries, grouped)
+    return max(entries, grouped), work
 
 
 def _skip_numbers(data: bytes, flags: bytes, pos: int, n: int) -> int:
