@@ -25,7 +25,8 @@ bindings may reserve room for a group before reading it.
 
 Every column's entries are counted (null runs count), not only the action column that makes Automerge
 build an op: the Python change decoder expands every column it reads. Literal runs of numbers are
-skipped by counting terminating bytes, so the walk costs a few C calls per run, not per value.
+skipped by counting terminating bytes, so the walk costs a few C calls per run, not per value; and
+the runs walked are bounded too (``MAX_BATCH_STEPS``), since DEFLATE can make many from few bytes.
 """
 
 from __future__ import annotations
