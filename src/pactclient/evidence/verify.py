@@ -5,7 +5,8 @@ Checks, in order (docs/evidence.md, "What a verifier checks"):
 1. the container: magic bytes, lengths, nothing after the end;
 2. the body: canonical msgpack, the expected fields and types;
 3. the exporter's Ed25519 signature over bytes [0, 52+N) by the key in the header, and the exporter is a party;
-4. the document loads, and its heads are exactly the body's heads;
+4. the document declares no more than the bounds of ``signing.chunk_limits`` (checked before it is
+   expanded), loads, and its heads are exactly the body's heads;
 5. no signature names a change that is not in the document, and none is given twice;
 6. admission: every signature verifies against its change's author key, every change without one is
    vouched for by a later signed change of the same author, and that key was a party of the contract
@@ -32,6 +33,7 @@ from pactclient.model.actions import view_of
 from pactclient.model.amdoc import bindings_failed
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import admit_changes
+from pactclient.signing.chunk_limits import check_declared
 
 FIELDS = {
     "format": str, "version": int, "contract": str, "exported_at": int, "exported_by": bytes,
@@ -92,6 +94,11 @@ def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
     if body["exported_by"] != exporter:
         v.fail("the exporter's key in the header differs from the one in the body")
 
+    # Bounded before it is loaded: a few hundred bytes can declare millions of operations.
+    try:
+        check_declared([body["document"]], "it")
+    except FormatError as exc:
+        raise FormatError(f"the document cannot be loaded: {exc}") from None
     try:
         doc = Document.load(body["document"])
     except BaseException as exc:  # a plain Exception, or a panic, on malformed data

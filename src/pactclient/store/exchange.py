@@ -1,7 +1,8 @@
 """Changes that cross between this copy and others: admitting received ones, and what is handed out.
 
 Every received change, from a bundle or a peer, goes through ``receive`` (a batch of change bytes) or
-``admit_from`` (a scratch copy that a sync session filled): loaded into a scratch copy, admitted by
+``admit_from`` (a scratch copy that a sync session filled, after the sync layer bounded what each
+message declares): loaded into a scratch copy, admitted by
 ``pactclient.signing`` and only then stored and merged, in one write transaction, all or nothing.
 Equivocations are looked for before anything is loaded (``pactclient.store.equivocation``).
 
@@ -24,6 +25,7 @@ from pactclient.errors import AdmissionError, FormatError, PactError
 from pactclient.model import actions
 from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import AdmittedChange, admit_changes, party_keys_at
+from pactclient.signing.chunk_limits import check_declared
 from pactclient.signing.vouching import ChangeLinks, author_heads
 from pactclient.store import equivocation
 
@@ -42,8 +44,12 @@ class ChangeExchange:
     # -- receiving changes from elsewhere ----------------------------------------------------------
 
     def receive(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
-                source: str = "bundle") -> Received:
-        """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing."""
+                source: str = "bundle", what: str = "the bundle") -> Received:
+        """Admit changes of ``contract_id`` received from a bundle or a peer. All or nothing.
+
+        ``what`` names the changes in a refusal. Their declared sizes are bounded before anything reads
+        them (``signing.chunk_limits``): the bindings would build every operation they declare."""
+        check_declared(change_blobs, what)
         self.refuse_equivocations(contract_id, change_blobs, signatures, source)
         try:
             with self.store.write():

@@ -27,7 +27,7 @@ from typing import Callable
 
 from automerge.core import ROOT, Document
 
-from pactclient.errors import AdmissionError, ContractNotFound, RefusedOperation, StoreError
+from pactclient.errors import AdmissionError, ContractNotFound, FormatError, RefusedOperation, StoreError
 from pactclient.identity.device import DeviceIdentity, private_home, verify_signature
 from pactclient.model import actions, agreements
 from pactclient.model.amdoc import ReadCache, bindings_failed
@@ -35,6 +35,7 @@ from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
 from pactclient.signing.admission import admit_changes
 from pactclient.signing.changes import sign_change
+from pactclient.signing.chunk_limits import check_declared
 from pactclient.signing.permissions import PermissionChecker
 from pactclient.signing.terms_history import Terms
 from pactclient.signing.wellformed import CausalIndex, Clock, advance, document_clock
@@ -142,7 +143,14 @@ class Workspace(ChangeExchange):
             base_heads = _unpack_heads(heads_blob)
             blobs.append(data)
         rows = self.store.changes_after(contract_id, after)
-        blobs.extend(r[3] for r in rows)
+        tail = [r[3] for r in rows]
+        # The snapshot is this device's own (its signature was checked); rows can be added to the file
+        # by anyone who can write it, so what they declare is bounded before the bindings build it.
+        try:
+            check_declared(tail, "the store")
+        except FormatError as exc:
+            raise StoreError(f"contract {contract_id[:12]} cannot be loaded from the store: {exc}; the store was altered") from None
+        blobs.extend(tail)
         try:
             doc = Document.load(b"".join(blobs)) if blobs else Document()
         except BaseException as exc:  # a tampered store may make the bindings panic

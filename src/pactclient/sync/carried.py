@@ -115,10 +115,16 @@ def sender_heads(encoded: bytes) -> list[bytes] | None:
 def carried_blobs(encoded: bytes) -> list[bytes]:
     """The storage chunks a sync message carries, as they are (changes, or a document); [] if none
     can be read. Looked at before the message is applied, to catch an equivocation first."""
+    return message_chunks(encoded) or []
+
+
+def message_chunks(encoded: bytes) -> list[bytes] | None:
+    """The storage chunks a sync message carries, as they are; None if the message cannot be read as
+    one (the bindings are then not asked to read it either: what it declares could not be bounded)."""
     try:
         reader = _Reader(encoded)
         if reader.byte() not in SYNC_TYPES:
-            return []
+            return None
         reader.hashes()  # heads
         reader.hashes()  # need
         for _ in range(reader.uleb()):  # have
@@ -126,4 +132,4 @@ def carried_blobs(encoded: bytes) -> list[bytes]:
             reader.take(reader.uleb())
         return [reader.take(reader.uleb()) for _ in range(reader.uleb())]
     except ValueError:
-        return []
+        return None

@@ -16,6 +16,9 @@ certificate. Both sides then talk at once, each in the same way:
    offered later (``more``) is opened by the side that receives the offer.
 4. Each **sync** message carries the signatures of the changes in it (see ``carried``).
 
+What a ``doc`` frame or a sync message declares (operations, changes, inflated bytes) is bounded
+before the bindings read it (``signing.chunk_limits``): a few hundred bytes can declare millions.
+
 Verify before merge: each shared contract has a ``ContractChannel`` (``sync.channel``), which receives
 the peer's changes into a scratch copy and admits them through ``Workspace.admit_from`` (signed, by a
 party's key, of this contract) before anything is stored or merged. One bad change refuses the whole
@@ -38,9 +41,10 @@ from pactclient.errors import AdmissionError, ContractNotFound, FormatError, Pac
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import party_keys_at
+from pactclient.signing.chunk_limits import check_declared
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
-from pactclient.sync.carried import carried_hashes
+from pactclient.sync.carried import carried_hashes, message_chunks
 from pactclient.sync.channel import ContractChannel, decode_message
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 from pactclient.sync.naming import CONTRACT_ID, ContractNames, signatures_of, sync_signatures
@@ -233,6 +237,7 @@ class PeerConnection:
             raise RemoteProtocolError("sent a contract that was not asked for")
         self._wanted.discard(cid)
         data = field(frame, "data", bytes)
+        check_declared([data], "the document")  # before the bindings build what it declares
         try:
             doc = Document.load(data)
         except BaseException as exc:  # a plain Exception, or a panic, on malformed data
@@ -254,6 +259,10 @@ class PeerConnection:
         if channel is None:
             raise RemoteProtocolError("sent a sync message for a contract not shared on this connection")
         encoded = channel.inflater.message(field(frame, "z", bytes)) if "z" in frame else field(frame, "m", bytes)
+        chunks = message_chunks(encoded)
+        if chunks is None:
+            raise RemoteProtocolError("sent a sync message that cannot be read")
+        check_declared(chunks, "the sync message")  # before the bindings decode (and inflate) its changes
         message = decode_message(encoded)
         hashes = carried_hashes(encoded)  # read once: pairs the signatures, and tells a change-less message
         admitted, reply = channel.receive(encoded, message, hashes, sync_signatures(frame, hashes))

@@ -263,7 +263,8 @@ class InviteGuest(_Exchange):
         if frame["t"] != "joined" or not self.redeemed or field(frame, "c", str) != self.code.contract_id:
             raise RemoteProtocolError("the inviter answered with something other than the contract")
         try:
-            got = self.ws.receive(self.code.contract_id, [field(frame, "data", bytes)], signatures_of(frame))
+            got = self.ws.receive(self.code.contract_id, [field(frame, "data", bytes)], signatures_of(frame),
+                                  what="the contract")
         except (AdmissionError, FormatError) as exc:
             raise RemoteProtocolError(f"the contract sent by the inviter was refused: {exc}") from None
         port = frame.get("port")
