@@ -81,6 +81,7 @@ class Workspace(ChangeExchange):
         self._terms: dict[str, tuple[tuple[bytes, ...], Terms]] = {}  # (heads, terms in force there): see _checker
         self._clocks: dict[str, tuple[tuple[bytes, ...], Clock]] = {}  # (heads, clock there): see clock_at
         self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
+        self._moving: set[str] = set()  # contracts whose in-memory copy a receive is moving (see _after_refusal)
         self._writes_since_checkpoint = 0
 
     @classmethod
