@@ -324,8 +324,9 @@ class ContractView:
 
     def offered_to(self) -> tuple[str, ...]:
         """Parties that have not accepted the terms yet (no key, or their key has signed nothing):
-        while there is one, the contract is offered, not agreed."""
-        return tuple(pid for pid, p in self.parties.items() if not p.accepted)
+        while there is one, the contract is offered, not agreed. Observers are bound by nothing and
+        asked nothing, so one that has not joined keeps nothing from being agreed."""
+        return tuple(pid for pid, p in self.parties.items() if not p.accepted and p.role != "observer")
 
     def agreed(self) -> bool:
         return not self.offered_to()
