@@ -66,7 +66,7 @@ def timeline_grew(doc: Document, cache: ReadCache | None, before: tuple[bytes, .
     if cache is None or cache.view_heads != before:
         return
     heads = tuple(sorted(doc.get_heads()))
-    if not cache.view.agreed():
+    if any(not p.accepted for p in cache.view.parties.values()):
         # A note may be a party's first signed change, which accepts the terms: then build the view again.
         signers = signer_keys(doc, cache)
         if any(not p.accepted and any(k in signers for k in (p.key, *p.former_keys) if k)
