@@ -138,8 +138,19 @@ class OwnTail:
         with os.fdopen(fd, "w") as f:
             json.dump({"rows": rows, "total": total, "mac": self._total_mac(rows, total)}, f)
         os.replace(tmp, self.path)
+        st = self.path.stat()
+        self._file_seen = ((st.st_ino, st.st_mtime_ns, st.st_size), (rows, total))
 
     # -- what the workspace calls, inside its write transactions ---------------------------------------
+
+    def file_unchanged(self) -> bool:
+        """Whether the file is as this process last read or wrote it (one ``stat``): then, for a
+        document this process holds in memory and already checked, nothing needs reading again."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        return self._file_seen is not None and self._file_seen[0] == (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def before_write(self, contract_id: str) -> None:
         """Refuse (StoreError) to write a change of ``contract_id`` if the store lost any of this

@@ -82,6 +82,7 @@ class Workspace(ChangeExchange):
         self._clocks: dict[str, tuple[tuple[bytes, ...], Clock]] = {}  # (heads, clock there): see clock_at
         self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
         self._moving: set[str] = set()  # contracts whose in-memory copy a receive is moving (see _after_refusal)
+        self._tail_checked: set[str] = set()  # contracts whose document in memory passed own_tail.before_write
         self._writes_since_checkpoint = 0
 
     @classmethod
@@ -125,6 +126,7 @@ class Workspace(ChangeExchange):
         cached = self._docs.get(contract_id)
         if cached is not None and cached[1] == last:
             return cached[0]
+        self._tail_checked.discard(contract_id)
         doc = self._load(contract_id)
         self._docs[contract_id] = (doc, last)
         return doc
@@ -194,6 +196,7 @@ class Workspace(ChangeExchange):
         self._party_keys.pop(contract_id, None)
         self._terms.pop(contract_id, None)
         self._clocks.pop(contract_id, None)
+        self._tail_checked.discard(contract_id)
         cache = self._caches.pop(contract_id, None)
         if cache is not None:
             cache.forget()  # a lazy timeline of an old view may still hold it
@@ -294,7 +297,11 @@ class Workspace(ChangeExchange):
         self._keep_terms(contract_id, checker, doc.get_heads())
         if clock is not None and len(new) == 1 and list(new[0].deps) == list(before):
             self._clocks[contract_id] = (tuple(sorted(doc.get_heads())), clock)
-        self.own_tail.before_write(contract_id)
+        if contract_id not in self._tail_checked or not self.own_tail.file_unchanged():
+            # Once per load (and whenever the record file moved): the next sequence number comes from
+            # the document in memory, which holds this device's every change once it was checked.
+            self.own_tail.before_write(contract_id)
+            self._tail_checked.add(contract_id)
         for change in new:
             signature = sign_change(self.identity, change.hash)
             self.store.add_change(contract_id, change.hash, change.actor_id, change.seq, change.bytes, signature, now)
