@@ -53,7 +53,7 @@ def main() -> None:
     doc = Document(alice.public_key)
     actions.create_contract(doc, Actor(alice.key_hex, NOW), "c" * 32, "Bench", catalog.load("broadband-fault"),
                             "customer", "Alice", "")
-    actions.add_party(doc, Actor(alice.key_hex, NOW, frozenset([alice.key_hex])), bt.key_hex, "Priya", "supplier", "BT")
+    actions.add_party(doc, Actor(alice.key_hex, NOW), bt.key_hex, "Priya", "supplier", "BT")
     for i in range(n):
         note(doc, alice.public_key if i % 2 == 0 else bt.public_key, "customer" if i % 2 == 0 else "supplier", i)
     changes = doc.get_changes([])

@@ -222,6 +222,8 @@ def _decode(body: bytes) -> DecodedChange:
 def _ids(actors: list[bytes], actor_column: list, counter_column: list, what: str) -> list:
     """Op ids from an actor-index column and a counter column; None where both are null (or the
     counter is 0 with no actor: a list's head)."""
+    if actor_column.count(None) == len(actor_column) and all(c is None or c == 0 for c in counter_column):
+        return [None] * len(actor_column)  # no op refers to an element: map writes, inserts at the head
     out = []
     n_actors = len(actors)
     for a, c in zip(actor_column, counter_column):
@@ -242,7 +244,7 @@ _NO_PREDS = ((),)
 def _preds(actors: list[bytes], columns: dict[int, bytes], n: int) -> list:
     """Each op's predecessors: a count per op, then that many (actor index, counter) pairs."""
     counts = _fit(_rle(columns.get(_PRED_NUM, b""), False), n)
-    total = sum(c or 0 for c in counts)
+    total = sum(c for c in counts if c)
     if not total:
         return list(_NO_PREDS * n)
     ids = _ids(actors, _rle(columns.get(_PRED_ACTOR, b""), False), _deltas(columns.get(_PRED_CTR, b"")), "predecessor")

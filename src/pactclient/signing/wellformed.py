@@ -106,15 +106,16 @@ class CausalIndex:
             return Malformed("op-counter", f"its ops start at {change.start_op}, not at {highest + 1} (one more than "
                                            "the highest op counter among its ancestors)")
         start = change.start_op
+        seen = {by: mark[1] for by, mark in clock.items()}  # author -> highest op counter among ancestors
         for op in decoded.ops:
             own_before = op.id[1]
-            for ref in (op.obj, op.elem, *op.pred):
-                if ref is None:
-                    continue
-                by, counter = ref
-                if by == actor and start <= counter < own_before:
-                    continue
-                if counter <= clock.get(by, (0, 0))[1]:
+            refs = op.pred
+            if op.obj is not None:
+                refs = (op.obj, *refs) if refs else (op.obj,)
+            if op.elem is not None:
+                refs = (op.elem, *refs)
+            for by, counter in refs:  # hot: a few refs per op, every op of every change
+                if counter <= seen.get(by, 0) or (by == actor and start <= counter < own_before):
                     continue
                 return Malformed("causal-refs", f"op {own_before} refers to op {counter} of key {by.hex()[:16]}, "
                                                 "which is not among its ancestors")
