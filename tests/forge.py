@@ -17,35 +17,12 @@ import msgpack
 from automerge.core import Document
 
 from pactclient.signing import sign_change
+from pactclient.signing.change_ops import _uleb
 from pactclient.sync import bundle
 
+from hostile import uleb
+
 MAGIC = b"\x85\x6f\x4a\x83"
-
-
-def uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _uleb_at(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _skip_sleb(data: bytes, pos: int) -> int:
-    while data[pos] & 0x80:
-        pos += 1
-    return pos + 1
 
 
 def rewrite(change: bytes, *, deps: list[bytes] | None = None, seq: int | None = None,
@@ -54,18 +31,18 @@ def rewrite(change: bytes, *, deps: list[bytes] | None = None, seq: int | None =
     returns (hash, bytes). The ops are untouched: their object ids and predecessors stay where the
     bindings put them."""
     assert change[:4] == MAGIC and change[8] in (1, 2)
-    length, pos = _uleb_at(change, 9)
+    length, pos = _uleb(change, 9)
     body = change[pos : pos + length]
     if change[8] == 2:  # a compressed change: raw DEFLATE of the same contents
         body = zlib.decompress(body, -15)
-    count, p = _uleb_at(body, 0)
+    count, p = _uleb(body, 0)
     old_deps = [body[p + 32 * i : p + 32 * (i + 1)] for i in range(count)]
     p += 32 * count
-    actor_len, p = _uleb_at(body, p)
+    actor_len, p = _uleb(body, p)
     actor = body[p : p + actor_len]
     p += actor_len
-    old_seq, p = _uleb_at(body, p)
-    old_start, p = _uleb_at(body, p)
+    old_seq, p = _uleb(body, p)
+    old_start, p = _uleb(body, p)
     rest = body[p:]  # time, message, other actors, columns: unchanged
     new_deps = sorted(old_deps if deps is None else deps)
     new_body = (uleb(len(new_deps)) + b"".join(new_deps) + uleb(len(actor)) + actor

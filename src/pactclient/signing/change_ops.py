@@ -164,20 +164,7 @@ def _decode(body: bytes) -> DecodedChange:
         length, pos = _uleb(body, pos)
         other, pos = _take(body, pos, length)
         actors.append(other)
-    count, pos = _uleb(body, pos)
-    specs = []
-    for _ in range(count):  # one-byte numbers, the usual case, are read inline: this runs per change
-        spec = body[pos]
-        if spec < 0x80:
-            pos += 1
-        else:
-            spec, pos = _uleb(body, pos)
-        length = body[pos]
-        if length < 0x80:
-            pos += 1
-        else:
-            length, pos = _uleb(body, pos)
-        specs.append((spec, length))
+    specs, pos = column_specs(body, pos)
     columns: dict[int, bytes] = {}
     for spec, length in specs:
         raw = body[pos : pos + length]
@@ -217,6 +204,25 @@ def _decode(body: bytes) -> DecodedChange:
         ops.append(new_op(Op, ((actor, start_op + i), obj, key_str[i], inserts[i], action, values[i],
                                elems[i], preds[i])))
     return DecodedChange(actor, seq, start_op, deps, tuple(ops))
+
+
+def column_specs(body: bytes, pos: int) -> tuple[list[tuple[int, int]], int]:
+    """A column count, then (spec, length) pairs: the columns' layout, and where their data starts."""
+    count, pos = _uleb(body, pos)
+    specs = []
+    for _ in range(count):  # one-byte numbers, the usual case, are read inline: this runs per change
+        spec = body[pos]
+        if spec < 0x80:
+            pos += 1
+        else:
+            spec, pos = _uleb(body, pos)
+        length = body[pos]
+        if length < 0x80:
+            pos += 1
+        else:
+            length, pos = _uleb(body, pos)
+        specs.append((spec, length))
+    return specs, pos
 
 
 def _ids(actors: list[bytes], actor_column: list, counter_column: list, what: str) -> list:

@@ -36,6 +36,7 @@ from typing import Iterable, NamedTuple
 
 from pactclient.errors import FormatError
 from pactclient.signing.change_ops import CHUNK_CHANGE, CHUNK_DEFLATED_CHANGE, MAGIC, _header, _sleb, _uleb
+from pactclient.signing.change_ops import column_specs as _specs
 
 CHUNK_DOCUMENT = 0
 
@@ -233,24 +234,6 @@ class _Walk:
             raise self.refuse(f"declares at least {self.changes:,} changes (the limit is {MAX_BATCH_CHANGES:,} per batch)")
         if self.ops > MAX_BATCH_OPS:
             raise self.refuse(f"declares at least {self.ops:,} operations (the limit is {MAX_BATCH_OPS:,} per batch)")
-
-
-def _specs(body: bytes, pos: int) -> tuple[list[tuple[int, int]], int]:
-    count, pos = _uleb(body, pos)
-    specs = []
-    for _ in range(count):  # one-byte numbers, the usual case, are read inline: this runs per change
-        spec = body[pos]
-        if spec < 0x80:
-            pos += 1
-        else:
-            spec, pos = _uleb(body, pos)
-        length = body[pos]
-        if length < 0x80:
-            pos += 1
-        else:
-            length, pos = _uleb(body, pos)
-        specs.append((spec, length))
-    return specs, pos
 
 
 def _entries(data: bytes, kind: int, limit: int, budget: int) -> tuple[int, int]:
