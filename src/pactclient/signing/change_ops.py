@@ -273,27 +273,13 @@ def _deltas(data: bytes) -> list:
     if got is not None:
         return got
     out: list = []
-    pos, end, total = 0, len(data), 0
-    while pos < end:
-        count, pos = _sleb(data, pos)
-        if count == 0:
-            nulls, pos = _uleb(data, pos)
-            if nulls > _MAX_RUN:
-                raise ValueError("implausible run in change")
-            out.extend([None] * nulls)
-            continue
-        if count > _MAX_RUN or count < -_MAX_RUN:
-            raise ValueError("implausible run in change")
-        if count > 0:
-            step, pos = _sleb(data, pos)
-            for _ in range(count):
-                total += step
-                out.append(total)
+    total = 0
+    for step in _decode_rle(data, False, signed=True):
+        if step is None:
+            out.append(None)
         else:
-            for _ in range(-count):
-                step, pos = _sleb(data, pos)
-                total += step
-                out.append(total)
+            total += step
+            out.append(total)
     if len(data) <= _MEMO_BYTES:
         if len(_MEMO) >= _MEMO_SIZE:
             _MEMO.clear()
@@ -334,9 +320,10 @@ def _rle(data: bytes, strings: bool) -> list:
     return got
 
 
-def _decode_rle(data: bytes, strings: bool) -> list:
+def _decode_rle(data: bytes, strings: bool, signed: bool = False) -> list:
     """Run-length encoded column: runs of one repeated value (count > 0), literals (count < 0) or nulls
-    (count 0, then how many). Values are unsigned numbers, or length-prefixed UTF-8 strings."""
+    (count 0, then how many). Values are unsigned numbers, signed ones (``signed``), or
+    length-prefixed UTF-8 strings."""
     out: list = []
     pos, end = 0, len(data)
     while pos < end:
@@ -355,7 +342,9 @@ def _decode_rle(data: bytes, strings: bool) -> list:
             raise ValueError("implausible run in change")
         for _ in range(1 if count > 0 else -count):
             b = data[pos]
-            if b < 0x80:
+            if signed:
+                value, pos = _sleb(data, pos)
+            elif b < 0x80:
                 value, pos = b, pos + 1
             else:
                 value, pos = _uleb(data, pos)
