@@ -4,7 +4,7 @@ Admission has already checked that the change is signed by a party's key. Here t
 the change wrote. Its operations are read from its bytes (``change_ops``); each names the object it
 writes and a key. Every object of a contract sits at a fixed place, given when it was made (objects
 never move), so each write has a *path*: ``("values", "balance", "amount")``, ``("timeline", "[]")``,
-``("proposals", "p-1a2b3c", "answers", "supplier")``. The path and the terms in force at the change's
+``("proposals", "p-customer-1a2b3c", "answers", "supplier")``. The path and the terms in force at the change's
 dependencies (who owns the item, who is assigned the activity, which parties there are) decide:
 
 =========================================  ================================================
@@ -13,11 +13,16 @@ path written                               allowed when
 a root key, ``contract``, ``schema``        never after the contract's first change
 ``parties``, ``items``, ``activities``      never after the first change: terms change by proposals
 ``values/<item>/...``                       the writer owns the item
-``progress/<activity>/...``                 the writer is its assignee or a coordinator
-``proposals/<new id>``                      a new proposal of a known kind that fits the terms, naming
-                                            the writer as proposer, with no answers and the parties
-                                            ``rules.required_answers`` gives
-``proposals/<id>/answers/<party>/...``      ``<party>`` is the writer
+``progress/<activity>/...``                 the writer is its assignee or a coordinator, and the move
+                                            keeps the transition table (``transitions``)
+``finished/<activity>``                     as progress, once, with the finishing status
+``proposals/<new id>``                      a new proposal (its id names the writer, and held none at
+                                            the change's dependencies) of a known kind that fits the
+                                            terms, naming the writer as proposer, with no answers and
+                                            the parties ``rules.required_answers`` gives
+                                            (``proposal_checks``)
+``proposals/<id>/answers/<party>/...``      ``<party>`` is the writer, asked, answering for the first
+                                            time; an acceptance only while the proposal still fits
 anything else under an existing proposal    never (a proposal is only answered)
 ``timeline``: a new entry                   the entry names the writer as its author
 ``timeline``: changing or removing one      never
@@ -28,9 +33,11 @@ the writer's party. Every field written has the type the model gives it (``model
 so no party can plant content that breaks the other copies' views.
 
 The first change of a contract (no dependencies) writes the whole set-up and is only checked by
-admission (it must be by the creator it names). A draft's later set-up happens through proposals
+admission (it must be by the creator it names). The creator's later set-up happens through proposals
 that need only their author, which the ``proposal-required`` rule allows exactly while no other party
-has signed anything.
+has a key at the proposal's dependencies. Admission has checked, before this, that the change is
+well formed (``wellformed``): what it says about its place in history is what the bindings would
+have written.
 
 Cost: a check decodes the change (tens of microseconds) and reuses the terms of the change it
 depends on when that change did not touch proposals; otherwise ``TermsHistory`` rebuilds them from
@@ -345,7 +352,7 @@ class PermissionChecker(ProposalChecks):
                     if one is not None and isinstance(one[0], ObjType):
                         places[obj_key(one[1])] = (section, name, "answers", party)
 
-    # -- terms and signers at a change's dependencies ----------------------------------------------------
+    # -- terms at a change's dependencies ---------------------------------------------------------------
 
     def _terms_for(self, deps: tuple) -> Terms:
         after = self._terms_after
