@@ -52,8 +52,9 @@ class OwnTail:
         self._key = identity.derived_key("own-tail")
         self._table_seen = False  # once seen, a table that vanishes makes queries fail: see before_write
         self._file_seen: tuple | None = None  # (stat identity, totals) of the file as last read
-        self.defer_file = False  # True: the file is raised by ``catch_up`` (deferred upkeep), not after each commit
+        self.defer_file = False  # True: rows and file follow in deferred upkeep (``flush``, ``catch_up``)
         self._file_behind = False
+        self._pending: dict[str, tuple[int, bytes]] = {}  # contract -> (seq, hash) of rows not yet written
 
     # -- MACs --------------------------------------------------------------------------------------
 
@@ -187,11 +188,28 @@ class OwnTail:
                              f"number {newest or 0}, this device wrote up to number {seq}): " + _RECOVER)
 
     def wrote(self, contract_id: str, changes) -> None:
-        """After this device stored its own new ``changes`` (Automerge changes) of ``contract_id``."""
+        """After this device stored its own new ``changes`` (Automerge changes) of ``contract_id``.
+        In a process that defers upkeep the row is written by that upkeep (``flush``), not in the
+        live edit's own commit: one page less for the edit's sync to the disk. A row that lags
+        behind (a crash in between) still names a change the store holds: the check stays sound,
+        only later by that much."""
         if changes:
             newest = max(changes, key=lambda c: c.seq)
-            self._put(contract_id, newest.seq, newest.hash)
-            self._raise_file_later()
+            if self.defer_file:
+                self._pending[contract_id] = (newest.seq, newest.hash)
+                self._file_behind = True
+            else:
+                self._put(contract_id, newest.seq, newest.hash)
+                self._raise_file_later()
+
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self) -> None:
+        """Inside a write transaction (deferred upkeep): write the rows that ``wrote`` left pending."""
+        pending, self._pending = self._pending, {}
+        for contract_id, (seq, hash_) in pending.items():
+            self._put(contract_id, seq, hash_)
 
     def received(self, contract_id: str, admitted) -> None:
         """After changes of ``contract_id`` were admitted from elsewhere: this device's own changes

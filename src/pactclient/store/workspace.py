@@ -90,6 +90,9 @@ class Workspace(ChangeExchange):
         return cls(home, DeviceIdentity.load(home), clock)
 
     def close(self) -> None:
+        if self.own_tail.pending():
+            with self.store.write():
+                self.own_tail.flush()
         self.own_tail.catch_up()
         self.store.close()
 
@@ -338,6 +341,7 @@ class Workspace(ChangeExchange):
                     doc = self.document(contract_id)
                     self._upkeep_one(contract_id, doc, self.store.last_rowid(contract_id), now)
                     self._party_keys_now(contract_id, doc)  # ready for admitting the next received edit
+            self.own_tail.flush()
         self._written -= todo
         self.own_tail.catch_up()
         if self._defer_upkeep and self._writes_since_checkpoint >= CHECKPOINT_EVERY:
