@@ -250,7 +250,8 @@ def test_a_change_deflated_by_hand_keeps_the_documented_hash(rotated):
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     packed = packer.compress(plain[start:start + length]) + packer.flush()
     by_hand = plain[:8] + b"\x02" + _uleb_bytes(len(packed)) + packed
-    assert by_hand != changes[i].bytes and change_hash(by_hand) == changes[i].hash
+    # (zlib may happen to produce the very bytes the bindings wrote; the hash must not depend on it)
+    assert change_hash(by_hand) == changes[i].hash
     history = b"".join(c.bytes for c in changes[:i])
     assert Document.load(history + by_hand).get_heads() == [changes[i].hash]
     with pytest.raises(Exception, match="checksum"):
