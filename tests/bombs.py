@@ -15,16 +15,9 @@ import zlib
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
+from hostile import uleb
+
 MAGIC = b"\x85\x6f\x4a\x83"
-
-
-def uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def sleb(n: int) -> bytes:
