@@ -51,6 +51,7 @@ class ChangeExchange:
         them (``signing.chunk_limits``): the bindings would build every operation they declare."""
         check_declared(change_blobs, what)
         self.refuse_equivocations(contract_id, change_blobs, signatures, source)
+        held = self._held_heads(contract_id)
         try:
             with self.store.write():
                 known = self.store.has_contract(contract_id)
@@ -61,12 +62,10 @@ class ChangeExchange:
                     if not bindings_failed(exc):
                         raise
                     raise FormatError(f"the changes cannot be read, or depend on changes this copy lacks: {exc}") from None
-                received = self._admit(contract_id, scratch, signatures, keep_scratch=False)
+                return self._admit(contract_id, scratch, signatures, keep_scratch=False)
         except BaseException as exc:
-            self._after_refusal(contract_id, exc)
+            self._after_failed_write(contract_id, exc, held)
             raise
-        self._moving.discard(contract_id)  # committed: the in-memory copy and the store agree again
-        return received
 
     def refuse_equivocations(self, contract_id: str, change_blobs: list[bytes], signatures: dict[bytes, bytes],
                              source: str) -> None:
@@ -89,24 +88,13 @@ class ChangeExchange:
         what ``scratch`` was loaded from, if it was one saved document: a new contract keeps it as its
         first snapshot instead of saving the document again.
         """
+        held = self._held_heads(contract_id)
         try:
             with self.store.write():
-                received = self._admit(contract_id, scratch, signatures, keep_scratch, saved)
+                return self._admit(contract_id, scratch, signatures, keep_scratch, saved)
         except BaseException as exc:
-            self._after_refusal(contract_id, exc)
+            self._after_failed_write(contract_id, exc, held)
             raise
-        self._moving.discard(contract_id)  # committed: the in-memory copy and the store agree again
-        return received
-
-    def _after_refusal(self, contract_id: str, exc: BaseException) -> None:
-        """After a receive that failed: a refusal (a ``PactError``) raised before anything was stored or
-        merged leaves the in-memory copy as it was, so it is kept — reloading it would make every
-        refused message cost a whole load of the contract. Anything else, or a failure after the copy
-        began to move, drops it: the next read loads it from the store."""
-        if isinstance(exc, PactError) and contract_id not in self._moving:
-            return
-        self._moving.discard(contract_id)
-        self._forget(contract_id)
 
     def _admit(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes], keep_scratch: bool,
                saved: bytes | None = None) -> Received:
@@ -142,7 +130,6 @@ class ChangeExchange:
         if not admitted:
             return Received(contract_id, ())
         now = self.clock()
-        self._moving.add(contract_id)  # from here a failure may leave the in-memory copy ahead of the store
         if doc is None:
             self.store.ensure_contract(contract_id, now)
         self.store.add_changes(contract_id, [(ch.hash, ch.actor, ch.seq, ch.data, ch.signature) for ch in admitted], now)

@@ -27,7 +27,7 @@ from typing import Callable
 
 from automerge.core import ROOT, Document
 
-from pactclient.errors import AdmissionError, ContractNotFound, FormatError, RefusedOperation, StoreError
+from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RefusedOperation, StoreError
 from pactclient.identity.device import DeviceIdentity, private_home, verify_signature
 from pactclient.model import actions, agreements
 from pactclient.model.amdoc import ReadCache, bindings_failed
@@ -81,7 +81,6 @@ class Workspace(ChangeExchange):
         self._terms: dict[str, tuple[tuple[bytes, ...], Terms]] = {}  # (heads, terms in force there): see _checker
         self._clocks: dict[str, tuple[tuple[bytes, ...], Clock]] = {}  # (heads, clock there): see clock_at
         self._written: set[str] = set()  # contracts written since the last upkeep (deferred mode)
-        self._moving: set[str] = set()  # contracts whose in-memory copy a receive is moving (see _after_refusal)
         self._tail_checked: set[str] = set()  # contracts whose document in memory passed own_tail.before_write
         self._writes_since_checkpoint = 0
 
@@ -191,6 +190,22 @@ class Workspace(ChangeExchange):
         """Drop what is held in memory of a contract: the next read loads it from the store again."""
         self._forget(contract_id)
 
+    def _held_heads(self, contract_id: str) -> list[bytes] | None:
+        """The heads of the contract's document held in memory, if any (see ``_after_failed_write``)."""
+        held = self._docs.get(contract_id)
+        return sorted(held[0].get_heads()) if held is not None else None
+
+    def _after_failed_write(self, contract_id: str, exc: BaseException, held: list[bytes] | None) -> None:
+        """After a write transaction that failed (and rolled back): a refusal (a ``PactError``) that left
+        the document in memory at the heads it had before keeps it — reloading would make every refused
+        edit or received message cost a whole load and re-verification of the contract, which a
+        hostile peer could repeat at will. Anything else, or a document that moved (an edit written
+        into it, changes merged), is dropped: the next read loads it from the store."""
+        now = self._docs.get(contract_id)
+        if not (isinstance(exc, PactError) and held is not None and now is not None
+                and sorted(now[0].get_heads()) == held):
+            self._forget(contract_id)
+
     def _forget(self, contract_id: str) -> None:
         """After a failed write: the in-memory document may hold a change the store does not."""
         self._docs.pop(contract_id, None)
@@ -234,6 +249,7 @@ class Workspace(ChangeExchange):
 
     def act(self, contract_id: str, action: Callable[..., Outcome], *args, **kwargs) -> Outcome:
         """Run one model action as one signed, durable change."""
+        held = self._held_heads(contract_id)
         try:
             with self.store.write():
                 doc = self.document(contract_id)
@@ -242,8 +258,8 @@ class Workspace(ChangeExchange):
                 outcome = action(doc, actor, *args, **kwargs)
                 self._countersign_pending(contract_id, doc, actor, before, action)
                 self._persist_new(contract_id, doc, before, self.clock())
-        except BaseException:
-            self._forget(contract_id)
+        except BaseException as exc:
+            self._after_failed_write(contract_id, exc, held)
             raise
         return outcome
 
