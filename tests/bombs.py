@@ -15,7 +15,7 @@ import zlib
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
-from hostile import uleb
+from hostile import uleb, uncompressed
 
 MAGIC = b"\x85\x6f\x4a\x83"
 
@@ -48,17 +48,7 @@ def chunk(kind: int, body: bytes, deflate: bool = False) -> bytes:
 
 def change_hash(data: bytes) -> bytes:
     """The hash Automerge gives a change chunk: SHA-256 over its plain ``type length body``."""
-    if data[8] == 1:
-        return hashlib.sha256(data[8:]).digest()
-    pos, length, shift = 9, 0, 0
-    while True:
-        byte = data[pos]
-        length |= (byte & 0x7F) << shift
-        pos, shift = pos + 1, shift + 7
-        if not byte & 0x80:
-            break
-    body = zlib.decompress(data[pos : pos + length], -15)
-    return hashlib.sha256(b"\x01" + uleb(len(body)) + body).digest()
+    return hashlib.sha256(uncompressed(data)[8:]).digest()
 
 
 def _columns(columns: list[tuple[int, bytes]]) -> bytes:
