@@ -311,6 +311,24 @@ def test_a_coordinator_cannot_overwrite_a_finished_activity_from_an_older_state(
     assert views[0].activities["callback"].kept() is not None
 
 
+@pytest.mark.parametrize("via", VIAS)
+def test_an_acceptance_of_a_proposal_that_no_longer_fits_is_refused(case, tmp_path, via):
+    """Sam proposes a new deadline for 'confirm' and, meanwhile, its removal; the removal is agreed.
+    Priya's hand-made acceptance of the deadline (the model would refuse: it is void) is refused by
+    rule answer-fits, so the void proposal can never be applied."""
+    people, cid, _ = case
+    sam = people["sam"][1]
+    due = sam.act(cid, actions.propose, "change_due", {"id": "confirm", "due": FIXED_NOW + 30 * DAY}, "later")
+    gone = sam.act(cid, actions.propose, "remove_activity", {"id": "confirm"}, "not needed")
+    _everyone(people, cid)
+    for name in ("alice", "priya"):
+        people[name][1].act(cid, actions.answer, gone.ref, True)
+        _everyone(people, cid)
+    assert people["alice"][1].view(cid).proposal(due.ref).state == "void"
+    accept = forged(people["priya"][0], _doc(people, "priya", cid), _answer(due.ref, "supplier", "accept"))
+    _refused_everywhere(_offer(people, cid, "priya", [accept], via, tmp_path), "answer-fits")
+
+
 # -- class 3: op ids reused or jumped ------------------------------------------------------------------
 
 
