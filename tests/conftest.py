@@ -72,11 +72,11 @@ def shared_contract(workspaces: list[Workspace], template: str = "broadband-faul
     joined = [first]
     for ws, role in zip(workspaces[1:], roles[1:]):
         ident = ws.identity
-        added = first.act(cid, actions.add_party, ident.key_hex, ident.name, role, ident.org)
+        added = first.act(cid, actions.add_party, ident.party_key_hex, ident.name, role, ident.org)
         for member in joined[1:]:
             exchange(first, member, cid)
             waiting = member.view(cid).proposal(added.ref)
-            if waiting is not None and member.view(cid).party_by_key(member.identity.key_hex).id in waiting.waiting_for():
+            if waiting is not None and member.view(cid).party_by_key(member.identity.party_key_hex).id in waiting.waiting_for():
                 member.act(cid, actions.answer, added.ref, True)
                 exchange(member, first, cid)
         exchange(first, ws, cid)

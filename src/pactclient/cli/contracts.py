@@ -414,7 +414,7 @@ def bundle_import(ctx, file, as_json):
                    "hashes": [c.hash.hex() for c in received.admitted]})
         return
     console.print(assemble(f"Admitted {len(received.admitted)} new signed changes into {view.title!r} ({received.contract_id[:8]})"))
-    if view.party_by_key(ws.identity.key_hex) is None:
+    if view.party_by_key(ws.identity.party_key_hex) is None:
         console.print("Note: this device is not (yet) a party of that contract; you can read it but not act on it.")
 
 

@@ -253,7 +253,7 @@ def join(ctx, code, as_json):
     if not "".join(code.split()).lower().startswith(CODE_PREFIX):
         cid = ws.resolve(code)
         view = ws.view(cid)
-        me = view.party_by_key(ws.identity.key_hex)
+        me = view.party_by_key(ws.identity.party_key_hex)
         if me is None:
             raise RefusedOperation("this device is not a party of that contract (yet): the parties who must "
                                    "accept adding you have not all done so, or the bundle is older")

@@ -39,7 +39,7 @@ def summary_row(summary: dict, now: int) -> dict:
 
 
 def contract_json(view: ContractView, ws: Workspace) -> dict:
-    me = view.party_by_key(ws.identity.key_hex)
+    me = view.party_by_key(ws.identity.party_key_hex)
     score = view.scorecard()
     nd = view.next_due()
     return {
@@ -138,7 +138,7 @@ def changes_json(ws: Workspace, contract_id: str, view: ContractView) -> list[di
 def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
     """Every string from the contract goes in as ``Text`` (``pactclient.display``): shown as text, never
     as markup or escape sequences, on a terminal or in a pipe alike."""
-    me = view.party_by_key(ws.identity.key_hex)
+    me = view.party_by_key(ws.identity.party_key_hex)
     light = view.light()
     console.print(assemble((view.title, "bold"), "  ", (f"● {light}", LIGHT_COLOURS[light]), f"   id {view.id}"))
     offered = view.offered_to()

@@ -1,4 +1,5 @@
-"""Which countersignatures of an agreed version hold: by the party's own key, over the version's heads."""
+"""Which countersignatures of an agreed version hold: by the party's own key or one of its certified
+devices, over the version's heads."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def valid_countersignatures(view: ContractView, version: agreements.AgreedVersio
             continue  # one countersignature per party; its later ones are redundant
         party = view.parties.get(c.party)
         key, signature = _unhex(c.key), _unhex(c.signature)
-        if party is None or not party.key or c.key != party.key or c.party not in version.required:
+        device = view.devices.get(c.key)
+        by_party = bool(party and party.key) and (c.key == party.key or (device is not None and device.party == c.party))
+        if not by_party or c.party not in version.required:
             continue
         if tuple(sorted(c.heads)) != wanted_heads or key is None or signature is None:
             continue

@@ -28,7 +28,7 @@ from typing import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
 from pactclient.errors import RemoteProtocolError
@@ -53,19 +53,28 @@ def _key_usage(cert_sign: bool) -> x509.KeyUsage:
 
 
 def device_certificate(identity: DeviceIdentity) -> bytes:
-    """PEM of this device's TLS certificate (deterministic: the same key always gives the same bytes)."""
-    fp = identity.fingerprint
+    """PEM of this device's TLS certificate (deterministic: the same key always gives the same bytes):
+    issued by its party key when the device is certified by one (made on pairing), else by itself."""
+    if identity.certificate is not None:
+        return identity.certificate
+    return issue_certificate(identity.private_key, identity.public_key)
+
+
+def issue_certificate(party_key: Ed25519PrivateKey, device_public: bytes) -> bytes:
+    """PEM of the TLS certificate of device key ``device_public``, issued (signed) by ``party_key``.
+    A peer that pinned the party key accepts it; a device of one key issues its own."""
+    party_public = party_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("pact device", fp))
-        .issuer_name(_name("pact key", fp))
-        .public_key(identity.private_key.public_key())
+        .subject_name(_name("pact device", fingerprint(device_public)))
+        .issuer_name(_name("pact key", fingerprint(party_public)))
+        .public_key(Ed25519PublicKey.from_public_bytes(device_public))
         .serial_number(1)
         .not_valid_before(NOT_BEFORE)
         .not_valid_after(NOT_AFTER)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(False), critical=True)
-        .sign(identity.private_key, None)
+        .sign(party_key, None)
     )
     return cert.public_bytes(serialization.Encoding.PEM)
 

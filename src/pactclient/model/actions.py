@@ -31,6 +31,13 @@ class Actor:
     key: str  # hex Ed25519 public key of the writing device
     now: int  # ms since epoch
     cache: ReadCache | None = field(default=None, compare=False)  # speeds up reading the document
+    party_key: str = ""  # hex key of the party it writes for, when that is not ``key`` itself
+    delegation: dict | None = field(default=None, compare=False)  # {statement, signature} certifying ``key``
+
+    @property
+    def writes_as(self) -> str:
+        """The key contracts name for this actor's party."""
+        return self.party_key or self.key
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 def _me(view: ContractView, actor: Actor) -> Party:
-    party = view.party_by_key(actor.key)
+    party = view.party_by_key(actor.key) or (view.party_by_key(actor.party_key) if actor.party_key else None)
     if party is None:
         raise RefusedOperation("this device is not a party of the contract")
     return party
@@ -105,7 +112,7 @@ def create_contract(
     if me is None:
         roles = ", ".join(sorted({p["role"] for p in parties.values()}))
         raise UsageError(f"the template has no role {mine!r}; choose one of: {roles}")
-    parties[me].update(name=my_name, org=my_org or parties[me]["org"], key=actor.key)
+    parties[me].update(name=my_name, org=my_org or parties[me]["org"], key=actor.writes_as)
 
     role_to_pid = {p["role"]: pid for pid, p in parties.items()}
     role_to_pid.update({pid: pid for pid in parties})
@@ -148,9 +155,13 @@ def create_contract(
         put_value(tx, ROOT, "parties", parties)
         put_value(tx, ROOT, "items", items)
         put_value(tx, ROOT, "activities", activities)
-        for name in ("values", "progress", "finished", "proposals"):
+        for name in ("values", "progress", "finished", "proposals", "devices", "revocations", "owner"):
             put_value(tx, ROOT, name, {})
         put_value(tx, ROOT, "timeline", [])
+        if actor.delegation is not None:  # the creating device, certified by the creator's party key
+            put_value(tx, child(tx, ROOT, "devices"), actor.key, {**actor.delegation, "at": actor.now})
+        if parties[me]["role"] != "customer":
+            put_value(tx, child(tx, ROOT, "owner"), me, {"device": actor.key, "at": actor.now, "by": actor.key})
         label = my_org or my_name
         _event(tx, me, actor.now, f"{label} opened the contract {title.strip()!r}" + (f" from template {template.get('name')}" if template.get("name") else ""))
     return Outcome(f"created {title.strip()!r}", ref=contract_id)

@@ -167,14 +167,15 @@ def candidates(doc: Document, my_key: str) -> set[str]:
 
 
 def countersign_pending(doc: Document, view_of: Callable[[], ContractView], my_key: str, now: int,
-                        sign: Callable[[bytes], bytes], settled: set[str]) -> int:
+                        sign: Callable[[bytes], bytes], settled: set[str], party_key: str = "") -> int:
     """Countersign, in one transaction, every agreed version this device's party has not yet signed.
 
     ``settled`` is the caller's memory of proposal ids already countersigned (or not mine to sign);
     it is updated here, and while every candidate is in it no view is built. Returns how many
-    countersignatures were written (0: nothing written, no change made).
+    countersignatures were written (0: nothing written, no change made). ``party_key``: the key
+    contracts name for this device's party, when the device is a certified one.
     """
-    if not candidates(doc, my_key) - settled:
+    if not candidates(doc, party_key or my_key) - settled:
         return 0
     view = view_of()
     me = view.party_by_key(my_key)

@@ -78,7 +78,24 @@ def read_timeline(doc: Document, heads: list[bytes], cache: ReadCache | None = N
         return []
     if current and cache is not None:
         return _cached_list(doc, got[1], cache)
-    return materialize(doc, got[1], None if current else heads)
+    at = None if current else heads
+    return [_entry(doc, value, obj_id, at) for value, obj_id in doc.values(got[1], at)]
+
+
+def timeline_entry(doc: Document, got: tuple) -> Any:
+    """The current timeline entry ``got`` (a ``(value, id)`` pair from the timeline list)."""
+    return _entry(doc, got[0], got[1], None)
+
+
+def _entry(doc: Document, value, obj_id: bytes, heads: list[bytes] | None) -> Any:
+    """A timeline entry, with ``device``: the key that wrote it, from the id of the op that made it
+    (whatever the entry itself says)."""
+    if not isinstance(value, ObjType):
+        return _value(doc, (value, obj_id), heads)
+    entry = materialize(doc, obj_id, heads)
+    if isinstance(entry, dict):
+        entry["device"] = obj_key(obj_id)[0].hex()
+    return entry
 
 
 def _cached_list(doc: Document, obj: bytes, cache: ReadCache) -> list:
@@ -96,7 +113,7 @@ def _cached_list(doc: Document, obj: bytes, cache: ReadCache) -> list:
         if isinstance(value, ObjType):
             entry = cache.entries.get(obj_id)
             if entry is None:
-                entry = cache.entries[obj_id] = materialize(doc, obj_id)
+                entry = cache.entries[obj_id] = _entry(doc, value, obj_id, None)
             out.append(entry)
         else:
             out.append(_value(doc, got, None))

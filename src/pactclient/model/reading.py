@@ -12,7 +12,7 @@ import dataclasses
 
 from automerge.core import ROOT, Document
 
-from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, read_timeline
+from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, read_timeline, timeline_entry
 from pactclient.model.lazy import LazyEntries
 from pactclient.model.schema import check_schema
 from pactclient.model.views import ContractView
@@ -76,7 +76,7 @@ def timeline_grew(doc: Document, cache: ReadCache | None, before: tuple[bytes, .
     read = cache.view.raw_timeline
     if appended_one and isinstance(read, LazyEntries) and read.was_read():
         got = doc.get(child(doc, ROOT, "timeline"), len(read))
-        entry = cache.entries[got[1]] = materialize(doc, got[1])
+        entry = cache.entries[got[1]] = timeline_entry(doc, got)
         timeline = LazyEntries(lambda: (*read, entry))
     else:
         timeline = LazyEntries(lambda: read_timeline(doc, list(heads), cache))

@@ -10,7 +10,8 @@ that appears in the refusal.
 - the terms (parties, item definitions, activities) change only through an accepted proposal;
 - each party writes only its own answer to a proposal, and only once; a proposal is not changed once made;
 - anyone may add to the timeline, but no entry is changed or removed;
-- every record names the party that wrote it (``author``, ``set_by``, ``updated_by``, ``proposer``).
+- every record names the party that wrote it (``author``, ``set_by``, ``updated_by``, ``proposer``);
+- a device writes for a party only with a delegation signed by that party's key, until revoked.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ RULES = {
     "transition": "an activity moves only as its transition table allows, after what it depends on",
     "proposal-id": "a proposal's id names its proposer",
     "answer-fits": "a proposal is accepted only while it still fits the terms and asks every party",
+    "delegation": "a device writes for a party only with a delegation signed by that party's key in force",
+    "device-record": "a device writes its own delegation once; a revocation is carried once by each device",
+    "revocation-cutoff": "a revocation ends a device's writing after its last op the revoker had seen",
+    "device-revoked": "a revoked device writes nothing after the point its revocation fixes",
+    "problem-owner": "a party names its own problem owner, a person certified for it",
 }
 
 

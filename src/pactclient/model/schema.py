@@ -13,6 +13,12 @@ Root map of every contract document (schema 1)::
     finished    {activity_id: {status (done | cancelled), at, by}}    written once, when the activity finishes
     proposals   {proposal_id: {kind, payload, rationale, proposer, created_at, required, answers}}
     timeline    [{kind, author, at, text, ref}]
+    devices     {device_key: {statement, signature, at}}       schema 3: a device's delegation, written once,
+                by that device itself (see ``identity.delegation``)
+    revocations {"<device_key>.<writer_key>": {statement, signature, after_op, at}}   schema 3: a party key's
+                revocation of one of its devices, written once by each device that carries it
+    owner       {party_id: {device, at, by}}                    schema 3: the person (device key) of that party
+                who owns the problem now; rewritten by the party's own devices on a hand-over
 
 Times are integers: milliseconds since the Unix epoch, UTC. Keys are lowercase hex Ed25519 public keys.
 ``parties``, ``items`` and ``activities`` are the terms as first written; the terms in force are
@@ -26,12 +32,14 @@ from automerge.core import ROOT, Document, ObjType
 from pactclient.errors import SchemaError
 from pactclient.model.amdoc import scalar
 
-SCHEMA_VERSION = 2  # 2: proposal ids name their proposer, no draft shortcut, well-formed changes
+SCHEMA_VERSION = 3  # 3: devices certified by party keys, revocations, a problem owner per party
+LEGACY_SCHEMA = 2  # 2: proposal ids name their proposer, no draft shortcut, well-formed changes (one key a party)
 # The root's sections and the kind of object each must be: a reader relies on these before any other
 # field (a timeline that is a number would otherwise surface much later, where it is read).
 _MAP, _LIST = ObjType.Map, ObjType.List
 SECTIONS = {"contract": _MAP, "parties": _MAP, "items": _MAP, "activities": _MAP, "values": _MAP,
-            "progress": _MAP, "finished": _MAP, "proposals": _MAP, "timeline": _LIST}
+            "progress": _MAP, "finished": _MAP, "proposals": _MAP, "timeline": _LIST,
+            "devices": _MAP, "revocations": _MAP, "owner": _MAP}
 
 ROLES = ("customer", "supplier", "coordinator", "observer")
 ITEM_KINDS = ("text", "number", "date", "choice", "money")
@@ -59,7 +67,7 @@ def check_schema(doc: Document) -> None:
         raise SchemaError("not a pact contract document (no schema version)")
     if not isinstance(version, int) or version < 1:
         raise SchemaError(f"unknown contract schema {version!r}")
-    if version < SCHEMA_VERSION:
+    if version < LEGACY_SCHEMA:
         raise SchemaError(
             f"this contract uses schema {version}, made by an earlier pact whose rules a party could get around "
             "(see docs/model.md); it cannot be read as agreed: start it again"
@@ -85,8 +93,9 @@ FIELD_TYPES = {
     **{k: _STR for k in ("id", "title", "detail", "assignee", "problem_owner", "label", "owner", "currency",
                          "name", "org", "role", "key", "rationale", "proposer", "author", "text", "ref",
                          "set_by", "owed_by", "owed_to", "waiting_on", "outcome", "updated_by", "signature",
-                         "answer", "reason", "by")},
-    **{k: _INT for k in ("created_at", "added_at", "position", "at", "set_at", "updated_at", "done_at", "amount")},
+                         "answer", "reason", "by", "statement", "device")},
+    **{k: _INT for k in ("created_at", "added_at", "position", "at", "set_at", "updated_at", "done_at", "amount",
+                         "after_op")},
     "due": "int or null",
     "value": "text or number",
     "status": "status",

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from pactclient.model import terms as terms_mod
 from pactclient.model.lazy import LazyEntries
 from pactclient.model.money import format_debt
+from pactclient.model.people import Device, Owner, read_devices, read_owners
 from pactclient.model.schema import FINISHED
 
 DAY_MS = 24 * 3600 * 1000
@@ -147,6 +148,7 @@ class TimelineEntry:
     at: int
     text: str
     ref: str = ""
+    person: str = ""  # who wrote it, when a certified device of the author's party did
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ class ContractView:
     proposals: tuple[Proposal, ...]
     raw_timeline: Sequence[dict]  # plain entries; ``timeline`` types them only when someone reads them
     now: int = field(compare=False)
+    devices: dict[str, Device] = field(default_factory=dict)  # certified devices, by device key
+    owners: dict[str, Owner] = field(default_factory=dict)  # party -> the person who owns the problem for it
 
     def at(self, now: int) -> "ContractView":
         """The same contract seen at another time (only the answers that depend on ``now`` change)."""
@@ -194,7 +198,8 @@ class ContractView:
     @cached_property
     def timeline(self) -> tuple[TimelineEntry, ...]:
         return tuple(
-            TimelineEntry(e.get("kind", ""), e.get("author", ""), e.get("at", 0), e.get("text", ""), e.get("ref", ""))
+            TimelineEntry(e.get("kind", ""), e.get("author", ""), e.get("at", 0), e.get("text", ""), e.get("ref", ""),
+                          self._person(e.get("device", ""), e.get("author", "")))
             for e in self.raw_timeline
         )
 
@@ -210,13 +215,18 @@ class ContractView:
         meta = raw.get("contract", {})
         in_force = terms_mod.terms_in_force(raw, stamps)
 
-        def accepted(p: dict) -> bool:
-            keys = [k for k in [p.get("key", ""), *(p.get("former_keys") or ())] if k]
+        devices = read_devices(raw, {p["key"]: pid for pid, p in in_force.parties.items() if p.get("key")})
+        by_party: dict[str, list[str]] = {}
+        for device in devices.values():
+            by_party.setdefault(device.party, []).append(device.key)
+
+        def accepted(pid: str, p: dict) -> bool:
+            keys = [k for k in [p.get("key", ""), *(p.get("former_keys") or ()), *by_party.get(pid, ())] if k]
             return bool(keys) and (signers is None or any(k in signers for k in keys))
 
         parties = {
             pid: Party(pid, p.get("name", ""), p.get("org", ""), p.get("role", ""), p.get("key", ""),
-                       tuple(p.get("former_keys") or ()), accepted(p))
+                       tuple(p.get("former_keys") or ()), accepted(pid, p))
             for pid, p in in_force.parties.items()
         }
         values = raw.get("values", {})
@@ -297,20 +307,52 @@ class ContractView:
             proposals=proposals,
             raw_timeline=LazyEntries(timeline) if timeline is not None else tuple(raw.get("timeline", [])),
             now=now,
+            devices=devices,
+            owners=read_owners(raw, devices, parties),
         )
 
     # -- lookups ---------------------------------------------------------------------------------
 
     def party_by_key(self, key_hex: str) -> Party | None:
+        """The party whose key, or whose certified and unrevoked device, ``key_hex`` is."""
         for p in self.parties.values():
             if p.key == key_hex:
                 return p
+        device = self.devices.get(key_hex)
+        if device is not None and not device.revoked:
+            return self.parties.get(device.party)
         return None
 
     def author_by_key(self, key_hex: str) -> Party | None:
-        """The party a change's author key belongs to, or belonged to before it was replaced."""
-        return self.party_by_key(key_hex) or next(
+        """The party a change's author key belongs to, or belonged to before it was replaced or revoked."""
+        device = self.devices.get(key_hex)
+        return self.party_by_key(key_hex) or (self.parties.get(device.party) if device else None) or next(
             (p for p in self.parties.values() if key_hex in p.former_keys), None)
+
+    def person_by_key(self, key_hex: str) -> str:
+        """'Raj (BT)' for a certified device's key, the party's label for a party key, else ''."""
+        party = self.author_by_key(key_hex)
+        if party is None:
+            return ""
+        device = self.devices.get(key_hex)
+        return f"{device.person} ({party.label})" if device and device.person else party.label
+
+    def _person(self, device_key: str, author: str) -> str:
+        device = self.devices.get(device_key)
+        if device is None or device.party != author or not device.person:
+            return ""
+        return f"{device.person} ({self.label(author)})"
+
+    def problem_owner(self) -> Owner | None:
+        """The named problem owner of the case: the one the first supplier (else the first party
+        other than a customer) named."""
+        ranked = sorted(self.owners.values(), key=lambda o: (self.parties[o.party].role != "supplier",
+                                                              self.parties[o.party].role == "customer",
+                                                              list(self.parties).index(o.party)))
+        return ranked[0] if ranked else None
+
+    def devices_of(self, party_id: str) -> list[Device]:
+        return [d for d in self.devices.values() if d.party == party_id]
 
     def label(self, party_id: str) -> str:
         p = self.parties.get(party_id)

@@ -51,7 +51,7 @@ def accept_on_joining(ws: Workspace, contract_id: str) -> bool:
     """Joining is accepting: once this device is a party of the received contract, its first change
     accepts the terms as they stand (``actions.accept_terms``). False if the addition still waits for
     other parties' answers (nothing is written then)."""
-    me = ws.view(contract_id).party_by_key(ws.identity.key_hex)
+    me = ws.view(contract_id).party_by_key(ws.identity.party_key_hex)
     if me is None:
         return False
     if not me.accepted:

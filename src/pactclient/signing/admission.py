@@ -9,7 +9,9 @@ is new relative to the copy is then checked:
    the hash chain);
 2. the author key belongs to a party of the contract *as the contract stood when the change was
    written* (at the change's dependencies) — or, for the first change of a contract, to the party that
-   change itself declares as its creator;
+   change itself declares as its creator — or it is a device certified by such a party's key, by a
+   delegation among the change's ancestors or written by the change itself (``device_checks``), and
+   no revocation of that device that this copy holds ends its writing before the change;
 3. the document is a contract of a schema this version can read, with the expected contract id,
    whose root sections are the kind of object the model reads (maps; the timeline a list);
 4. it is well formed (``wellformed``): it continues its author's own line of changes, its op
@@ -27,10 +29,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-from automerge.core import ROOT, Document
+from automerge.core import ROOT, Document, ObjType
 
 from pactclient.errors import AdmissionError, SchemaError
+from pactclient.identity.delegation import read_delegation
 from pactclient.identity.device import short_fingerprint
+from pactclient.model import rules
 from pactclient.model.amdoc import materialize, scalar
 from pactclient.model.schema import check_schema, check_sections
 from pactclient.signing.changes import verify_change
@@ -119,6 +123,7 @@ def admit_changes(
     if known_keys is not None:
         parties.seed(known_heads, known_keys)
     causal = CausalIndex(scratch, known_heads, known_clock)
+    revoked = revocation_cutoffs(scratch)
     admitted = []
     roots_seen = 0
     hex_keys: dict[bytes, str] = {}
@@ -138,9 +143,13 @@ def admit_changes(
                 raise AdmissionError(f"refused {_who(change)}: it starts another document, not a change to this contract", h, actor)
             roots_seen += 1
             parties.at(change)
-            allowed = _creator_keys(scratch, h)
-        if key not in allowed:
-            raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract", h, actor)
+            allowed = _creator_keys(scratch, change)
+        if key not in allowed and (not change.deps or permissions.introduced_party(change) is None):
+            raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract, nor a device "
+                                 "certified by one", h, actor)
+        if key in revoked and change.start_op > revoked[key]:
+            raise AdmissionError(f"refused {_who(change)}: {rules.rule_text('device-revoked')}: its party revoked "
+                                 f"this device after its op {revoked[key]}", h, actor)
         try:
             malformed = causal.check(change, permissions.decoded(change))
         except ValueError as exc:
@@ -187,10 +196,36 @@ def _contract_obj(doc: Document):
     return got[1] if got is not None else None
 
 
-def _creator_keys(doc: Document, root_hash: bytes) -> set[str]:
-    """A root change may only be written by the party it names as the contract's creator."""
-    heads = [root_hash]
+def _creator_keys(doc: Document, root) -> set[str]:
+    """A root change may only be written by the party it names as the contract's creator: by its key,
+    or by a device the same change introduces with a delegation signed by that key."""
+    heads = [root.hash]
     meta = _read(doc, "contract", heads)
     parties = _read(doc, "parties", heads)
     creator = parties.get(meta.get("created_by", ""), {})
-    return {creator["key"]} if creator.get("key") else set()
+    if not creator.get("key"):
+        return set()
+    record = _read(doc, "devices", heads).get(root.actor_id.hex())
+    if isinstance(record, dict):
+        fields = read_delegation(record.get("statement"), record.get("signature"))
+        if fields is not None and fields["device_key"] == root.actor_id.hex() and fields["party_key"] == creator["key"]:
+            return {creator["key"], root.actor_id.hex()}
+    return {creator["key"]}
+
+
+def revocation_cutoffs(doc: Document) -> dict[str, int]:
+    """Each device that a revocation held by this copy names -> the lowest op counter after which it
+    may write nothing (``after_op``; each was checked against its change's history on admission).
+    Applied to every change, whatever its dependencies: a revoked device cannot write "before" its
+    revocation by choosing old dependencies, in any copy that knows of the revocation."""
+    obj = _obj(doc, ROOT, "revocations", doc.get_heads())
+    out: dict[str, int] = {}
+    if obj is None:
+        return out
+    for name in doc.keys(obj):
+        got = doc.get(obj, name)
+        after = scalar(doc, got[1], "after_op") if got is not None and isinstance(got[0], ObjType) else None
+        if isinstance(after, int) and not isinstance(after, bool):
+            device = name.partition(".")[0]
+            out[device] = min(after, out.get(device, after))
+    return out

@@ -26,15 +26,16 @@ from automerge.core import ROOT, Document, ObjType
 from pactclient.model.amdoc import materialize, proposal_stamps, scalar
 from pactclient.model.terms import terms_in_force
 from pactclient.signing.change_ops import DecodedChange, decode_change
-from pactclient.signing.terms_history import ObjKey, obj_key
+from pactclient.signing.terms_history import ObjKey, obj_key, read_device_records
 
-PARTY_ROOTS = ("parties", "proposals")
+PARTY_ROOTS = ("parties", "proposals", "devices", "revocations")
 PARTY_KINDS = ("add_party", "replace_key")  # the proposals that decide who is a party, with which key
 
 
 def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
     """Hex keys of the parties in force at ``heads`` (base parties plus applied add_party and
-    replace_key proposals; a replaced key is no longer a party's).
+    replace_key proposals; a replaced key is no longer a party's), and of the devices certified by
+    those keys and not revoked at ``heads``.
 
     Reads only what decides the party list — each party's key and those proposals.
     """
@@ -56,7 +57,14 @@ def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
                 proposals[prop_id] = materialize(doc, prop_obj, heads)
     stamps = {pid: stamp for pid, stamp in proposal_stamps(doc, heads).items() if pid in proposals}
     terms = terms_in_force({"parties": parties, "proposals": proposals}, stamps)
-    return {p.get("key", "") for p in terms.parties.values() if p.get("key")}
+    keys = {p.get("key", "") for p in terms.parties.values() if p.get("key")}
+    sections = {name: obj for name in ("devices", "revocations")
+                if (obj := _obj(doc, ROOT, name, heads)) is not None}
+    if sections:
+        records, revoked = read_device_records(doc, sections, heads)
+        gone = {device for device, _ in revoked}
+        keys |= {device for device, (_, party_key) in records.items() if party_key in keys and device not in gone}
+    return keys
 
 
 def _obj(doc: Document, parent: bytes, key: str, heads: list[bytes]) -> bytes | None:

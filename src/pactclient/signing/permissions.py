@@ -52,16 +52,16 @@ from automerge.core import ROOT, Document, ObjType
 
 from pactclient.model import rules
 from pactclient.model.schema import FIELD_TYPES, SCALAR_TYPES, fits_type
-from pactclient.signing import transitions
+from pactclient.signing import device_checks, transitions
 from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, DecodedChange, decode_change, value_of
 from pactclient.signing.proposal_checks import ProposalChecks, Refusal
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
 
 SECTIONS = ("schema", "contract", "parties", "items", "activities", "values", "progress", "finished", "proposals",
-            "timeline")
+            "timeline", *device_checks.DEVICE_SECTIONS)
 HEADER_SECTIONS = ("schema", "contract")
 ELEMENT = "[]"  # a list position in a path
-TERM_AFFECTING = ("schema", "contract", "parties", "items", "activities", "proposals")
+TERM_AFFECTING = ("schema", "contract", "parties", "items", "activities", "proposals", "devices", "revocations")
 MAX_DEPTH = 32  # objects nest no deeper than this in a contract
 LOOKAHEAD = 64  # at most this many later changes are examined before building every change's clock
 
@@ -173,7 +173,9 @@ class PermissionChecker(ProposalChecks):
         except ValueError as exc:
             return Refusal("readable", f"its operations cannot be read ({exc})")
         terms = self._terms_for(deps)
-        writer = terms.by_key.get(change.actor_id.hex(), "")
+        actor_hex = change.actor_id.hex()
+        writer = terms.by_key.get(actor_hex) or self._introduced(change, terms) or ""
+        device_writes = device_checks.new_writes()
         made: dict[ObjKey, tuple] = {}  # objects this change makes -> their paths
         entries: dict[ObjKey, object] = {}  # new timeline entries -> the author they name
         proposals: list[str] = []  # ids of proposals this change makes
@@ -190,15 +192,24 @@ class PermissionChecker(ProposalChecks):
                 if place is None:
                     return Refusal("readable", "it writes into an object no change of this contract made")
             path = place + (op.key if op.key is not None else ELEMENT,)
-            refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries, answers, progress)
-            if refusal is None and path[0] in ("values", "progress", "finished", "timeline"):
+            if path[0] in device_checks.DEVICE_SECTIONS and len(path) > 1:
+                refusal = device_checks.check_write(op, path, op.obj in made, actor_hex, writer, device_writes)
+            else:
+                refusal = self._check_write(op, path, op.obj in made, terms, writer, proposals, entries, answers, progress)
+            if refusal is None and path[0] in ("values", "progress", "finished", "timeline", *device_checks.DEVICE_SECTIONS):
                 refusal = _check_shape(op, path)
             if refusal is not None:
                 return refusal
             if op.action in MAKES:
                 made[op.id] = path
-            if path[0] == "proposals":
+            if path[0] in ("proposals", "devices", "revocations"):
                 touches_terms = True
+        if device_writes.fields:
+            refusal = device_checks.check_records(
+                self._sections, change, device_writes, terms, writer, lambda parent, key: self._existed(parent, key, deps),
+                lambda: self._history.clock_at(deps))
+            if refusal is not None:
+                return refusal
         for author in entries.values():
             if author != writer:
                 return Refusal("writer-named", f"a new timeline entry names {author!r} as its author, not {writer!r}")
@@ -278,6 +289,16 @@ class PermissionChecker(ProposalChecks):
         if len(path) == 3 and path[2] == "author" and op.obj in entries:
             entries[op.obj] = value_of(op) if op.action == SET else None
         return None
+
+    def introduced_party(self, change) -> str | None:
+        """The party ``change``'s author writes for when it is not a key in force at the change's
+        dependencies but the change introduces it (``devices/<author>``, signed by a party's key)."""
+        if not change.deps:
+            return None
+        return self._introduced(change, self._terms_for(tuple(change.deps)))
+
+    def _introduced(self, change, terms: Terms) -> str | None:
+        return device_checks.introduced_party(self.doc, self._sections.get("devices"), change, terms.parties)
 
     # -- where objects are ------------------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ document at a clock holds exactly the proposals and answers whose making op that
 from __future__ import annotations
 
 import bisect
+import json
 from dataclasses import dataclass
 
 from automerge.core import Document, ObjType
 
-from pactclient.model.amdoc import materialize, obj_key
+from pactclient.model.amdoc import materialize, obj_key, scalar
 from pactclient.model.terms import terms_in_force
 
 TERM_SECTIONS = ("parties", "items", "activities")
@@ -28,8 +29,9 @@ class Terms:
     items: dict[str, dict]
     activities: dict[str, dict]
     proposal_ids: frozenset[str]
-    by_key: dict[str, str]  # current hex key -> party id
+    by_key: dict[str, str]  # hex key -> party id: each party's current key, and its certified devices
     answered: frozenset[tuple[str, str]]  # (proposal id, party) of every answer given
+    devices: dict[str, str] = None  # type: ignore[assignment]  # certified, unrevoked device key -> party id
 
 
 class TermsHistory:
@@ -37,6 +39,7 @@ class TermsHistory:
         self.doc = doc
         self.sections = sections  # root section name -> object id
         self._present_cache: tuple[dict, dict] | None = None
+        self._devices_cache: tuple[dict, list] | None = None
         self._clocks: dict[bytes, dict[bytes, int]] | None = None
         self._by_actor: dict[bytes, tuple[list[int], list]] = {}
 
@@ -59,7 +62,30 @@ class TermsHistory:
         t = terms_in_force(raw, stamps)
         by_key = {p["key"]: pid for pid, p in t.parties.items() if p.get("key")}
         answered = frozenset((pid, party) for pid, p in raw["proposals"].items() for party in p["answers"])
-        return Terms(t.parties, t.items, t.activities, frozenset(raw["proposals"]), by_key, answered)
+        devices = self._devices_at(clock, by_key)
+        for device, pid in devices.items():
+            by_key.setdefault(device, pid)
+        return Terms(t.parties, t.items, t.activities, frozenset(raw["proposals"]), by_key, answered, devices)
+
+    def _devices_at(self, clock: dict[bytes, int] | None, party_keys: dict[str, str]) -> dict[str, str]:
+        """Devices certified at ``clock`` by a party's key in force there, and not revoked there."""
+        records, revoked = self._present_devices()
+        seen = (lambda made: True) if clock is None else (lambda made: made[1] <= clock.get(made[0], 0))
+        gone = {device for device, made in revoked if seen(made)}
+        out = {}
+        for device, (made, party_key) in records.items():
+            pid = party_keys.get(party_key)
+            if pid is not None and device not in gone and seen(made):
+                out[device] = pid
+        return out
+
+    def _present_devices(self) -> tuple[dict, list]:
+        """{device: (id of its record, the party key that certified it)} and [(device, id of a revocation)].
+        Read once: records are written once and never changed (the rules see to it), so the document at
+        a clock holds exactly those whose making op the clock has seen."""
+        if self._devices_cache is None:
+            self._devices_cache = read_device_records(self.doc, self.sections)
+        return self._devices_cache
 
     def proposal(self, proposal_id: str) -> dict | None:
         """A proposal's content as it was made (never changed after), without its answers."""
@@ -143,6 +169,31 @@ class TermsHistory:
             starts[:] = [starts[i] for i in order]
             changes[:] = [changes[i] for i in order]
         self._clocks, self._by_actor = clocks, by_actor
+
+
+def read_device_records(doc: Document, sections: dict[str, bytes], heads: list[bytes] | None = None) -> tuple[dict, list]:
+    """From ``devices`` and ``revocations`` (at ``heads``, default now): {device: (record id, party key
+    named by its delegation)} and [(device, revocation record id)]. Statements are parsed, not
+    verified: admission verified each when the change that wrote it came in."""
+    records, revoked = {}, []
+    for section in ("devices", "revocations"):
+        obj = sections.get(section)
+        if obj is None:
+            continue
+        for name in doc.keys(obj, heads):
+            got = doc.get(obj, name, heads)
+            if got is None or not isinstance(got[0], ObjType):
+                continue
+            if section == "revocations":
+                revoked.append((name.split(".")[0], obj_key(got[1])))
+                continue
+            try:
+                party_key = json.loads(scalar(doc, got[1], "statement", heads))["party_key"]
+            except (TypeError, ValueError, KeyError):
+                continue
+            if isinstance(party_key, str):
+                records[name] = (obj_key(got[1]), party_key)
+    return records, revoked
 
 
 def _merge(clocks: list[dict[bytes, int]]) -> dict[bytes, int]:

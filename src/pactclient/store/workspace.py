@@ -29,7 +29,7 @@ from automerge.core import ROOT, Document
 
 from pactclient.errors import AdmissionError, ContractNotFound, FormatError, PactError, RefusedOperation, StoreError
 from pactclient.identity.device import DeviceIdentity, private_home, verify_signature
-from pactclient.model import actions, agreements
+from pactclient.model import actions, agreements, device_actions
 from pactclient.model.amdoc import ReadCache, bindings_failed
 from pactclient.model.actions import Actor, Outcome, view_of
 from pactclient.model.views import ContractView
@@ -235,7 +235,10 @@ class Workspace(ChangeExchange):
     # -- writing local edits -----------------------------------------------------------------------
 
     def _actor(self, contract_id: str | None) -> Actor:
-        return Actor(key=self.identity.key_hex, now=self.clock(), cache=self.cache(contract_id) if contract_id else None)
+        identity = self.identity
+        return Actor(key=identity.key_hex, now=self.clock(), cache=self.cache(contract_id) if contract_id else None,
+                     party_key=identity.party_key_hex if identity.delegation is not None else "",
+                     delegation=identity.delegation)
 
     def create(self, title: str, template: dict, role: str | None = None) -> str:
         contract_id = uuid.uuid4().hex
@@ -255,6 +258,9 @@ class Workspace(ChangeExchange):
                 doc = self.document(contract_id)
                 before = doc.get_heads()
                 actor = self._actor(contract_id)
+                if action is not device_actions.introduce_device and device_actions.needs_introduction(doc, actor):
+                    # A certified device's first change here: its delegation, so that what follows counts.
+                    device_actions.introduce_device(doc, actor)
                 outcome = action(doc, actor, *args, **kwargs)
                 self._countersign_pending(contract_id, doc, actor, before, action)
                 self._persist_new(contract_id, doc, before, self.clock())
@@ -277,7 +283,8 @@ class Workspace(ChangeExchange):
         else:
             settled = self._countersigned.setdefault(self._contract_of(doc), set())
             written = agreements.countersign_pending(doc, lambda: view_of(doc, actor.now, actor.cache),
-                                                     self.identity.key_hex, actor.now, self.identity.sign, settled)
+                                                     self.identity.key_hex, actor.now, self.identity.sign, settled,
+                                                     self.identity.party_key_hex)
         self._agreements_checked[contract_id] = tuple(sorted(doc.get_heads()))
         return written
 
@@ -342,7 +349,7 @@ class Workspace(ChangeExchange):
                     saved: bytes | None = None) -> None:
         """Bring the summary row up to ``last_rowid`` and compact if enough changes piled up."""
         view = view_of(doc, now, self.cache(contract_id))
-        self.store.put_summary(contract_id, summarize(view, self.identity.key_hex), now, last_rowid)
+        self.store.put_summary(contract_id, summarize(view, self.identity.party_key_hex), now, last_rowid)
         if last_rowid - self.store.snapshot_rowid(contract_id) >= SNAPSHOT_EVERY:
             self._compact(contract_id, doc, last_rowid, now, saved)
 

@@ -244,7 +244,7 @@ class PeerConnection:
             if not bindings_failed(exc):
                 raise
             raise RemoteProtocolError("sent a document that cannot be read") from None
-        if self.ws.identity.key_hex not in party_keys_at(doc, doc.get_heads()):
+        if self.ws.identity.party_key_hex not in party_keys_at(doc, doc.get_heads()):
             raise RemoteProtocolError("sent a contract this device is not a party of")
         # (If another peer delivered the contract meanwhile, this admits only what is new to this copy.)
         got = self.ws.admit_from(cid, doc, signatures_of(frame), keep_scratch=False, saved=data)

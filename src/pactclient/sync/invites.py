@@ -99,7 +99,7 @@ def create_invite(ws: Workspace, contract_id: str, role: str | None, addresses: 
     """Record a new invite to ``contract_id`` in this home's store and return its code. ``role`` None
     means the first role of the contract that no device fills yet."""
     view = ws.view(contract_id)
-    if view.party_by_key(ws.identity.key_hex) is None:
+    if view.party_by_key(ws.identity.party_key_hex) is None:
         raise RefusedOperation("only a party of the contract can invite to it")
     if role is None:
         open_slot = next((p for p in view.parties.values() if not p.key), None)

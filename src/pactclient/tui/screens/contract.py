@@ -105,7 +105,7 @@ class ContractScreen(Screen):
         return self.app.workspace
 
     def me(self) -> str:
-        party = self.view.party_by_key(self.ws.identity.key_hex) if self.view else None
+        party = self.view.party_by_key(self.ws.identity.party_key_hex) if self.view else None
         return party.id if party else ""
 
     def reload(self) -> None:
