@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pactclient import catalog
 from pactclient.errors import AdmissionError
 from pactclient.evidence import encode, verify_bytes
+from pactclient.evidence.verify import summary
 from pactclient.identity import DeviceIdentity
 from pactclient.identity.party import certify, init_org, paired_home, raw_public, revocation
 from pactclient.model import actions, device_actions
@@ -237,7 +238,13 @@ def test_a_timeline_entry_cannot_claim_the_person_who_wrote_it(world):
 def test_evidence_names_the_people(world):
     cid = _case(world)
     laptop = world["laptop"]
-    report = verify_bytes(encode(laptop, cid))
-    assert report.valid
-    people = {c.person for c in report.changes if getattr(c, "person", "")}
-    assert "Priya (BT)" in people
+    world["priya"].act(cid, actions.note, "exported by the agent")
+    exchange(world["priya"], laptop, cid)
+    for ws in (laptop, world["priya"]):  # a party key's home and a certified device both export
+        verdict = verify_bytes(encode(ws, cid))
+        assert verdict.valid, verdict.failures
+        data = summary(verdict)
+        people = {a["person"]: a["device"] for a in data["authors"]}
+        assert people == {"Priya (BT)": "laptop", "Alice": "party key"}
+        assert data["problem_owner"]["person"] == "Priya"
+    assert data["exported_by_person"] == "Priya (BT)"

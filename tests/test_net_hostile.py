@@ -3,7 +3,7 @@
 Admission attempts — an unknown key, a certificate naming a pinned key but signed by another, a pinned
 party vouching for a stranger's key, a hello naming another key, a party speaking protocol version 1, no
 client certificate, the device's own key, a duplicate session — 0 admitted, each refused at the step
-meant to refuse it (the TLS handshake, or the hello with its reason named). Then: a silent TCP client, a silent TLS peer and a peer that
+meant to refuse it (the TLS handshake, right after it, or the hello, with its reason named). Then: a silent TCP client, a silent TLS peer and a peer that
 never reads hold only their own connection while an honest peer syncs.
 """
 
@@ -144,6 +144,9 @@ async def test_no_hostile_connection_is_admitted(make_party, tmp_path, services)
     expected = {what: "tls" for what in attempts}
     expected["hello naming another key"] = "the key in the hello is not the key of the peer's certificate"
     expected["a party speaking protocol version 1"] = f"the peer speaks pact-sync version 1, this device {VERSION}"
+    # A device's own party key is pinned (its other devices hold certificates it issued), so its own
+    # key passes the handshake and is refused right after it, before any byte of the protocol.
+    expected["the device's own key"] = "refused: the peer shows this device's own key"
     admitted, how = {}, {}
     for what, (ctx, hello_key) in attempts.items():
         before = len(seen)

@@ -115,12 +115,13 @@ def list_contracts(ctx, as_json):
     if not rows:
         console.print("No contracts yet. Start one: pact new \"Broadband fault\" --template broadband-fault")
         return
-    table = Table("id", "light", "title", "turn", "next deadline", box=None)
+    table = Table("id", "light", "title", "owner", "turn", "next deadline", box=None)
     colours = {"red": "red", "amber": "yellow", "green": "green"}
     for r in rows:
         turn = "you" if r["my_turn"] else (", ".join(r["turn_labels"]) or "-")
         due = f"{fmt_ms(r['next_due'])} {r['next_due_title']}" if r["next_due"] else "-"
-        table.add_row(text(r["id"][:8]), assemble(("●", colours[r["light"]]), f" {r['light']}"), text(r["title"]), text(turn), text(due))
+        table.add_row(text(r["id"][:8]), assemble(("●", colours[r["light"]]), f" {r['light']}"), text(r["title"]),
+                      text(r["owner"] or "-"), text(turn), text(due))
     console.print(table)
 
 

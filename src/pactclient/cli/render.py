@@ -35,6 +35,7 @@ def summary_row(summary: dict, now: int) -> dict:
         "resolved": summary.get("resolved", False),
         "broken": summary.get("broken", 0),
         "offered_to": summary.get("offered_to", []),
+        "owner": summary.get("owner", ""),
     }
 
 
@@ -82,8 +83,15 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
             for p in view.proposals
         ],
         "timeline": [
-            {"kind": e.kind, "author": e.author, "at": e.at, "text": e.text, "ref": e.ref or None}
+            {"kind": e.kind, "author": e.author, "person": e.person or None, "at": e.at, "text": e.text,
+             "ref": e.ref or None}
             for e in view.timeline
+        ],
+        "problem_owner": _owner_json(view),
+        "devices": [
+            {"key": d.key, "party": d.party, "person": d.person, "device": d.name, "contact": dict(d.contact),
+             "revoked": d.revoked}
+            for d in view.devices.values()
         ],
         "equivocations": equivocations_json(ws, view.id, view),
         "scorecard": {
@@ -135,12 +143,25 @@ def changes_json(ws: Workspace, contract_id: str, view: ContractView) -> list[di
     return out
 
 
+def _owner_json(view: ContractView) -> dict | None:
+    owner = view.problem_owner()
+    if owner is None:
+        return None
+    return {"party": owner.party, "person": owner.person, "device": owner.device, "contact": dict(owner.contact),
+            "since": owner.since}
+
+
 def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
     """Every string from the contract goes in as ``Text`` (``pactclient.display``): shown as text, never
     as markup or escape sequences, on a terminal or in a pipe alike."""
     me = view.party_by_key(ws.identity.party_key_hex)
     light = view.light()
     console.print(assemble((view.title, "bold"), "  ", (f"● {light}", LIGHT_COLOURS[light]), f"   id {view.id}"))
+    owner = view.problem_owner()
+    if owner is not None:
+        reach = owner.contact_line()
+        console.print(assemble(("Problem owner: ", "bold"), f"{owner.person} ({view.label(owner.party)})",
+                               f" · {reach}" if reach else ""))
     offered = view.offered_to()
     if offered:
         whose = ["you" if me and p == me.id else view.label(p) for p in offered]
@@ -188,7 +209,7 @@ def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
     console.print(assemble(("Timeline", "bold"), " (every entry is part of a signed change, verified on load)"))
     for e in view.timeline[-15:]:
         mark = {"decision": "DECISION ", "message": ""}.get(e.kind, "")
-        who = "" if e.kind == "event" else f"{view.label(e.author)}: "
+        who = "" if e.kind == "event" else f"{e.person or view.label(e.author)}: "
         # Messages and decisions may span lines; nothing else in them reaches the terminal raw.
         console.print(assemble(f"  ✔ {fmt_ms(e.at)}  {who}{mark}", text(e.text, multiline=True),
                                style="dim" if e.kind == "event" else ""))

@@ -138,8 +138,9 @@ def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
         v.fail("the parties listed in the file are not the parties in force in the document")
     else:
         v.passed("parties match the document")
-    if not any(p["key"] == exporter for p in body["parties"]):
-        v.fail(f"the exporter (key {fingerprint(exporter)[:9] if len(exporter) == 32 else '?'}) is not a party")
+    if not any(p["key"] == exporter for p in body["parties"]) and view.party_by_key(exporter.hex()) is None:
+        v.fail(f"the exporter (key {fingerprint(exporter)[:9] if len(exporter) == 32 else '?'}) is not a party, "
+               "nor a device certified by one")
     if agreements_of(doc, view) != body["agreements"]:
         v.fail("the agreed versions listed in the file are not those of the document")
     else:
@@ -169,12 +170,35 @@ def _signatures(entries: list) -> dict[bytes, bytes]:
     return out
 
 
+def _authors(doc: Document, view: ContractView) -> list[dict]:
+    """Who wrote the changes: per author key, its party, the person and device, and how many changes."""
+    counts: dict[str, int] = {}
+    for change in doc.get_changes([]):
+        key = change.actor_id.hex()
+        counts[key] = counts.get(key, 0) + 1
+    out = []
+    for key, n in counts.items():
+        party = view.author_by_key(key)
+        device = view.devices.get(key)
+        out.append({"key": key, "party": party.id if party else None, "person": view.person_by_key(key),
+                    "device": device.name if device else ("party key" if party else ""), "changes": n})
+    return out
+
+
+def _owner(view: ContractView) -> dict | None:
+    owner = view.problem_owner()
+    if owner is None:
+        return None
+    return {"party": owner.party, "person": owner.person, "device": owner.device, "contact": dict(owner.contact)}
+
+
 def summary(v: Verdict) -> dict:
     """The verdict as plain data (``pact verify --json``)."""
     out: dict = {"valid": v.valid, "failures": v.failures, "checks": v.checks, "sha256": v.sha256}
     if v.body is not None:
         out.update(contract=v.body["contract"], exported_at=v.body["exported_at"],
                    exported_by=v.body["exported_by"].hex(),
+                   exported_by_person=v.view.person_by_key(v.body["exported_by"].hex()) if v.view is not None else "",
                    changes=len(v.document.get_changes([])) if v.document is not None else len(v.body["signatures"]))
     if v.view is not None:
         view = v.view
@@ -193,6 +217,12 @@ def summary(v: Verdict) -> dict:
             parties=[{"id": p.id, "name": p.name, "org": p.org, "role": p.role, "key": p.key,
                       "fingerprint": fingerprint(bytes.fromhex(p.key)) if p.key else ""}
                      for p in view.parties.values()],
+            devices=[{"key": d.key, "party": d.party, "person": d.person, "device": d.name,
+                      "contact": dict(d.contact), "revoked": d.revoked,
+                      "fingerprint": fingerprint(bytes.fromhex(d.key))}
+                     for d in view.devices.values()],
+            authors=_authors(v.document, view) if v.document is not None else [],
+            problem_owner=_owner(view),
             scorecard=[{"party": s.party, "kept": s.kept, "broken": s.broken, "open": s.open, "offered": s.offered}
                        for s in card.per_party],
         )

@@ -27,6 +27,7 @@ import tempfile
 from typing import Iterable
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
@@ -97,8 +98,14 @@ def pin_anchor(public_key: bytes, signer: DeviceIdentity) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def peer_key(der: bytes | None) -> bytes:
-    """The Ed25519 key of a peer's device certificate (DER, from ``getpeercert(binary_form=True)``)."""
+def peer_key(der: bytes | None, pinned: Iterable[bytes] = ()) -> bytes:
+    """The Ed25519 device key of a peer's certificate (DER, from ``getpeercert(binary_form=True)``)."""
+    return peer_identity(der, pinned)[0]
+
+
+def peer_identity(der: bytes | None, pinned: Iterable[bytes] = ()) -> tuple[bytes, bytes]:
+    """(device key, party key) of a peer's certificate: issued by the device's own key (a party of one
+    key) or by one of the ``pinned`` party keys, whose signature over it is checked here again."""
     if not der:
         raise RemoteProtocolError("the peer showed no certificate")
     try:
@@ -109,9 +116,19 @@ def peer_key(der: bytes | None) -> bytes:
         raise RemoteProtocolError(f"the peer's certificate is not a pact device certificate: {exc}") from None
     if not isinstance(key, Ed25519PublicKey):
         raise RemoteProtocolError("the peer's certificate does not hold an Ed25519 key")
-    if cert.issuer != _name("pact key", fingerprint(raw)):
-        raise RemoteProtocolError("the peer's certificate was not issued by its own key")
-    return raw
+    if cert.subject != _name("pact device", fingerprint(raw)):
+        raise RemoteProtocolError("the peer's certificate does not name its own key")
+    if cert.issuer == _name("pact key", fingerprint(raw)):
+        party = raw
+    else:
+        party = next((k for k in pinned if cert.issuer == _name("pact key", fingerprint(k))), None)
+        if party is None:
+            raise RemoteProtocolError("the peer's certificate was issued by a key that is not pinned here")
+    try:
+        Ed25519PublicKey.from_public_bytes(party).verify(cert.signature, cert.tbs_certificate_bytes)
+    except (InvalidSignature, ValueError):
+        raise RemoteProtocolError("the peer's certificate is not signed by the key it names as issuer") from None
+    return raw, party
 
 
 class _Contexts:

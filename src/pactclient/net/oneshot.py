@@ -83,3 +83,55 @@ async def sync_once(ws: Workspace, addresses: list[str], limit: float = 60.0) ->
         await session.ended.wait()
     await service.stop()
     return seen, failures, sent
+
+
+async def pair(home, code, person_hint: str = "", now: int | None = None):
+    """Redeem a pairing ``code`` (``sync.pairing.PairingCode``) from a new home: a new device key,
+    proven to the host over TLS pinned to the code's party key; the home is written only once the
+    host's delegation and certificate check out. Returns (identity, host address for sync, host name)."""
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from pactclient.identity.certs import tls_contexts
+    from pactclient.identity.device import DeviceIdentity
+    from pactclient.identity.party import paired_home
+    from pactclient.sync.frames import FrameDecoder, encode_frame
+    from pactclient.sync.pairing import PairGuest
+
+    now = int(time.time() * 1000) if now is None else now
+    if code.expires_at <= now:
+        raise RefusedOperation("this pairing code has expired; make a new one on the device that holds the party key")
+    device = DeviceIdentity(name=person_hint or "new device", org="", private_key=Ed25519PrivateKey.generate())
+    failures = []
+    for address in code.addresses:
+        host, port = split_address(address)
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                host, port, ssl=tls_contexts(device).client([code.party_key]), server_hostname=INVITE_SERVER_NAME,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT), HANDSHAKE_TIMEOUT + 1)
+        except (OSError, asyncio.TimeoutError) as exc:
+            failures.append(f"{address}: {exc.__class__.__name__}")
+            continue
+        guest, decoder = PairGuest(device, code), FrameDecoder()
+        try:
+            while not guest.closed:
+                data = await asyncio.wait_for(reader.read(1 << 16), HANDSHAKE_TIMEOUT * 4)
+                if not data:
+                    break
+                decoder.feed(data)
+                for frame in decoder.frames():
+                    reply = guest.answer(frame)
+                    if reply is not None:
+                        writer.write(encode_frame(reply))
+                        await writer.drain()
+        finally:
+            writer.close()
+        if guest.error:
+            raise RefusedOperation(f"the party's device refused: {guest.error}")
+        if guest.result is None:
+            raise RemoteProtocolError(f"{address} closed the connection before the pairing completed")
+        delegation, certificate, host_name = guest.result
+        identity = paired_home(home, device.private_key, delegation, certificate)
+        return identity, f"{host}:{guest.port}" if guest.port else "", host_name
+    raise PactError("cannot reach the party's device at " + "; ".join(failures) + " (is `pact serve` running there?)")

@@ -31,7 +31,8 @@ import ssl
 from typing import Callable
 
 from pactclient.errors import RemoteProtocolError, UsageError
-from pactclient.identity.certs import SERVER_NAME, peer_key
+from pactclient.identity.certs import SERVER_NAME, peer_identity
+from pactclient.sync.frames import encode_frame
 from pactclient.identity.device import short_fingerprint
 from pactclient.net.session import Session
 from pactclient.net.tls import PinnedContexts
@@ -196,12 +197,24 @@ class PeerService:
         ssl_object = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
         try:
-            key = peer_key(der)
+            key, party = self._peer_identity(der)
         except RemoteProtocolError as exc:
             log.warning("refused a connection: %s", exc)
+            writer.write(encode_frame({"t": "error", "reason": f"refused: {exc}"}))  # the peer is told why
             writer.close()
             return
-        await self._run_peer(reader, writer, key, dialer=False)
+        await self._run_peer(reader, writer, key, dialer=False, party=party)
+
+    def _peer_identity(self, der: bytes | None) -> tuple[bytes, bytes]:
+        """(device key, party key) of a peer that passed the handshake; a revoked device is refused."""
+        key, party = peer_identity(der, self.tls.pinned())
+        if key == self.ws.identity.public_key:
+            # Its party key is pinned (its sibling devices hold certificates it issued), so a device
+            # showing this device's own key gets through the handshake: refused here, before any byte.
+            raise RemoteProtocolError("the peer shows this device's own key")
+        if key in self.tls.revoked():
+            raise RemoteProtocolError(f"device {short_fingerprint(key)} was revoked by its party")
+        return key, party
 
     async def dial(self, address: str, expect: bytes | None = None) -> Session:
         host, port = split_address(address)
@@ -212,18 +225,24 @@ class PeerService:
         except ssl.SSLCertVerificationError:
             raise RemoteProtocolError(f"{address} answered with a key that is not pinned here "
                                       "(not a party of your contracts nor a known peer)") from None
-        key = peer_key(writer.get_extra_info("ssl_object").getpeercert(binary_form=True))
-        if expect is not None and key != expect:
+        try:
+            key, party = self._peer_identity(writer.get_extra_info("ssl_object").getpeercert(binary_form=True))
+        except RemoteProtocolError:
+            writer.close()
+            raise
+        if expect is not None and expect not in (key, party):
             writer.close()
             raise RemoteProtocolError(f"{address} answered with key {short_fingerprint(key)}, not the expected peer")
         with self.ws.store.write():
             self.ws.store.put_peer(key.hex(), "", address, "online")
-        session = Session(reader, writer, PeerConnection(self.ws, key, dialer=True), self._on_events, key, dialer=True)
+        session = Session(reader, writer, PeerConnection(self.ws, key, dialer=True, party_key=party), self._on_events, key,
+                          dialer=True)
         self._spawn(self._keep(session))
         return session
 
-    async def _run_peer(self, reader, writer, key: bytes, dialer: bool) -> None:
-        session = Session(reader, writer, PeerConnection(self.ws, key, dialer=dialer), self._on_events, key, dialer)
+    async def _run_peer(self, reader, writer, key: bytes, dialer: bool, party: bytes | None = None) -> None:
+        session = Session(reader, writer, PeerConnection(self.ws, key, dialer=dialer, party_key=party), self._on_events,
+                          key, dialer)
         await self._keep(session)
 
     async def _keep(self, session: Session) -> None:

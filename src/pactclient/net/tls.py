@@ -29,6 +29,8 @@ class PinnedContexts:
         self._client: ssl.SSLContext | None = None
         self._by_contract: dict[str, set[bytes]] = {}  # contract -> party keys
         self._rowid_read = 0  # changes up to this rowid are reflected in ``_by_contract``
+        self._revoked: frozenset[bytes] = frozenset()
+        self._revoked_in: dict[str, set[bytes]] = {}  # contract -> device keys revoked in it
 
     def _store_mark(self) -> tuple:
         # Changes are append-only, so the newest rowid moves whenever a change is stored; both reads
@@ -46,18 +48,28 @@ class PinnedContexts:
                 "SELECT DISTINCT contract_id FROM changes WHERE rowid>? AND rowid<=?", (self._rowid_read, mark[0]))
             for (cid,) in changed.fetchall():
                 self._by_contract[cid] = self.ws.party_keys(cid)
+                self._revoked_in[cid] = self.ws.revoked_devices(cid)
             self._rowid_read = mark[0]
             keys = set().union(*self._by_contract.values())
             for peer in self.ws.store.peers():
                 if peer["state"] != "blocked":
                     keys.add(bytes.fromhex(peer["key"]))
             keys.discard(self.ws.identity.public_key)
+            # This party's own key stays pinned: the party's other devices hold certificates it issued.
+            keys.add(self.ws.identity.party_key)
+            self._revoked = frozenset().union(*self._revoked_in.values())
             if keys != self._pinned:
                 self._pinned = frozenset(keys)
                 self._client = None
                 self._add_to_server()
             self._mark = mark
         return self._pinned
+
+    def revoked(self) -> frozenset[bytes]:
+        """Device keys revoked by their party in a contract this home holds: refused after the handshake
+        (a revoked device's certificate still chains to its party's pinned key)."""
+        self.pinned()
+        return self._revoked
 
     def _add_to_server(self) -> None:
         if self._server is None:

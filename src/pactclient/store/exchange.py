@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from automerge.core import Document
+from automerge.core import ROOT, Document, ObjType
 
 from pactclient.errors import AdmissionError, FormatError, PactError
 from pactclient.model import actions
@@ -148,6 +148,20 @@ class ChangeExchange:
         return Received(contract_id, tuple(admitted))
 
     # -- what other copies are given and checked against -------------------------------------------
+
+    def revoked_devices(self, contract_id: str) -> set[bytes]:
+        """Device keys a revocation in this contract names (refused at connection, see ``net.tls``)."""
+        doc = self.document(contract_id)
+        got = doc.get(ROOT, "revocations")
+        if got is None or not isinstance(got[0], ObjType):
+            return set()
+        out = set()
+        for name in doc.keys(got[1]):
+            try:
+                out.add(bytes.fromhex(name.partition(".")[0]))
+            except ValueError:
+                continue
+        return out
 
     def party_keys(self, contract_id: str) -> set[bytes]:
         """Keys of the parties in force in this copy of the contract."""

@@ -458,3 +458,25 @@ class SqliteStore:
     def open_invites(self, now: int) -> int:
         self._ensure_invites()
         return self.db.execute("SELECT count(*) FROM invites WHERE used_at IS NULL AND expires_at>?", (now,)).fetchone()[0]
+
+    # -- devices this home certified for its party (used by pairing and revocation) ----------------
+
+    def _ensure_devices(self) -> None:
+        # Created on first use, like invites: stores made earlier need no migration.
+        self.db.execute("CREATE TABLE IF NOT EXISTS certified_devices (key TEXT PRIMARY KEY, record TEXT NOT NULL,"
+                        " revoked_at INTEGER)")
+
+    def put_certified_device(self, key: str, record: str) -> None:
+        self._ensure_devices()
+        self.db.execute("INSERT INTO certified_devices (key, record) VALUES (?, ?)"
+                        " ON CONFLICT(key) DO UPDATE SET record=excluded.record", (key, record))
+
+    def revoke_certified_device(self, key: str, now: int, record: str) -> None:
+        self._ensure_devices()
+        self.db.execute("INSERT INTO certified_devices (key, record, revoked_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT(key) DO UPDATE SET revoked_at=excluded.revoked_at", (key, record, now))
+
+    def certified_devices(self) -> list[tuple[str, str, int | None]]:
+        self._ensure_devices()
+        return self.db.execute("SELECT key, record, revoked_at FROM certified_devices ORDER BY rowid").fetchall()
+

@@ -40,4 +40,10 @@ def summarize(view: ContractView, my_key: str) -> dict:
         "resolved": view.resolved(),
         "broken": sum(counts["broken"] for counts in view.commitments().values()),
         "offered_to": list(view.offered_to()),
+        "owner": _owner(view),
     }
+
+
+def _owner(view: ContractView) -> str:
+    owner = view.problem_owner()
+    return f"{owner.person} ({view.label(owner.party)})" if owner is not None else ""

@@ -219,6 +219,12 @@ class Workspace(ChangeExchange):
         if cache is not None:
             cache.forget()  # a lazy timeline of an old view may still hold it
 
+    def remember_device(self, key_hex: str, record: dict) -> None:
+        """Keep a device this home certified for its party (see ``store.devices``)."""
+        from pactclient.store import devices  # a small module of its own, used by pairing
+
+        devices.remember(self, key_hex, record)
+
     def view(self, contract_id: str, now: int | None = None) -> ContractView:
         return view_of(self.document(contract_id), self.clock() if now is None else now, self.cache(contract_id))
 

@@ -41,9 +41,9 @@ from pactclient.errors import AdmissionError, ContractNotFound, FormatError, Pac
 from pactclient.identity.device import short_fingerprint
 from pactclient.model.amdoc import bindings_failed
 from pactclient.signing.admission import party_keys_at
+from pactclient.sync import directory, events as ev
 from pactclient.signing.chunk_limits import check_declared
 from pactclient.store.workspace import Workspace
-from pactclient.sync import events as ev
 from pactclient.sync.carried import carried_hashes, message_chunks
 from pactclient.sync.channel import ContractChannel, decode_message
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
@@ -55,9 +55,10 @@ MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection (se
 
 
 class PeerConnection:
-    def __init__(self, workspace: Workspace, peer_key: bytes, *, dialer: bool):
+    def __init__(self, workspace: Workspace, peer_key: bytes, *, dialer: bool, party_key: bytes | None = None):
         self.ws = workspace
-        self.peer_key = peer_key
+        self.peer_key = peer_key  # the peer's device key (its certificate's)
+        self.party_key = party_key or peer_key  # the key contracts name for its party (its certificate's issuer)
         self.peer_name = ""
         self.dialer = dialer
         self.closed = False
@@ -166,6 +167,7 @@ class PeerConnection:
         handler = {
             "offer": self._on_offer, "want": self._on_want, "doc": self._on_doc, "sync": self._on_sync,
             "ping": lambda f: self._send({"t": "pong"}), "pong": self._on_pong, "error": self._peer_error, "bye": self._on_bye,
+            "devices": lambda f: directory.take(self.ws, f, self.party_key),
         }.get(kind)
         if handler is None:
             raise RemoteProtocolError(f"unknown frame type {kind!r}")
@@ -192,6 +194,9 @@ class PeerConnection:
         self.peer_name = str(frame.get("name", ""))[:200]
         self._greeted = True
         self._events.append(ev.PeerGreeted(self.peer_key, self.peer_name))
+        devices = directory.offer(self.ws, self.party_key)
+        if devices is not None:
+            self._send(devices)
 
     def _on_offer(self, frame: dict) -> None:
         offered = field(frame, "contracts", dict)
@@ -309,7 +314,7 @@ class PeerConnection:
 
     def _peer_is_party(self, cid: str) -> bool:
         try:
-            return self.peer_key in self.ws.party_keys(cid)
+            return self.party_key in self.ws.party_keys(cid)
         except (ContractNotFound, PactError):
             return False
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import msgpack
 
 from pactclient.errors import AdmissionError, FormatError, PactError, RefusedOperation, RemoteProtocolError, UsageError
+from pactclient.identity.delegation import read_delegation
 from pactclient.identity.device import verify_signature
 from pactclient.model import actions
 from pactclient.model.amdoc import bindings_failed
@@ -109,7 +110,8 @@ def create_invite(ws: Workspace, contract_id: str, role: str | None, addresses: 
     if not addresses:
         raise UsageError("no address to put in the code: start `pact serve` first, or give --address HOST:PORT")
     now = ws.clock()
-    code = InviteCode(contract_id, ws.identity.public_key, os.urandom(8), os.urandom(16), now + ttl_ms, tuple(addresses))
+    # The code names the inviter's party key: the joiner pins it, and any device of the party answers.
+    code = InviteCode(contract_id, ws.identity.party_key, os.urandom(8), os.urandom(16), now + ttl_ms, tuple(addresses))
     secret_hash = hashlib.sha256(code.secret).digest()
     mac = invite_mac(ws, code.invite_id, contract_id, role, secret_hash, now, code.expires_at)
     with ws.store.write():
@@ -176,8 +178,16 @@ class InviteHost(_Exchange):
         self.closed = True
 
     def _handle(self, frame: dict) -> None:
+        if frame["t"] == "pair" and frame.get("protocol") == PROTOCOL and frame.get("v") == VERSION:
+            from pactclient.sync.pairing import host_pairing  # pairing builds on this module
+
+            reply, line = host_pairing(self.ws, frame, self.nonce)
+            self._send({**reply, "port": self.sync_port})
+            self._events.append(ev.InviteRedeemed("", field(frame, "key", bytes), reply["name"], line))
+            self.closed = True
+            return
         if frame["t"] != "redeem" or frame.get("protocol") != PROTOCOL or frame.get("v") != VERSION:
-            raise RemoteProtocolError("only an invite redemption is accepted on this connection")
+            raise RemoteProtocolError("only an invite redemption or a device pairing is accepted on this connection")
         invite_id, secret = field(frame, "invite", bytes), field(frame, "secret", bytes)
         key, name = field(frame, "key", bytes), str(frame.get("name", ""))[:200]
         org = str(frame.get("org", ""))[:200]
@@ -198,11 +208,12 @@ class InviteHost(_Exchange):
                                        "version, or the store was altered); ask for a new code")
             if not hmac.compare_digest(hashlib.sha256(secret).digest(), invite["secret_hash"]):
                 raise RefusedOperation("the invite code is wrong (its secret does not match)")
-            message = redemption_message(invite_id, invite["contract_id"], self.ws.identity.public_key, key, self.nonce)
+            message = redemption_message(invite_id, invite["contract_id"], self.ws.identity.party_key, key, self.nonce)
             if not verify_signature(key, proof, message):
                 raise RefusedOperation("the redemption does not prove possession of the key it names "
                                        "(its signature does not verify)")
-            if self.ws.store.peer_state(key.hex()) == "blocked":
+            party, name, org = _joining_party(frame, key, name, org)
+            if self.ws.store.peer_state(key.hex()) == "blocked" or self.ws.store.peer_state(party.hex()) == "blocked":
                 raise RefusedOperation("this device has blocked that key; it cannot join with an invite")
             if invite["used_at"] is not None:
                 raise RefusedOperation("this invite code was already used; ask for a new one")
@@ -212,10 +223,10 @@ class InviteHost(_Exchange):
             self.ws.store.put_peer(key.hex(), name, "", "known")
         cid = invite["contract_id"]
         view = self.ws.view(cid)
-        if view.party_by_key(key.hex()) is not None:
+        if view.party_by_key(party.hex()) is not None:
             message = f"{name or 'the joiner'} is already a party"
         else:
-            outcome = self.ws.act(cid, actions.add_party, key.hex(), name or "invitee", invite["role"], org,
+            outcome = self.ws.act(cid, actions.add_party, party.hex(), name or "invitee", invite["role"], org,
                                   "joined with an invite code")
             message = outcome.message
         doc = self.ws.document(cid)
@@ -224,6 +235,18 @@ class InviteHost(_Exchange):
                     "data": doc.save(), "sigs": [[h, s] for h, s in sigs.items()]})
         self._events.append(ev.InviteRedeemed(cid, key, name, message))
         self.closed = True
+
+
+def _joining_party(frame: dict, key: bytes, name: str, org: str) -> tuple[bytes, str, str]:
+    """The party a redeeming device joins for: itself, or the party whose key certified it (its
+    delegation, sent along and checked here), named as the delegation names it."""
+    delegation = frame.get("delegation")
+    if delegation is None:
+        return key, name, org
+    fields = read_delegation(delegation.get("statement"), delegation.get("signature")) if isinstance(delegation, dict) else None
+    if fields is None or fields["device_key"] != key.hex():
+        raise RefusedOperation("the joiner's device delegation does not verify, or is not for its key")
+    return bytes.fromhex(fields["party_key"]), fields["org"] or fields["person"] or name, fields["org"] or org
 
 
 class InviteGuest(_Exchange):
@@ -242,7 +265,8 @@ class InviteGuest(_Exchange):
         me, code = self.ws.identity, self.code
         proof = me.sign(redemption_message(code.invite_id, code.contract_id, code.inviter_key, me.public_key, nonce))
         self._send({"t": "redeem", "protocol": PROTOCOL, "v": VERSION, "invite": code.invite_id,
-                    "secret": code.secret, "key": me.public_key, "name": me.name, "org": me.org, "proof": proof})
+                    "secret": code.secret, "key": me.public_key, "name": me.name, "org": me.org, "proof": proof,
+                    **({"delegation": me.delegation} if me.delegation is not None else {})})
         self.redeemed = True
 
     def _fail(self, reason: str) -> None:
