@@ -14,12 +14,17 @@ from pactclient.model.reading import view_of
 
 
 def needs_introduction(doc: Document, actor: Actor) -> bool:
-    """Whether ``actor`` is a certified device its party has not yet introduced into this contract
-    (schema 3 only: an older contract has no place for devices)."""
+    """Whether ``actor`` is a certified device its party has not yet introduced into this contract.
+    Raises RefusedOperation for a contract of schema 2, which has no place for devices."""
     if actor.delegation is None or not actor.party_key or actor.party_key == actor.key:
         return False
     view = view_of(doc, actor.now, actor.cache)
-    return view.schema >= 3 and actor.key not in view.devices and view.party_by_key(actor.party_key) is not None
+    if view.party_by_key(actor.party_key) is None or actor.key in view.devices:
+        return False
+    if view.schema < 3:
+        raise RefusedOperation("this contract was made before devices (schema 2): only the key that joined it "
+                               "writes to it; use that device, or start a new contract")
+    return True
 
 
 def introduce_device(doc: Document, actor: Actor) -> Outcome:

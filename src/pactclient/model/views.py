@@ -335,13 +335,13 @@ class ContractView:
         if party is None:
             return ""
         device = self.devices.get(key_hex)
-        return f"{device.person} ({party.label})" if device and device.person else party.label
+        return _person_of(device.person if device else "", party.label)
 
     def _person(self, device_key: str, author: str) -> str:
         device = self.devices.get(device_key)
         if device is None or device.party != author or not device.person:
             return ""
-        return f"{device.person} ({self.label(author)})"
+        return _person_of(device.person, self.label(author))
 
     def problem_owner(self) -> Owner | None:
         """The named problem owner of the case: the one the first supplier (else the first party
@@ -468,3 +468,8 @@ class ContractView:
             per_party=tuple(PartyScore(pid, **v) for pid, v in per.items()),
             contacts=contacts,
         )
+
+
+def _person_of(person: str, party_label: str) -> str:
+    """'Raj (BT)'; just 'Alice' when the person is the party itself."""
+    return f"{person} ({party_label})" if person and person != party_label else party_label
