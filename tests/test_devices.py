@@ -248,3 +248,16 @@ def test_evidence_names_the_people(world):
         assert people == {"Priya (BT)": "laptop", "Alice": "party key"}
         assert data["problem_owner"]["person"] == "Priya"
     assert data["exported_by_person"] == "Priya (BT)"
+
+
+def test_a_party_cannot_revoke_another_partys_device(world):
+    """Alice signs a revocation of Priya's device with her own key and carries it: it stops nothing."""
+    cid = _case(world)
+    laptop, priya = world["laptop"], world["priya"]
+    forged_revocation = revocation(laptop.identity, priya.identity.key_hex, FIXED_NOW)
+    laptop.act(cid, device_actions.carry_revocation, forged_revocation)
+    exchange(laptop, priya, cid)
+    assert not laptop.view(cid).devices[priya.identity.key_hex].revoked
+    priya.act(cid, actions.note, "still BT's agent")
+    exchange(priya, laptop, cid)
+    assert laptop.view(cid).timeline[-1].person == "Priya (BT)"

@@ -42,7 +42,12 @@ class Owner:
 
 def read_devices(raw: dict, party_keys: dict[str, str]) -> dict[str, Device]:
     """Devices certified by a party's current key (``party_keys``: key -> party id), by device key."""
-    gone = {name.partition(".")[0] for name in raw.get("revocations", {}) or {}}
+    gone = set()
+    for name, record in (raw.get("revocations") or {}).items():
+        try:
+            gone.add((name.partition(".")[0], json.loads(record.get("statement", ""))["party_key"]))
+        except (AttributeError, TypeError, ValueError, KeyError):
+            continue
     out = {}
     for key, record in (raw.get("devices") or {}).items():
         try:
@@ -56,7 +61,7 @@ def read_devices(raw: dict, party_keys: dict[str, str]) -> dict[str, Device]:
             continue
         contact = fields.get("contact") if isinstance(fields.get("contact"), dict) else {}
         out[key] = Device(key, party, str(fields.get("person", "")), str(fields.get("device", "")),
-                          tuple((k, str(v)) for k, v in sorted(contact.items())), key in gone)
+                          tuple((k, str(v)) for k, v in sorted(contact.items())), (key, fields.get("party_key")) in gone)
     return out
 
 

@@ -40,6 +40,7 @@ from pactclient.model.schema import check_schema, check_sections
 from pactclient.signing.changes import verify_change
 from pactclient.signing.permissions import PermissionChecker
 from pactclient.signing.partylist import PartyLists, _obj, party_keys_at
+from pactclient.signing.terms_history import read_device_records
 from pactclient.signing.vouching import vouchers
 from pactclient.signing.wellformed import CausalIndex, Clock
 
@@ -147,9 +148,10 @@ def admit_changes(
         if key not in allowed and (not change.deps or permissions.introduced_party(change) is None):
             raise AdmissionError(f"refused {_who(change)}: that key is not a party of the contract, nor a device "
                                  "certified by one", h, actor)
-        if key in revoked and change.start_op > revoked[key]:
+        cutoff = revoked.get(key)
+        if cutoff is not None and change.start_op > cutoff:
             raise AdmissionError(f"refused {_who(change)}: {rules.rule_text('device-revoked')}: its party revoked "
-                                 f"this device after its op {revoked[key]}", h, actor)
+                                 f"this device after its op {cutoff}", h, actor)
         try:
             malformed = causal.check(change, permissions.decoded(change))
         except ValueError as exc:
@@ -214,18 +216,23 @@ def _creator_keys(doc: Document, root) -> set[str]:
 
 
 def revocation_cutoffs(doc: Document) -> dict[str, int]:
-    """Each device that a revocation held by this copy names -> the lowest op counter after which it
-    may write nothing (``after_op``; each was checked against its change's history on admission).
-    Applied to every change, whatever its dependencies: a revoked device cannot write "before" its
-    revocation by choosing old dependencies, in any copy that knows of the revocation."""
-    obj = _obj(doc, ROOT, "revocations", doc.get_heads())
+    """Each device that a revocation held by this copy names, signed by the party key that certified
+    the device -> the lowest op counter after which it may write nothing (``after_op``; each was
+    checked against its change's history on admission). Applied to every change, whatever its
+    dependencies: a revoked device cannot write "before" its revocation by choosing old dependencies,
+    in any copy that knows of the revocation. A revocation signed by another party's key is no
+    revocation of the device."""
+    sections = {name: obj for name in ("devices", "revocations") if (obj := _obj(doc, ROOT, name, doc.get_heads()))}
     out: dict[str, int] = {}
-    if obj is None:
+    if "revocations" not in sections:
         return out
-    for name in doc.keys(obj):
-        got = doc.get(obj, name)
+    records, revoked = read_device_records(doc, sections)
+    certified_by = {device: party_key for device, (_, party_key) in records.items()}
+    for device, made, party_key in revoked:
+        if certified_by.get(device) != party_key:
+            continue
+        got = doc.get(sections["revocations"], f"{device}.{made[0].hex()}")
         after = scalar(doc, got[1], "after_op") if got is not None and isinstance(got[0], ObjType) else None
         if isinstance(after, int) and not isinstance(after, bool):
-            device = name.partition(".")[0]
             out[device] = min(after, out.get(device, after))
     return out

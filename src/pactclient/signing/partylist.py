@@ -62,8 +62,9 @@ def party_keys_at(doc: Document, heads: list[bytes]) -> set[str]:
                 if (obj := _obj(doc, ROOT, name, heads)) is not None}
     if sections:
         records, revoked = read_device_records(doc, sections, heads)
-        gone = {device for device, _ in revoked}
-        keys |= {device for device, (_, party_key) in records.items() if party_key in keys and device not in gone}
+        gone = {(device, party_key) for device, _, party_key in revoked}
+        keys |= {device for device, (_, party_key) in records.items()
+                 if party_key in keys and (device, party_key) not in gone}
     return keys
 
 

@@ -71,16 +71,17 @@ class TermsHistory:
         """Devices certified at ``clock`` by a party's key in force there, and not revoked there."""
         records, revoked = self._present_devices()
         seen = (lambda made: True) if clock is None else (lambda made: made[1] <= clock.get(made[0], 0))
-        gone = {device for device, made in revoked if seen(made)}
+        gone = {(device, party_key) for device, made, party_key in revoked if seen(made)}
         out = {}
         for device, (made, party_key) in records.items():
             pid = party_keys.get(party_key)
-            if pid is not None and device not in gone and seen(made):
+            if pid is not None and (device, party_key) not in gone and seen(made):
                 out[device] = pid
         return out
 
     def _present_devices(self) -> tuple[dict, list]:
-        """{device: (id of its record, the party key that certified it)} and [(device, id of a revocation)].
+        """{device: (id of its record, the party key that certified it)} and [(device, id of a
+        revocation, the party key that signed it)].
         Read once: records are written once and never changed (the rules see to it), so the document at
         a clock holds exactly those whose making op the clock has seen."""
         if self._devices_cache is None:
@@ -173,8 +174,10 @@ class TermsHistory:
 
 def read_device_records(doc: Document, sections: dict[str, bytes], heads: list[bytes] | None = None) -> tuple[dict, list]:
     """From ``devices`` and ``revocations`` (at ``heads``, default now): {device: (record id, party key
-    named by its delegation)} and [(device, revocation record id)]. Statements are parsed, not
-    verified: admission verified each when the change that wrote it came in."""
+    named by its delegation)} and [(device, revocation record id, party key that signed it)].
+    Statements are parsed, not verified: admission verified each when the change that wrote it came
+    in. A revocation counts only against a device its own party key certified: a party cannot
+    revoke another's device."""
     records, revoked = {}, []
     for section in ("devices", "revocations"):
         obj = sections.get(section)
@@ -184,14 +187,15 @@ def read_device_records(doc: Document, sections: dict[str, bytes], heads: list[b
             got = doc.get(obj, name, heads)
             if got is None or not isinstance(got[0], ObjType):
                 continue
-            if section == "revocations":
-                revoked.append((name.split(".")[0], obj_key(got[1])))
-                continue
             try:
                 party_key = json.loads(scalar(doc, got[1], "statement", heads))["party_key"]
             except (TypeError, ValueError, KeyError):
                 continue
-            if isinstance(party_key, str):
+            if not isinstance(party_key, str):
+                continue
+            if section == "revocations":
+                revoked.append((name.split(".")[0], obj_key(got[1]), party_key))
+            else:
                 records[name] = (obj_key(got[1]), party_key)
     return records, revoked
 
