@@ -1,6 +1,7 @@
 """A hostile party's attacks, for ``tests/test_convergence_hostile.py``: changes a real party writes by
 hand with the Automerge API, under its own device key, continuing its own sequence numbers
-(``forge.forged``), in the four classes of issue 11, and legal changes written the same way.
+(``forge.forged``), in the four classes of issue 11 and the delegation class of issue 12 (devices it
+certifies itself, or that a stranger certified), and legal changes written the same way.
 
 Each generator looks at the hostile party's own (valid) copy and returns one ``Attack``, or None when
 the copy gives it nothing to attack (no done activity to reopen, no answer to take back). Every attack
@@ -16,6 +17,11 @@ from dataclasses import dataclass
 
 from automerge.core import ROOT, ObjType, ScalarType
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from pactclient.identity import DeviceIdentity
+from pactclient.identity.delegation import delegate, revoke
+from pactclient.identity.party import raw_public
 from pactclient.model import actions
 from pactclient.model.actions import Actor
 from pactclient.model.amdoc import child, obj_key, put_value
@@ -25,7 +31,7 @@ from forge import forged
 from test_permissions import _entry, _proposal, _status
 
 DAY = 86_400_000
-CLASSES = ("backdating", "conflict", "op-ids", "activity", "legal")
+CLASSES = ("backdating", "conflict", "op-ids", "activity", "devices", "legal")
 # Attacks honest copies would admit: the state machine leaves them out while this names them (each is
 # also a test of its own in test_convergence_hostile.py). None today.
 KNOWN_ADMITTED: set[str] = set()
@@ -305,6 +311,62 @@ def activity_break(h: Hostile) -> Attack | None:
     return Attack("activity", case[0], h.forge(case[1]))
 
 
+# -- devices: the hostile party certifies devices of its own (legal), and tries to slip around delegation -------
+
+
+def _device(h: Hostile, salt: str, certifier=None):
+    """A new device key, certified by ``certifier`` (a private key; default the hostile party's own)."""
+    seed = hashlib.sha256(f"device|{h.tag(salt)}".encode()).digest()
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    signer = certifier or h.identity.private_key
+    signer_hex = raw_public(signer).hex()
+    statement = delegate(signer, signer_hex, raw_public(key).hex(), f"agent {h.tag(salt)}", "laptop", FIXED_NOW)
+    return DeviceIdentity(name="rogue", org="", private_key=key, delegation=statement.to_dict())
+
+
+def _introduce(device, then=None):
+    def write(tx):
+        put_value(tx, child(tx, ROOT, "devices"), device.key_hex, {**device.delegation, "at": FIXED_NOW})
+        if then is not None:
+            then(tx)
+    return write
+
+
+def device_attack(h: Hostile) -> Attack | None:
+    """A device certified by a key that is no party's; a device of the hostile party writing as another
+    party, writing another device's delegation, or naming another party's problem owner; the hostile
+    party revoking its own device with a cut-off of its choosing."""
+    others = [pid for pid in h.view.parties if pid != h.me]
+    other = h.pick(others)
+    variant = h.n % 5
+    if variant == 0:  # delegation: certified by a stranger's key
+        stranger = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"stranger" + h.tag("s").encode()).digest())
+        device = _device(h, "stranger", stranger)
+        return Attack("devices", "device certified by a stranger", forged(device, h.doc, _introduce(device, note(h.me, "hi"))))
+    device = _device(h, f"own{variant}")
+    if variant == 1:  # writer-named: a note in another party's name
+        return Attack("devices", "device writing as another party", forged(device, h.doc, _introduce(device, note(other, "not mine"))))
+    if variant == 2:  # device-record: a delegation record for another key
+        victim = _device(h, "victim")
+        write = lambda tx: put_value(tx, child(tx, ROOT, "devices"), victim.key_hex, {**victim.delegation, "at": FIXED_NOW})
+        return Attack("devices", "device writing another device's record", forged(device, h.doc, _introduce(device, write)))
+    if variant == 3:  # problem-owner: naming another party's owner
+        write = lambda tx: put_value(tx, child(tx, ROOT, "owner"), other, {"device": device.key_hex, "at": FIXED_NOW,
+                                                                          "by": device.key_hex})
+        return Attack("devices", "device naming another party's owner", forged(device, h.doc, _introduce(device, write)))
+    # revocation-cutoff: a revocation of one of its devices with a cut-off it chose (op 10**6)
+    statement = revoke(h.identity.private_key, h.identity.key_hex, device.key_hex, FIXED_NOW)
+    write = lambda tx: put_value(tx, child(tx, ROOT, "revocations"), f"{device.key_hex}.{h.identity.key_hex}",
+                                 {**statement.to_dict(), "after_op": 10**6, "at": FIXED_NOW})
+    return Attack("devices", "revocation with a chosen cut-off", h.forge(write))
+
+
+def legal_device(h: Hostile) -> Attack:
+    """A device the hostile party certified itself introduces itself and writes a note: valid."""
+    device = _device(h, "legal")
+    return Attack("legal", "own certified device", forged(device, h.doc, _introduce(device, note(h.me, f"from a device {h.tag('d')}"))))
+
+
 # -- legal changes written the same way ----------------------------------------------------------------------
 
 
@@ -346,4 +408,5 @@ def _model_accepts(h: Hostile, pid: str) -> bool:
 
 
 GENERATORS = [backdated_proposal, backdated_status, answer_before_proposal, reanswer, steal_proposal_id, own_proposal_rewritten,
-              over_concurrent_done, reused_op_ids, rewrite_own_object, activity_break, legal, legal]
+              over_concurrent_done, reused_op_ids, rewrite_own_object, activity_break, device_attack, legal, legal,
+              legal_device]

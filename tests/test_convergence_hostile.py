@@ -184,7 +184,8 @@ class HostilePeer(PeersOnABadNetwork):
         bench = Workspace(home, DeviceIdentity.load(home), self.clocks[HOSTILE])
         doc = Document.load(bench.document(self.cid).save() + data)
         with bench.store.write():
-            bench.store.add_change(self.cid, digest, self.identity.public_key, read_header(data).seq, data, sig, FIXED_NOW)
+            header = read_header(data)
+            bench.store.add_change(self.cid, digest, header.actor, header.seq, data, sig, FIXED_NOW)
         return bench, doc
 
     def _by_sync(self, j: int, bench: Workspace, doc: Document) -> str | None:

@@ -251,7 +251,10 @@ class Workspace(ChangeExchange):
         doc = Document(self.identity.public_key)
         actor = self._actor(None)
         with self.store.write():
-            actions.create_contract(doc, actor, contract_id, title, template, role, self.identity.name, self.identity.org)
+            me = self.identity
+            # An organisation's device opens the case for the organisation, not for the person at it.
+            name = me.org if me.delegation is not None and me.org else me.name
+            actions.create_contract(doc, actor, contract_id, title, template, role, name, me.org)
             self.store.ensure_contract(contract_id, actor.now)
             self._persist_new(contract_id, doc, [], actor.now)
         return contract_id
