@@ -1,8 +1,9 @@
 """LAN discovery with zeroconf (mDNS): advertise ``_pact._tcp`` and dial pinned peers found that way.
 
-The advertisement carries the device's fingerprint only (in the TXT record ``fp``) — no names of
-people or contracts. A device found on the LAN is dialled only if its fingerprint is that of a
-pinned key; the TLS handshake then proves it holds that key.
+The advertisement carries fingerprints only (TXT ``fp``: the device's; ``pfp``: its party key's, when
+the device is certified by one) — no names of people or contracts. A device found on the LAN is
+dialled only if one of them is the fingerprint of a pinned key (a party's key admits every device it
+certified); the TLS handshake then proves it holds that key, or a certificate that key issued.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class ZeroconfFinder:
         label = ident.fingerprint.replace("-", "")[:32].lower()
         self._info = AsyncServiceInfo(
             SERVICE_TYPE, f"{label}.{SERVICE_TYPE}", port=self.service.port,
-            addresses=[socket.inet_aton(host)], properties={"fp": ident.fingerprint},
+            addresses=[socket.inet_aton(host)],
+            properties={"fp": ident.fingerprint, **({"pfp": fingerprint(ident.party_key)} if ident.delegation else {})},
             server=f"{label}.local.")
         await self._zc.async_register_service(self._info)
         self._browser = AsyncServiceBrowser(self._zc.zeroconf, SERVICE_TYPE, handlers=[self._on_change])
@@ -64,11 +66,12 @@ class ZeroconfFinder:
         if not await info.async_request(self._zc.zeroconf, 3000):
             return
         fp = (info.properties or {}).get(b"fp", b"").decode(errors="replace")
+        party_fp = (info.properties or {}).get(b"pfp", b"").decode(errors="replace")  # absent for a party of one key
         me = self.service.ws.identity
         if not fp or fp == me.fingerprint:
             return
         by_fp = {fingerprint(k): k for k in self.service.tls.pinned()}
-        key = by_fp.get(fp)
+        key = by_fp.get(fp) or by_fp.get(party_fp)
         addresses = info.parsed_addresses(IPVersion.V4Only)
         if key is None or not addresses or key in self.service.sessions:
             return
