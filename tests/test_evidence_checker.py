@@ -20,12 +20,13 @@ import msgpack
 import pytest
 from automerge.core import Document
 
-from conftest import exchange, shared_contract
+from conftest import FIXED_NOW, FixedClock, exchange, shared_contract
 from evidence_forgery import body_of, forge, resign
 from independent_checker import _uleb, _uleb_bytes
 from pactclient.evidence import encode, verify_bytes
 from pactclient.identity import DeviceIdentity
 from pactclient.model import actions
+from pactclient.store import Workspace
 from test_cli_flow import pact, pact_json
 
 TESTS = Path(__file__).parent
@@ -296,3 +297,52 @@ def test_the_documented_key_file_format_matches_what_pact_init_writes(tmp_path):
     (home / "device.key").chmod(0o640)
     refused = pact(home, "whoami", ok=False)
     assert refused.returncode == 1 and "is readable by others (mode 640); run: chmod 600" in refused.stderr
+
+
+@pytest.fixture
+def devices_case(tmp_path):
+    """Genuine exports (by `pact export`) of a case between people on devices (tests/test_devices.py's
+    world): BT is an organisation whose agents Priya and Raj write from certified laptops; Alice writes
+    from her laptop (her party key) and her phone (certified by it) and accepts a new due date from the
+    phone, so a device countersigns; Priya hands the case to Raj; BT's desk then revokes Priya's laptop.
+    One export is Alice's laptop's, one Raj's (an agent's device)."""
+    from pactclient.identity.party import init_org, revocation
+    from pactclient.model import device_actions
+    from test_devices import _case, _paired
+
+    desk_id = init_org(tmp_path / "bt-desk", "BT", "BT desk", "desk", FIXED_NOW)
+    w = {"desk": Workspace(tmp_path / "bt-desk", desk_id, FixedClock())}
+    w["priya"] = _paired(tmp_path, desk_id, "Priya", "laptop", {"phone": "0800 800 150", "hours": "9-17"})[1]
+    w["raj"] = _paired(tmp_path, desk_id, "Raj", "laptop", {"email": "raj@bt.example"})[1]
+    laptop_id = DeviceIdentity.create(tmp_path / "alice-laptop", "Alice")
+    w["laptop"] = Workspace(tmp_path / "alice-laptop", laptop_id, FixedClock())
+    w["phone"] = _paired(tmp_path, laptop_id, "Alice", "phone")[1]
+    try:
+        laptop, phone, priya, raj, desk = (w[k] for k in ("laptop", "phone", "priya", "raj", "desk"))
+        cid = _case(w)
+        outcome = priya.act(cid, actions.propose, "change_due", {"id": "fix", "due": FIXED_NOW + 9 * 24 * HOUR},
+                            "an engineer must visit")
+        exchange(priya, laptop, cid)
+        exchange(laptop, phone, cid)
+        phone.act(cid, actions.answer, outcome.ref, True)
+        phone.act(cid, actions.note, "sent from my phone")
+        exchange(phone, laptop, cid)
+        exchange(laptop, priya, cid)
+        priya.act(cid, device_actions.hand_over, "Raj", {raj.identity.key_hex: {**raj.identity.delegation,
+                                                                                "person": "Raj"}})
+        exchange(priya, raj, cid)
+        raj.act(cid, actions.note, "Line test booked for Tuesday")
+        exchange(raj, desk, cid)
+        desk.act(cid, device_actions.carry_revocation, revocation(desk.identity, priya.identity.key_hex, FIXED_NOW))
+        exchange(desk, raj, cid)
+        exchange(raj, laptop, cid)
+        files = {}
+        for name, ws in (("customer", laptop), ("agent", raj)):
+            path = tmp_path / f"{name}.pact"
+            pact(ws.home, "export", cid[:8], "-o", str(path))
+            files[name] = path.read_bytes()
+            assert verify_bytes(files[name]).valid, (name, verify_bytes(files[name]).failures)
+        yield {"files": files, "cid": cid, "desk_id": desk_id, **w}
+    finally:
+        for ws in w.values():
+            ws.close()
