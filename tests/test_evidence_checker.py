@@ -129,7 +129,7 @@ def test_the_documented_recipe_passes_a_genuine_file_and_shows_the_broken_promis
     changes = len(msgpack.unpackb(world["file"][52:-68], raw=False)["signatures"])
     assert f"{changes + 3} signatures checked, 0 bad" in out and "ALL CHECKS PASSED" in out
     assert re.search(r"activity callback: 'Call the customer back', supplier, .* — PAST DUE when exported", out)
-    assert "supplier: thanks" in out
+    assert "BT: thanks" in out  # who wrote each entry: a party's own key names the party
 
 
 @needs_tools
@@ -346,3 +346,66 @@ def devices_case(tmp_path):
     finally:
         for ws in w.values():
             ws.close()
+
+
+def _forged_delegations(case, tmp_path) -> dict[str, tuple[bytes, str]]:
+    """Files a dishonest customer could sign: a new device writes with a delegation in BT's name whose
+    signature was altered, or with one signed by a key that is no party's (an outsider who calls itself
+    BT). By name: (file, what the recipe says)."""
+    from pactclient.evidence import fileformat
+    from pactclient.identity.party import certify, init_org
+    from test_devices import _intro
+
+    data = case["files"]["customer"]
+    genuine = fileformat.decode_body(fileformat.unpack(data).body)
+    eve = DeviceIdentity.create(tmp_path / "eve", "Eve")
+    delegation, _ = certify(case["desk_id"], eve.public_key, "Eve", "laptop", FIXED_NOW)
+    bent = "0" if delegation["signature"][0] != "0" else "1"
+    flipped = dict(delegation, signature=bent + delegation["signature"][1:])
+    outsider = init_org(tmp_path / "mallory", "BT", "Mallory", "laptop", FIXED_NOW)
+    exporter = case["laptop"].identity
+    return {
+        "flipped": (resign(forge(genuine, eve.public_key, eve, _intro(eve, flipped)), exporter),
+                    "BAD SIGNATURE: sigs/delegation-"),
+        "outsider": (resign(forge(genuine, outsider.public_key, outsider, _intro(outsider)), exporter),
+                     "which is not a listed party's"),
+    }
+
+
+def test_the_independent_checker_names_devices_and_refuses_forged_delegations(devices_case, tmp_path):
+    from independent_checker import independent_check
+
+    for name, data in devices_case["files"].items():
+        assert independent_check(data), name
+    for name, (data, _) in _forged_delegations(devices_case, tmp_path).items():
+        assert not verify_bytes(data).valid, name
+        assert independent_check(data) is False, name
+
+
+@needs_tools
+def test_the_documented_recipe_passes_a_devices_case_and_says_who_acted(devices_case, tmp_path):
+    for name, data in devices_case["files"].items():
+        proc = run_recipe(data, tmp_path / name)
+        assert proc.returncode == 0, (name, proc.stdout + proc.stderr)
+        out = proc.stdout
+        assert "ALL CHECKS PASSED" in out and "4 certified devices" in out, (name, out)
+        exporter = "Alice" if name == "customer" else "Raj (BT) on laptop"
+        assert re.search(rf"'Broadband down', exported .* by {re.escape(exporter)}\n", out), (name, out)
+        assert "problem owner for BT: Raj (BT) on laptop, raj@bt.example" in out
+        assert re.search(r"device [A-Z2-7-]+: Priya \(BT\) on laptop, revoked by its party", out)
+        assert "Alice on phone: sent from my phone" in out
+        assert "Raj (BT) on laptop: Line test booked for Tuesday" in out
+        assert "Priya (BT) on laptop: Raj (BT) owns this case now from Priya" in out
+        assert "Alice: Alice opened the contract" in out  # the laptop writes with the customer's party key
+    print(f"docs' steps 1-4 pass {len(devices_case['files'])} of {len(devices_case['files'])} exports of a case "
+          "written from 5 devices of 2 parties")
+
+
+@needs_tools
+def test_the_documented_recipe_fails_forged_delegations(devices_case, tmp_path):
+    for name, (data, expected) in _forged_delegations(devices_case, tmp_path).items():
+        proc = run_recipe(data, tmp_path / name)
+        assert proc.returncode != 0 and "ALL CHECKS PASSED" not in proc.stdout, (name, proc.stdout)
+        assert expected in proc.stdout + proc.stderr, (name, proc.stdout, proc.stderr)
+        pasted = run_recipe(data, tmp_path / f"{name}-pasted", stop_at_failure=False)
+        assert "NOT VALID" in pasted.stdout and "ALL CHECKS PASSED" not in pasted.stdout, (name, pasted.stdout)
