@@ -26,13 +26,17 @@ def resign(body: dict, identity_or_key, public: bytes | None = None) -> bytes:
     return fileformat.pack(fileformat.canonical(body), public, identity_or_key.sign)
 
 
-def forge(body: dict, actor: bytes, signer: DeviceIdentity) -> dict:
-    """``body`` with one more change written under actor id ``actor`` and signed by ``signer``."""
+def forge(body: dict, actor: bytes, signer: DeviceIdentity, write=None) -> dict:
+    """``body`` with one more change, ``write(tx)`` (default: a claim that BT admits everything),
+    written under actor id ``actor`` and signed by ``signer``."""
     doc = Document.load(body["document"])
     doc.set_actor(actor)
     before = doc.get_heads()
     with doc.transaction() as tx:
-        tx.put(ROOT, "forged", ScalarType.Str, "BT admits everything")
+        if write is None:
+            tx.put(ROOT, "forged", ScalarType.Str, "BT admits everything")
+        else:
+            write(tx)
     (forged,) = doc.get_changes(before)
     return dict(body, document=doc.save(), heads=sorted(doc.get_heads()),
                 signatures=sorted(body["signatures"] + [[forged.hash, sign_change(signer, forged.hash)]]))

@@ -9,18 +9,21 @@ prints ``valid`` or ``invalid``.
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 import sys
 import zlib
 
 import msgpack
-from automerge.core import Document
+from automerge.core import ROOT, Document, ObjType
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MAGIC = b"pact-evidence/1\n"
 CHANGE_TAG = b"pactclient/change/v1\x00"
 AGREEMENT_TAG = b"pactclient/agreement/v1\x00"
+DELEGATION_TAG = b"pact-delegation/1\n"
+REVOCATION_TAG = b"pact-revocation/1\n"
 CHUNK_MAGIC = b"\x85\x6f\x4a\x83"
 
 
@@ -82,8 +85,9 @@ FIELDS = ["agreements", "contract", "document", "exported_at", "exported_by", "f
 
 
 def independent_check(data: bytes) -> bool:
-    """True if the file passes checks 1-5, the simpler party rule of check 6, and the countersignatures
-    of check 8 of docs/evidence.md ("What a verifier checks"). Files with a timestamp are refused."""
+    """True if the file passes checks 1-5, the simpler party rule of check 6 (a device's key counts
+    when its delegation verifies under a listed party's key), and the countersignatures of check 8 of
+    docs/evidence.md ("What a verifier checks"). Files with a timestamp are refused."""
     try:
         return _check(data)
     except Exception:  # a malformed body or document: whatever the decoders raise, the file fails
@@ -111,12 +115,18 @@ def _check(data: bytes) -> bool:
         return False
     if body["format"] != "pact-evidence" or body["version"] not in (1, 2) or body["exported_by"] != exporter:
         return False
-    # The exporter and countersigners hold a party's current key; a change may also be by a former one.
     party_of_key = {p["key"]: p["id"] for p in body["parties"] if p["key"]}
     author_of_key = {k: p["id"] for p in body["parties"] for k in [p["key"], *p.get("former_keys", [])] if k}
-    if exporter not in party_of_key:
-        return False
     doc = Document.load(body["document"])
+    devices = _certified(doc, author_of_key)
+    if devices is None:
+        return False
+    # A change may be by a party's key, a former key or a device one of those certified; the exporter
+    # and countersigners act now: a current key, or a device it certified (the exporter: not revoked).
+    author_of_key.update((k, party) for k, (party, _, _) in devices.items())
+    acting = {**party_of_key, **{k: party for k, (party, by, _) in devices.items() if party_of_key.get(by) == party}}
+    if exporter not in acting or devices.get(exporter, (None, None, False))[2]:
+        return False
     if sorted(doc.get_heads()) != body["heads"]:
         return False
     sigs = {h: s for h, s in body["signatures"]}
@@ -136,9 +146,64 @@ def _check(data: bytes) -> bool:
         message = (AGREEMENT_TAG + body["contract"].encode() + b"\x00" + version["proposal"].encode() + b"\x00"
                    + b"".join(sorted(version["heads"])))
         for c in version["countersignatures"]:
-            if party_of_key.get(c["key"]) != c["party"] or not _ed25519_ok(c["key"], c["signature"], message):
+            if acting.get(c["key"]) != c["party"] or not _ed25519_ok(c["key"], c["signature"], message):
                 return False
     return True
+
+
+def _records(doc: Document, section: str) -> dict[str, dict]:
+    """A root section of maps of scalars (``devices``, ``owner``, ``revocations``), as plain dicts."""
+    got = doc.get(ROOT, section)
+    if got is None or got[0] != ObjType.Map:
+        return {}
+    out = {}
+    for key in doc.keys(got[1]):
+        record = doc.get(got[1], key)
+        if record is not None and record[0] == ObjType.Map:
+            values = {f: doc.get(record[1], f)[0] for f in doc.keys(record[1])}
+            out[key] = {f: v[1] for f, v in values.items() if isinstance(v, tuple)}
+    return out
+
+
+def _statement(record: dict, kind: str, tag: bytes, signer_ok) -> dict | None:
+    """The fields of a signed statement of ``kind`` whose signer passes ``signer_ok`` and whose
+    signature verifies; None otherwise."""
+    fields = json.loads(record["statement"])
+    signer = bytes.fromhex(fields["party_key"])
+    if fields["type"] != kind or not signer_ok(signer):
+        return None
+    if not _ed25519_ok(signer, bytes.fromhex(record["signature"]), tag + record["statement"].encode()):
+        return None
+    return fields
+
+
+def _certified(doc: Document, author_of_key: dict[bytes, str]) -> dict[bytes, tuple[str, bytes, bool]] | None:
+    """Device key -> (party, the party key that certified it, revoked) for every delegation in the
+    document; None if one is not a delegation of its device verifying under a listed party's key."""
+    records = _records(doc, "devices")
+    for record in _records(doc, "owner").values():  # a problem owner who has not written yet
+        if record.get("statement"):
+            records.setdefault(record.get("device", ""), record)
+    out = {}
+    for key, record in records.items():
+        fields = _statement(record, "pact-delegation/1", DELEGATION_TAG, lambda k: k in author_of_key)
+        if fields is None or fields["device_key"] != key:
+            return None
+        signer = bytes.fromhex(fields["party_key"])
+        out[bytes.fromhex(key)] = (author_of_key[signer], signer, False)
+    for name, record in _records(doc, "revocations").items():
+        device = bytes.fromhex(name.split(".")[0])
+        if device not in out:
+            continue
+        party, by, _ = out[device]
+        # Only the key that certified the device revokes it; a revocation by another is no revocation.
+        if json.loads(record["statement"]).get("party_key") != by.hex():
+            continue
+        fields = _statement(record, "pact-revocation/1", REVOCATION_TAG, lambda k: k == by)
+        if fields is None or fields["device_key"] != device.hex():
+            return None
+        out[device] = (party, by, True)
+    return out
 
 
 def _all_vouched_for(changes, sigs: dict[bytes, bytes]) -> bool:

@@ -20,12 +20,13 @@ import msgpack
 import pytest
 from automerge.core import Document
 
-from conftest import exchange, shared_contract
+from conftest import FIXED_NOW, FixedClock, exchange, shared_contract
 from evidence_forgery import body_of, forge, resign
 from independent_checker import _uleb, _uleb_bytes
 from pactclient.evidence import encode, verify_bytes
 from pactclient.identity import DeviceIdentity
 from pactclient.model import actions
+from pactclient.store import Workspace
 from test_cli_flow import pact, pact_json
 
 TESTS = Path(__file__).parent
@@ -128,7 +129,7 @@ def test_the_documented_recipe_passes_a_genuine_file_and_shows_the_broken_promis
     changes = len(msgpack.unpackb(world["file"][52:-68], raw=False)["signatures"])
     assert f"{changes + 3} signatures checked, 0 bad" in out and "ALL CHECKS PASSED" in out
     assert re.search(r"activity callback: 'Call the customer back', supplier, .* — PAST DUE when exported", out)
-    assert "supplier: thanks" in out
+    assert "BT: thanks" in out  # who wrote each entry: a party's own key names the party
 
 
 @needs_tools
@@ -296,3 +297,115 @@ def test_the_documented_key_file_format_matches_what_pact_init_writes(tmp_path):
     (home / "device.key").chmod(0o640)
     refused = pact(home, "whoami", ok=False)
     assert refused.returncode == 1 and "is readable by others (mode 640); run: chmod 600" in refused.stderr
+
+
+@pytest.fixture
+def devices_case(tmp_path):
+    """Genuine exports (by `pact export`) of a case between people on devices (tests/test_devices.py's
+    world): BT is an organisation whose agents Priya and Raj write from certified laptops; Alice writes
+    from her laptop (her party key) and her phone (certified by it) and accepts a new due date from the
+    phone, so a device countersigns; Priya hands the case to Raj; BT's desk then revokes Priya's laptop.
+    One export is Alice's laptop's, one Raj's (an agent's device)."""
+    from pactclient.identity.party import init_org, revocation
+    from pactclient.model import device_actions
+    from test_devices import _case, _paired
+
+    desk_id = init_org(tmp_path / "bt-desk", "BT", "BT desk", "desk", FIXED_NOW)
+    w = {"desk": Workspace(tmp_path / "bt-desk", desk_id, FixedClock())}
+    w["priya"] = _paired(tmp_path, desk_id, "Priya", "laptop", {"phone": "0800 800 150", "hours": "9-17"})[1]
+    w["raj"] = _paired(tmp_path, desk_id, "Raj", "laptop", {"email": "raj@bt.example"})[1]
+    laptop_id = DeviceIdentity.create(tmp_path / "alice-laptop", "Alice")
+    w["laptop"] = Workspace(tmp_path / "alice-laptop", laptop_id, FixedClock())
+    w["phone"] = _paired(tmp_path, laptop_id, "Alice", "phone")[1]
+    try:
+        laptop, phone, priya, raj, desk = (w[k] for k in ("laptop", "phone", "priya", "raj", "desk"))
+        cid = _case(w)
+        outcome = priya.act(cid, actions.propose, "change_due", {"id": "fix", "due": FIXED_NOW + 9 * 24 * HOUR},
+                            "an engineer must visit")
+        exchange(priya, laptop, cid)
+        exchange(laptop, phone, cid)
+        phone.act(cid, actions.answer, outcome.ref, True)
+        phone.act(cid, actions.note, "sent from my phone")
+        exchange(phone, laptop, cid)
+        exchange(laptop, priya, cid)
+        priya.act(cid, device_actions.hand_over, "Raj", {raj.identity.key_hex: {**raj.identity.delegation,
+                                                                                "person": "Raj"}})
+        exchange(priya, raj, cid)
+        raj.act(cid, actions.note, "Line test booked for Tuesday")
+        exchange(raj, desk, cid)
+        desk.act(cid, device_actions.carry_revocation, revocation(desk.identity, priya.identity.key_hex, FIXED_NOW))
+        exchange(desk, raj, cid)
+        exchange(raj, laptop, cid)
+        files = {}
+        for name, ws in (("customer", laptop), ("agent", raj)):
+            path = tmp_path / f"{name}.pact"
+            pact(ws.home, "export", cid[:8], "-o", str(path))
+            files[name] = path.read_bytes()
+            assert verify_bytes(files[name]).valid, (name, verify_bytes(files[name]).failures)
+        yield {"files": files, "cid": cid, "desk_id": desk_id, **w}
+    finally:
+        for ws in w.values():
+            ws.close()
+
+
+def _forged_delegations(case, tmp_path) -> dict[str, tuple[bytes, str]]:
+    """Files a dishonest customer could sign: a new device writes with a delegation in BT's name whose
+    signature was altered, or with one signed by a key that is no party's (an outsider who calls itself
+    BT). By name: (file, what the recipe says)."""
+    from pactclient.evidence import fileformat
+    from pactclient.identity.party import certify, init_org
+    from test_devices import _intro
+
+    data = case["files"]["customer"]
+    genuine = fileformat.decode_body(fileformat.unpack(data).body)
+    eve = DeviceIdentity.create(tmp_path / "eve", "Eve")
+    delegation, _ = certify(case["desk_id"], eve.public_key, "Eve", "laptop", FIXED_NOW)
+    bent = "0" if delegation["signature"][0] != "0" else "1"
+    flipped = dict(delegation, signature=bent + delegation["signature"][1:])
+    outsider = init_org(tmp_path / "mallory", "BT", "Mallory", "laptop", FIXED_NOW)
+    exporter = case["laptop"].identity
+    return {
+        "flipped": (resign(forge(genuine, eve.public_key, eve, _intro(eve, flipped)), exporter),
+                    "BAD SIGNATURE: sigs/delegation-"),
+        "outsider": (resign(forge(genuine, outsider.public_key, outsider, _intro(outsider)), exporter),
+                     "which is not a listed party's"),
+    }
+
+
+def test_the_independent_checker_names_devices_and_refuses_forged_delegations(devices_case, tmp_path):
+    from independent_checker import independent_check
+
+    for name, data in devices_case["files"].items():
+        assert independent_check(data), name
+    for name, (data, _) in _forged_delegations(devices_case, tmp_path).items():
+        assert not verify_bytes(data).valid, name
+        assert independent_check(data) is False, name
+
+
+@needs_tools
+def test_the_documented_recipe_passes_a_devices_case_and_says_who_acted(devices_case, tmp_path):
+    for name, data in devices_case["files"].items():
+        proc = run_recipe(data, tmp_path / name)
+        assert proc.returncode == 0, (name, proc.stdout + proc.stderr)
+        out = proc.stdout
+        assert "ALL CHECKS PASSED" in out and "4 certified devices" in out, (name, out)
+        exporter = "Alice" if name == "customer" else "Raj (BT) on laptop"
+        assert re.search(rf"'Broadband down', exported .* by {re.escape(exporter)}\n", out), (name, out)
+        assert "problem owner for BT: Raj (BT) on laptop, raj@bt.example" in out
+        assert re.search(r"device [A-Z2-7-]+: Priya \(BT\) on laptop, revoked by its party", out)
+        assert "Alice on phone: sent from my phone" in out
+        assert "Raj (BT) on laptop: Line test booked for Tuesday" in out
+        assert "Priya (BT) on laptop: Raj (BT) owns this case now from Priya" in out
+        assert "Alice: Alice opened the contract" in out  # the laptop writes with the customer's party key
+    print(f"docs' steps 1-4 pass {len(devices_case['files'])} of {len(devices_case['files'])} exports of a case "
+          "written from 5 devices of 2 parties")
+
+
+@needs_tools
+def test_the_documented_recipe_fails_forged_delegations(devices_case, tmp_path):
+    for name, (data, expected) in _forged_delegations(devices_case, tmp_path).items():
+        proc = run_recipe(data, tmp_path / name)
+        assert proc.returncode != 0 and "ALL CHECKS PASSED" not in proc.stdout, (name, proc.stdout)
+        assert expected in proc.stdout + proc.stderr, (name, proc.stdout, proc.stderr)
+        pasted = run_recipe(data, tmp_path / f"{name}-pasted", stop_at_failure=False)
+        assert "NOT VALID" in pasted.stdout and "ALL CHECKS PASSED" not in pasted.stdout, (name, pasted.stdout)

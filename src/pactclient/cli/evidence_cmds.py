@@ -131,12 +131,15 @@ def _print_verdict(data: dict) -> None:
     for p in data.get("parties", []):
         by_id[p["id"]] = by_key[p["key"]] = p["org"] or p["name"] or p["id"]
     if "contract" in data:
-        exporter = by_key.get(data["exported_by"], "a key that is not a party")
+        device = next((d["device"] for d in data.get("devices", []) if d["key"] == data["exported_by"]), "")
+        exporter = data.get("exported_by_person") or by_key.get(data["exported_by"], "a key that is not a party")
+        exporter += f" on {device}" if device else ""
         say(f"contract {data['contract']}, exported {fmt_ms(data['exported_at'])} UTC by {exporter}, "
             f"sha256 {data['sha256']}")
     for p in data.get("parties", []):
         say(f"  party {p['id']}: {p['name']}{' (' + p['org'] + ')' if p['org'] else ''}, {p['role']}, "
             f"key {p['fingerprint'] or '(none)'}")
+    _print_people(data, by_id, say)
     if "light" in data:
         say(f"light {data['light']}; broken commitments: {data['broken']}")
         for b in data["broken_commitments"]:
@@ -147,6 +150,32 @@ def _print_verdict(data: dict) -> None:
         say(f"agreed version {a['version']} ({a['proposal']}): countersigned by {signed}")
     if "timestamp" in data:
         say(f"timestamp: {data['timestamp'].get('time', '')} by {data['timestamp'].get('tsa', '')}")
+
+
+def _print_people(data: dict, by_id: dict, say) -> None:
+    """Who acted for which party with which device: the problem owner, the devices, the authors."""
+    devices = {d["key"]: d for d in data.get("devices", [])}
+
+    def on(person: str, key: str) -> str:
+        device = devices.get(key)
+        return f"{person} on {device['device']}" if device and device["device"] else person
+
+    owner = data.get("problem_owner")
+    if owner:
+        device = devices.get(owner["device"])
+        person = on(device and _person(device["person"], by_id.get(owner["party"], owner["party"]))
+                    or by_id.get(owner["party"], owner["party"]), owner["device"])
+        contact = " · ".join(owner["contact"].values())
+        say(f"problem owner: {person}" + (f" — {contact}" if contact else ""))
+    for d in sorted(devices.values(), key=lambda d: (d["party"], d["person"], d["device"])):
+        say(f"  device {d['fingerprint']}: {on(_person(d['person'], by_id.get(d['party'], d['party'])), d['key'])}"
+            + (", revoked by its party" if d["revoked"] else ""))
+    for a in data.get("authors", []):
+        say(f"  {a['changes']} change(s) by {on(a['person'] or 'key ' + a['key'][:16] + '…, no party', a['key'])}")
+
+
+def _person(person: str, party: str) -> str:
+    return f"{person} ({party})" if person and person != party else party
 
 
 @click.command()

@@ -76,6 +76,30 @@ def entry_writers(doc) -> list[bytes | None]:
     return out
 
 
+def acted(view, key_hex: str) -> str:
+    """Who a key is, as a reader names them: "Raj (BT), laptop" for a certified device, the party for
+    its own key."""
+    person = view.person_by_key(key_hex)
+    if not person:
+        return f"key {key_hex[:16]}… of no party"
+    device = view.devices.get(key_hex)
+    return f"{person}, {device.name}" if device is not None and device.name else person
+
+
+def _people(view, document, e) -> list[str]:
+    """The certified devices, and how many changes each key wrote."""
+    parts = ["<h2>Devices</h2>", _table(["Person", "Party", "Device", "Key fingerprint", "Revoked"], [
+        [e(d.person), e(view.label(d.party)), e(d.name), f"<span class=fp>{e(fingerprint(bytes.fromhex(d.key)))}</span>",
+         "<span class=broken>revoked by its party</span>" if d.revoked else "no"]
+        for d in sorted(view.devices.values(), key=lambda d: (d.party, d.person, d.name))])]
+    if document is not None:
+        counts: dict[str, int] = {}
+        for change in document.get_changes([]):
+            counts[change.actor_id.hex()] = counts.get(change.actor_id.hex(), 0) + 1
+        parts.append(_table(["Changes written by", "Changes"], [[e(acted(view, k)), str(n)] for k, n in counts.items()]))
+    return parts
+
+
 def render(v: Verdict) -> str:
     e = escape
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Evidence report</title><style>{STYLE}</style></head><body>"]
@@ -83,22 +107,28 @@ def render(v: Verdict) -> str:
     title = view.title if view else "(unreadable contract)"
     parts.append(f"<h1>{e(title)}</h1>")
     if v.valid:
-        parts.append("<div class='verdict ok'>VERIFIED: every change is signed by a party's key, the exporter's signature holds, the heads match the document.</div>")
+        parts.append("<div class='verdict ok'>VERIFIED: every change is signed by a party's key or a device it certified, the exporter's signature holds, the heads match the document.</div>")
     else:
         items = "".join(f"<li>{e(f)}</li>" for f in v.failures)
         parts.append(f"<div class='verdict bad'>NOT VERIFIED — do not rely on this file.<ul>{items}</ul></div>")
     if body is not None:
         exporter = body["exported_by"]
-        who = view.party_by_key(exporter.hex()) if view else None
+        who = acted(view, exporter.hex()) if view and view.author_by_key(exporter.hex()) else "(not a party)"
+        changes = len(v.document.get_changes([])) if v.document is not None else len(body["signatures"])
         parts.append(_table(["Contract", "Exported by", "Exported at", "Changes", "File SHA-256"], [[
             f"<code>{e(body['contract'])}</code>",
-            f"{e(who.label if who else '(not a party)')}<br><span class=fp>{e(fingerprint(exporter)) if len(exporter) == 32 else ''}</span>",
-            e(when(body["exported_at"])), str(len(body["signatures"])), f"<span class=fp>{e(v.sha256)}</span>"]]))
+            f"{e(who)}<br><span class=fp>{e(fingerprint(exporter)) if len(exporter) == 32 else ''}</span>",
+            e(when(body["exported_at"])), str(changes), f"<span class=fp>{e(v.sha256)}</span>"]]))
     if view is None:
         parts.append("</body></html>")
         return "".join(parts)
     label = view.label
     card = view.scorecard()
+    owner = view.problem_owner()
+    if owner is not None:
+        contact = owner.contact_line()
+        parts.append(f"<p id=owner><b>Problem owner:</b> {e(acted(view, owner.device))}"
+                     + (f" — {e(contact)}" if contact else "") + "</p>")
 
     broken = view.broken_commitments()
     if not view.agreed():
@@ -118,6 +148,8 @@ def render(v: Verdict) -> str:
     parts.append(_table(["Party", "Name", "Organisation", "Role", "Key fingerprint"], [
         [e(p.id), e(p.name), e(p.org), e(p.role), f"<span class=fp>{e(fingerprint(bytes.fromhex(p.key))) if p.key else 'no device yet'}</span>"]
         for p in view.parties.values()]))
+
+    parts.extend(_people(view, v.document, e))
 
     parts.append(f"<h2>Terms in force</h2><p>Light: <b>{e(view.light())}</b> as at the export.</p>")
     act_rows = []
@@ -168,11 +200,13 @@ def render(v: Verdict) -> str:
     for i, entry in enumerate(view.timeline):
         party = view.parties.get(entry.author)
         writer = writers[i] if i < len(writers) else None
-        if writer is not None and party is not None and writer.hex() in (party.key, *party.former_keys):
-            status = "signed by " + e(label(entry.author)) if v.valid else "signature not verified"
+        # The writer is the key of the change that made the entry, a party's own key or one of its devices.
+        # A person on a device of the named party: "signed by Raj (BT), laptop".
+        who = view.author_by_key(writer.hex()) if writer is not None else None
+        if who is not None and party is not None and who.id == party.id:
+            status = "signed by " + e(acted(view, writer.hex())) if v.valid else "signature not verified"
         elif writer is not None:
-            who = view.author_by_key(writer.hex())
-            status = f"<span class=broken>written by {e(who.label) if who else 'key ' + e(writer.hex()[:16])}, not by the named author</span>"
+            status = f"<span class=broken>written by {e(acted(view, writer.hex()))}, not by the named author</span>"
         else:
             status = "unknown"
         rows.append([e(when(entry.at)), e(label(entry.author)), e(entry.kind), e(entry.text), status])
