@@ -333,3 +333,44 @@ async def test_pair_a_new_device_with_the_code_shown(tmp_path):
         await until(pilot, lambda: "Sam" in [r[0] for r in cells(app, "devices")])
         row = {r[0]: r for r in cells(app, "devices")}["Sam"]
         assert row[1:3] == ["laptop", "0800 800 153 · 8-20"] and row[4] == "certified"
+
+
+# -- other people's words --------------------------------------------------------------------------------
+
+
+async def test_a_persons_name_and_contact_are_shown_as_text(tmp_path):
+    """A person's name and contact details are whatever the certifying party typed, and reach a customer:
+    markup and escape sequences in them are shown written out, on the owner line, the timeline, the queue
+    and the devices screen alike."""
+    from test_hostile_text import H, SHOWN_H, screen_text
+
+    org = Org(tmp_path)
+    key = Ed25519PrivateKey.generate()
+    delegation, cert = certify(org.desk.identity, raw_public(key), H, "laptop", T0, {"phone": H})
+    mallory = Workspace(tmp_path / "mallory", paired_home(tmp_path / "mallory", key, delegation, cert), org.clock)
+    org.desk.remember_device(mallory.identity.key_hex, {**delegation, "person": H, "device": "laptop"})
+    exchange(org.alice, mallory, org.cid)
+    mallory.act(org.cid, actions.note, "hello")
+    from pactclient.store import devices
+
+    exchange(mallory, org.desk, org.cid)
+    devices.hand_over(org.desk, org.cid, mallory.identity.key_hex)
+    exchange(org.desk, org.alice, org.cid)
+    mallory.close()
+    org.close()
+    app = create_app(org.a_home, clock=lambda: T0)
+    async with app.run_test(size=(240, 60)) as pilot:
+        await pilot.pause()
+        assert cells(app, "queue")[0][2] == f"{SHOWN_H} (BT)"
+        await open_contract(pilot)
+        assert owner_line(app) == f"Problem owner: {SHOWN_H} (BT) · {SHOWN_H}"
+        assert f"{SHOWN_H} (BT) | ✔ | message | hello" in texts(app, "timeline")
+        line = next(x for x in screen_text(app).splitlines() if "Problem owner:" in x)
+        assert "Problem owner: [bold red]X[/]<i>" in line
+    app = create_app(org.desk_home, clock=lambda: T0)
+    async with app.run_test(size=(240, 60)) as pilot:
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        assert [SHOWN_H, "laptop", SHOWN_H] in [r[:3] for r in cells(app, "devices")]
+        assert "[bold red]X[/]<i>" in screen_text(app)
