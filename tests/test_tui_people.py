@@ -213,6 +213,28 @@ async def test_desk_hands_the_case_to_raj_and_the_customer_is_told(org):
         assert cells(app, "queue")[0][2] == "Raj (BT)"
 
 
+async def test_the_colleague_handed_the_case_is_told_on_their_screen(org):
+    exchange(org.priya, org.raj, org.cid)
+    app = org.app(org.tmp / "raj")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        assert owner_line(app).startswith("Problem owner: Priya (BT)")
+        org.priya.act(org.cid, actions.note, "Raj, can you take this one?")  # Priya's own words: news to Raj
+        from pactclient.store import devices
+
+        devices.hand_over(org.desk, org.cid, "Raj")
+        other = Workspace(org.tmp / "raj", org.raj.identity, org.clock)
+        exchange(org.priya, other, org.cid)
+        exchange(org.desk, other, org.cid)
+        other.close()
+        app.poll_store()
+        await pilot.pause()
+        assert owner_line(app) == "Problem owner: Raj (BT) (you) · 0800 800 152 · raj@bt.example"
+        told = [n for n in app._notifications if n.title == "New in Broadband down"]
+        assert len(told) == 1 and sorted(told[0].message.splitlines()) == [
+            "Priya (BT): Raj, can you take this one?", "Raj (BT) owns this case now from Priya"]
+
+
 async def test_hand_over_to_a_revoked_device_is_not_offered(org):
     from pactclient.store import devices
 

@@ -266,8 +266,11 @@ class ContractScreen(Screen):
         self.reload()
         me = self.ws.identity.key_hex
         mine = self.me()
+        # A colleague's device writes for my party too: what it did (handing me the case) is news here.
+        myself = self.view.person_by_key(me)
         news = [e for e in self.view.timeline
-                if (e.at, e.author, e.kind, e.text) not in before and e.author not in (mine, me)]
+                if (e.at, e.author, e.kind, e.text) not in before and e.author != me
+                and (e.author != mine or (e.person and e.person != myself))]
         if news:
             lines = [self.timeline_line(e) for e in news[-3:]]
             more = f"\n(and {len(news) - 3} more)" if len(news) > 3 else ""
