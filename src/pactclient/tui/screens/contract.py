@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from pactclient.display import assemble, shown, text
-from pactclient.errors import PactError, RefusedOperation
+from pactclient.errors import PactError, RefusedOperation, UsageError
 from pactclient.model import actions, rules
 from pactclient.model.actions import parse_duration
 from pactclient.model.views import ContractView
@@ -392,8 +392,11 @@ class ContractScreen(Screen):
             return
         from pactclient.store import devices
 
-        self.ask(people.hand_over_form(self.ws, self.view, self.me()),
-                 lambda ans: self.run_edit_with(devices.hand_over, ans["to"] or "me"))
+        def then(ans):
+            if not ans["to"]:
+                raise UsageError("choose who owns the problem from now on")
+            self.run_edit_with(devices.hand_over, ans["to"])
+        self.ask(people.hand_over_form(self.ws, self.view, self.me()), then)
 
     def action_add_party(self, offline: bool = False) -> None:
         self.ask(forms.add_party_form(self.view, offline), lambda ans: self.run_edit(
