@@ -171,8 +171,8 @@ async def test_queue_puts_my_turn_first_and_filters_as_i_type(world):
         await pilot.pause()
         table = rows(app, "queue")
         assert [r[1] for r in table] == ["Refund for router", "Mail re-downloads"]
-        assert table[0][2] == "waiting on you (and supplier)"
-        assert table[1][2] == "on BT"
+        assert table[0][3] == "waiting on you (and supplier)"
+        assert table[1][3] == "on BT"
         assert table[0][0] == "● amber"
         await pilot.press("slash", *"mail")
         await pilot.pause()

@@ -147,6 +147,10 @@ class PactApp(App):
         elif isinstance(event, ev.RefusedByPeer):
             self.notify(f"{self.peer_name(event.peer_key)} refused this device: {event.reason}",
                         title="Sync refused", severity="error", timeout=10)
+        elif isinstance(event, ev.InviteRedeemed) and not event.contract_id:  # a pairing: a device, not a party
+            from pactclient.tui.screens.devices import paired
+
+            paired(self, event)
         elif isinstance(event, ev.InviteRedeemed):
             self.notify(f"{event.name or 'The invitee'} joined with your invite code: {event.message}", title="Invite used")
             from pactclient.tui.screens.invite import InviteCodeScreen

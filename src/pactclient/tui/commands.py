@@ -33,6 +33,10 @@ COMMANDS = (
     ("contract: invite party", "invite", "Make a one-time invite code for a new party"),
     ("contract: add party by key", "add_party", "Add a party by their public key (no network needed)"),
     ("contract: export bundle", "export_bundle", "Write the contract to a bundle file"),
+    ("contract: hand over", "hand_over", "Make a colleague of your party the problem owner of this case"),
+    ("devices: list", "devices", "This party's devices: pair a new one, revoke one"),
+    ("devices: add a device", "add_device", "Make a one-time pairing code for a new device of your party"),
+    ("devices: revoke", "revoke", "Revoke the selected device: its later changes are refused everywhere"),
     ("app: toggle theme", "app.toggle_dark", "Switch between dark and light"),
 )
 

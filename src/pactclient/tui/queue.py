@@ -29,6 +29,7 @@ class QueueRow:
     unseen: int
     resolved: bool
     search_text: str  # lower-cased text that the filter matches against
+    owner: str = ""  # the named problem owner, "Raj (BT)"
 
 
 def span(ms: int) -> str:
@@ -94,7 +95,8 @@ def build_rows(summaries: list[dict], unseen: dict[str, int], now: int) -> list[
             last_activity_at=s.get("last_activity_at") or s.get("updated_at") or 0,
             unseen=unseen.get(s["id"], 0),
             resolved=bool(s.get("resolved")),
-            search_text=f"{s.get('title', '')} {parties} {s.get('template', '')} {s['id']} {turn}".lower(),
+            search_text=f"{s.get('title', '')} {parties} {s.get('template', '')} {s['id']} {turn} {s.get('owner', '')}".lower(),
+            owner=s.get("owner", ""),
         ))
     rows.sort(key=lambda r: (r.resolved, not r.mine, LIGHT_RANK.get(r.light, 3),
                              r.next_due is None, r.next_due or 0, -r.last_activity_at, r.id))

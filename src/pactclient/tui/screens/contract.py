@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from pactclient.display import assemble, shown, text
-from pactclient.errors import PactError, RefusedOperation
+from pactclient.errors import PactError, RefusedOperation, UsageError
 from pactclient.model import actions, rules
 from pactclient.model.actions import parse_duration
 from pactclient.model.views import ContractView
@@ -32,6 +32,7 @@ from pactclient.sync import bundle
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
 from pactclient.tui.screens import contract_forms as forms
+from pactclient.tui.screens import people
 from pactclient.tui.screens.form import FormScreen
 from pactclient.tui.screens.invite import InviteCodeScreen
 from pactclient.tui.screens.home import light_cell
@@ -69,6 +70,7 @@ class ContractScreen(Screen):
         Binding("y", "answer(True)", "Accept", id="contract.accept", group=ANSWER_KEYS),
         Binding("n", "answer(False)", "Reject", id="contract.reject", group=ANSWER_KEYS),
         Binding("v", "invite", "Invite", id="contract.invite"),
+        Binding("o", "hand_over", "Hand over", id="contract.hand_over"),
         # Rarely needed once peers sync directly: kept out of the footer (also "contract: export bundle").
         Binding("b", "export_bundle", "Bundle", id="contract.export_bundle", show=False),
     ]
@@ -82,6 +84,7 @@ class ContractScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static("", id="contract-owner")  # first: who to call is what a customer looks for
         yield Static("", id="contract-head")
         with VerticalScroll(id="contract-body"):
             for name, columns in TABLES.items():
@@ -118,7 +121,7 @@ class ContractScreen(Screen):
         self.paint()
 
     def timeline_line(self, entry) -> str:
-        who = self.view.label(entry.author)
+        who = entry.person or self.view.label(entry.author)
         return f"{who}: {entry.text}" if entry.kind in ("message", "decision") else entry.text
 
     def paint(self) -> None:
@@ -128,6 +131,10 @@ class ContractScreen(Screen):
                              ("waiting on " + ", ".join(turn)) if turn else ("resolved" if v.resolved() else "nobody's turn"),
                              f"  ·  you are {v.label(me) if me else 'not a party'}  ·  {v.id[:8]}")
         self.query_one("#contract-head", Static).update(head)
+        owner = self.query_one("#contract-owner", Static)
+        line = people.owner_line(v, self.ws.identity.key_hex)
+        owner.display = line is not None
+        owner.update(line or "")
         self.fill("parties", [(pid, (pid, p.role, p.name, p.org, "joined" if p.accepted else "invited" if p.key else "open slot"))
                               for pid, p in v.parties.items()])
         self.fill("items", [(iid, (it.label, it.display(v.parties), v.label(it.set_by) if it.set_by else f"({v.label(it.owner)} sets it)"))
@@ -149,7 +156,7 @@ class ContractScreen(Screen):
             for p in sorted(v.proposals, key=lambda p: (p.state != "open", -p.created_at))
         ])
         # Every change in a loaded copy was verified against its author's key when loaded: hence the mark.
-        self.fill("timeline", [(str(n), (when(e.at), v.label(e.author), SIGNED, e.kind, text(e.text, multiline=True)))
+        self.fill("timeline", [(str(n), (when(e.at), e.person or v.label(e.author), SIGNED, e.kind, text(e.text, multiline=True)))
                                for n, e in reversed(list(enumerate(v.timeline)))], wrap=True)
         self.update_hint()
 
@@ -233,6 +240,8 @@ class ContractScreen(Screen):
             return not self.why_not_item()
         if action == "answer":
             return bool(self.answerable())
+        if action == "hand_over":
+            return not people.why_no_hand_over(self.ws, self.view, self.me())
         return True
 
     def on_key(self, event: events.Key) -> None:
@@ -240,7 +249,7 @@ class ContractScreen(Screen):
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             name, _, arg = binding.action.partition("(")
             args = (ast.literal_eval(arg[:-1]),) if arg else ()
-            if name in ("status", "set_item", "answer") and self.view is not None and not self.check_action(name, args):
+            if name in ("status", "set_item", "answer", "hand_over") and self.view is not None and not self.check_action(name, args):
                 event.stop()
                 # The action itself reports the reason (it is what the command palette runs too).
                 getattr(self, f"action_{name}")(*args)
@@ -257,8 +266,11 @@ class ContractScreen(Screen):
         self.reload()
         me = self.ws.identity.key_hex
         mine = self.me()
+        # A colleague's device writes for my party too: what it did (handing me the case) is news here.
+        myself = self.view.person_by_key(me)
         news = [e for e in self.view.timeline
-                if (e.at, e.author, e.kind, e.text) not in before and e.author not in (mine, me)]
+                if (e.at, e.author, e.kind, e.text) not in before and e.author != me
+                and (e.author != mine or (e.person and e.person != myself))]
         if news:
             lines = [self.timeline_line(e) for e in news[-3:]]
             more = f"\n(and {len(news) - 3} more)" if len(news) > 3 else ""
@@ -269,6 +281,19 @@ class ContractScreen(Screen):
     def run_edit(self, action, *args, **kwargs) -> bool:
         try:
             outcome = self.ws.act(self.contract_id, action, *args, **kwargs)
+        except PactError as exc:
+            self.app.report(exc)
+            return False
+        self.app.note_own_write(self.contract_id)
+        self.app.notify(outcome.message, title="Done")
+        self.reload()
+        return True
+
+    def run_edit_with(self, edit, *args) -> bool:
+        """Like ``run_edit``, for a store function that writes through the workspace itself
+        (``edit(ws, contract_id, *args)``, e.g. ``store.devices.hand_over``)."""
+        try:
+            outcome = edit(self.ws, self.contract_id, *args)
         except PactError as exc:
             self.app.report(exc)
             return False
@@ -359,6 +384,19 @@ class ContractScreen(Screen):
             code = engine.invite(self.contract_id, role, parse_duration(ans["ttl"] or "24h"))
             self.app.push_screen(InviteCodeScreen(code, self.ws, self.view.title))
         self.ask(forms.invite_form(self.view), then)
+
+    def action_hand_over(self) -> None:
+        why = people.why_no_hand_over(self.ws, self.view, self.me())
+        if why:
+            self.app.report(RefusedOperation(why))
+            return
+        from pactclient.store import devices
+
+        def then(ans):
+            if not ans["to"]:
+                raise UsageError("choose who owns the problem from now on")
+            self.run_edit_with(devices.hand_over, ans["to"])
+        self.ask(people.hand_over_form(self.ws, self.view, self.me()), then)
 
     def action_add_party(self, offline: bool = False) -> None:
         self.ask(forms.add_party_form(self.view, offline), lambda ans: self.run_edit(

@@ -32,6 +32,7 @@ class HomeScreen(Screen):
         Binding("n", "new_contract", "New contract", id="home.new_contract"),
         Binding("j", "join", "Join with a code", id="home.join"),
         Binding("c", "connect", "Connect to a peer", id="home.connect"),
+        Binding("d", "devices", "Devices", id="home.devices"),
         Binding("slash", "focus_filter", "Filter", id="home.filter"),
         Binding("enter", "open_contract", "Open", id="home.open", show=True),
         Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", show=False),
@@ -43,7 +44,7 @@ class HomeScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="Filter: type words from a title, a party, a template…", id="queue-filter")
+        yield Input(placeholder="Filter: type words from a title, a party, an owner, a template…", id="queue-filter")
         yield Static("", id="queue-count")
         yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
         yield StatusBar(id="status-bar")
@@ -51,13 +52,14 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#queue", DataTable)
-        # 104 columns of cells plus one space of padding each side of 7 columns: fits 120 with the margins.
-        table.add_column("light", key="light", width=8)
-        table.add_column("contract", key="title", width=32)
-        table.add_column("whose turn", key="turn", width=20)
-        table.add_column("next deadline", key="due", width=22)
-        table.add_column("updated", key="last", width=10)
-        table.add_column("new", key="unseen", width=5)
+        # 101 columns of cells plus one space of padding each side of 8 columns: fits 120 with the margins.
+        table.add_column("light", key="light", width=7)
+        table.add_column("contract", key="title", width=25)
+        table.add_column("problem owner", key="owner", width=14)
+        table.add_column("whose turn", key="turn", width=16)
+        table.add_column("next deadline", key="due", width=20)
+        table.add_column("updated", key="last", width=9)
+        table.add_column("new", key="unseen", width=4)
         table.add_column("id", key="id", width=6)
         self.reload()
         table.focus()
@@ -79,7 +81,7 @@ class HomeScreen(Screen):
         for r in shown:
             due = "-" if r.next_due is None else f"{time_left(r.next_due, now)} · {r.next_due_title}"
             turn = text(r.turn, style="bold" if r.mine else "dim" if r.resolved else "")
-            table.add_row(light_cell(r.light), text(r.title), turn, text(due), ago(r.last_activity_at, now),
+            table.add_row(light_cell(r.light), text(r.title), text(r.owner or "-"), turn, text(due), ago(r.last_activity_at, now),
                           Text(str(r.unseen), style="bold cyan") if r.unseen else "", text(r.id[:6]), key=r.id)
         if shown:
             table.move_cursor(row=min(keep, len(shown) - 1))
@@ -190,6 +192,11 @@ class HomeScreen(Screen):
         self.reload()
         self.app.notify(f"Joined: {done.message}", title="Join")
         self.open(done.contract_id)
+
+    def action_devices(self) -> None:
+        from pactclient.tui.screens.devices import DevicesScreen
+
+        self.app.push_screen(DevicesScreen())
 
     def action_focus_filter(self) -> None:
         self.query_one("#queue-filter", Input).focus()
