@@ -261,3 +261,21 @@ def test_a_party_cannot_revoke_another_partys_device(world):
     priya.act(cid, actions.note, "still BT's agent")
     exchange(priya, laptop, cid)
     assert laptop.view(cid).timeline[-1].person == "Priya (BT)"
+
+
+def test_a_change_of_terms_agreed_between_devices_is_countersigned_by_both_parties(world):
+    """Priya proposes from her laptop and Alice accepts on her phone: both parties' countersignatures
+    are found, and the evidence says both signed (neither party key wrote the proposal or the answer)."""
+    cid = _case(world)
+    priya, laptop, phone = world["priya"], world["laptop"], world["phone"]
+    exchange(laptop, phone, cid)
+    outcome = priya.act(cid, actions.propose, "change_due", {"id": "diagnose", "due": FIXED_NOW + 5 * 86_400_000},
+                        "an engineer must visit")
+    exchange(priya, phone, cid)
+    phone.act(cid, actions.answer, outcome.ref, True, "fine")
+    exchange(phone, priya, cid)
+    priya.act(cid, actions.note, "engineer booked")
+    exchange(priya, laptop, cid)
+    exchange(phone, laptop, cid)
+    out = summary(verify_bytes(encode(laptop, cid)))
+    assert out["agreements"] == [{"version": 1, "proposal": outcome.ref, "signed_by": ["customer", "supplier"]}]

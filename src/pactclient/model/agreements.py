@@ -106,15 +106,39 @@ def version_heads(doc: Document, view: ContractView, proposal_id: str) -> list[b
     for party in prop.required:
         if party != prop.proposer:
             wanted.append((party, lambda h, party=party: _answer_at(doc, proposals_obj, proposal_id, party, h)))
-    found = []
+    found: list[bytes] = []
     for party_id, present in wanted:
-        key = view.parties[party_id].key if party_id in view.parties else ""
-        chain = sorted(chains.get(bytes.fromhex(key), []) if key else [], key=lambda c: c.seq)
+        writers = _writers(doc, chains, _keys_of(view, party_id), present)
+        if not writers:
+            return []
+        found.extend(writers)
+    return sorted(doc.fork(found).get_heads())
+
+
+def _keys_of(view: ContractView, party_id: str) -> list[str]:
+    """Every key that may have written in ``party_id``'s name: the party key, keys it replaced, and
+    its certified devices (the admission rules already refused whatever one of them could not write)."""
+    party = view.parties.get(party_id)
+    if party is None:
+        return []
+    return [k for k in (party.key, *party.former_keys, *(d.key for d in view.devices_of(party_id))) if k]
+
+
+def _writers(doc: Document, chains: dict[bytes, list], keys: list[str],
+             present: Callable[[list[bytes]], bool]) -> list[bytes]:
+    """The changes, among ``keys``' chains, that made ``present`` hold: a chain's first change at
+    which it holds, unless it already held at that change's dependencies (the change only saw another
+    device's write). Every copy holding the same changes finds the same set, whichever device wrote."""
+    out = []
+    for key in keys:
+        chain = sorted(chains.get(bytes.fromhex(key), []), key=lambda c: c.seq)
         first = _first_where(chain, present)
         if first is None:
-            return []
-        found.append(first)
-    return sorted(doc.fork(found).get_heads())
+            continue
+        change = next(c for c in chain if c.hash == first)
+        if not change.deps or not present(list(change.deps)):
+            out.append(first)
+    return out
 
 
 def _first_where(chain: list, present: Callable[[list[bytes]], bool]) -> bytes | None:
