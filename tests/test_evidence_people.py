@@ -26,7 +26,7 @@ def test_the_report_names_the_owner_the_devices_and_who_wrote_each_entry(devices
         assert devices[("Raj", "laptop")][3] == devices_case["raj"].identity.fingerprint
         assert devices[("Raj", "laptop")][4] == devices[("Alice", "phone")][4] == "no"
         written = {row[0]: row[1] for row in seen.sections["Devices"][1:] if len(row) == 2}
-        assert written["Alice, phone"] == "4" and written["Raj (BT), laptop"] == "2"
+        assert written["Alice, phone"] == "4" and written["Raj (BT), laptop"] == "3"
         timeline = {row[3]: row for row in seen.sections["Timeline"][1:]}
         assert timeline["Line test booked for Tuesday"][4] == "signed by Raj (BT), laptop"
         assert timeline["sent from my phone"][4] == "signed by Alice, phone"
@@ -43,4 +43,4 @@ def test_pact_verify_prints_the_people(devices_case, tmp_path):  # noqa: F811
     assert "by Raj (BT) on laptop, sha256" in out
     assert "problem owner: Raj (BT) on laptop — raj@bt.example" in out
     assert f"device {devices_case['priya'].identity.fingerprint}: Priya (BT) on laptop, revoked by its party" in out
-    assert "4 change(s) by Alice on phone" in out and "2 change(s) by Raj (BT) on laptop" in out
+    assert "4 change(s) by Alice on phone" in out and "3 change(s) by Raj (BT) on laptop" in out
