@@ -336,3 +336,26 @@ def test_malformed_and_oversized_frames_are_refused_without_a_crash(make_party, 
     ca.receive_data((1 << 31).to_bytes(4, "big"))
     assert ca.closed
     assert msgpack.unpackb(ca.data_to_send()[4:])["t"] == "error"
+
+
+@pytest.mark.parametrize("told", ["dialer", "listener", "both"])
+def test_a_contract_shared_during_a_session_syncs_whichever_side_offers_it(make_party, tmp_path, told):
+    """A customer who joins a second case of a desk it is already connected to: only one side may
+    notice first (the other noticed before the customer was a party). The session stays up and the
+    new contract's edits flow both ways."""
+    wa, wb, _, ca, cb = connected_pair(make_party, tmp_path)
+    second = shared_contract([wa, wb])  # shared while connected, as a join by invite does
+    if told in ("dialer", "both"):
+        ca.local_changed(second)
+    if told in ("listener", "both"):
+        cb.local_changed(second)
+    pump(ca, cb)
+    assert not ca.closed and not cb.closed
+    assert second in ca.shared and second in cb.shared
+    wa.act(second, actions.note, "from Alice")
+    ca.local_changed(second)
+    wb.act(second, actions.note, "from Priya")
+    cb.local_changed(second)
+    pump(ca, cb)
+    assert heads(wa, second) == heads(wb, second) and "from Alice" in texts(wb, second)
+    assert not [e for e in ca.events() + cb.events() if isinstance(e, (ev.PeerRefused, ev.RefusedByPeer))]

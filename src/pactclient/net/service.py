@@ -39,11 +39,13 @@ from pactclient.net.tls import PinnedContexts
 from pactclient.store.workspace import Workspace
 from pactclient.sync import events as ev
 from pactclient.sync.connection import PeerConnection
+from pactclient.sync.sharing import SharingIndex
 from pactclient.sync.invites import DEFAULT_TTL_MS, InviteCode, InviteHost, create_invite
 
 log = logging.getLogger("pact.net")
 
 POLL_SECONDS = 0.2
+REDIAL_SECONDS = 5.0  # known peers not connected are looked at again at least this often
 UPKEEP_AFTER = 0.05
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
@@ -66,6 +68,10 @@ class PeerService:
         self.dial_known = dial_known
         self.tls = PinnedContexts(ws)
         self.sessions: dict[bytes, Session] = {}
+        # An edit goes only to the sessions of the contract's parties: per-edit work follows who shares
+        # the contract, not how many peers are connected.
+        self.sharing = SharingIndex(ws)
+        self._sessions_of_party: dict[bytes, set[bytes]] = {}  # party key -> device keys with a session
         self._subscribers: list[Callable] = []
         self._server: asyncio.AbstractServer | None = None
         self._invite_server: asyncio.AbstractServer | None = None
@@ -75,6 +81,9 @@ class PeerService:
         self._rowid_seen = 0  # the store's newest change rowid when ``_rowids`` was last read
         self._upkeep_due: asyncio.TimerHandle | None = None
         self._finder = None
+        self._dialled_at: tuple | None = None  # the peers mark when known peers were last dialled
+        self._dial_due = True  # a session ended, or nothing was dialled yet
+        self._dial_checked = 0.0
         self.state = "stopped"
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -166,11 +175,15 @@ class PeerService:
         return outcome
 
     def changed(self, contract_id: str, except_key: bytes | None = None) -> None:
-        """Offer this copy's new changes of a contract to every connected peer (but ``except_key``)."""
-        for key, session in list(self.sessions.items()):
-            if key != except_key and isinstance(session.exchange, PeerConnection):
-                session.exchange.local_changed(contract_id)
-                session.push_soon()
+        """Offer this copy's new changes of a contract to every connected peer of its parties (but
+        ``except_key``); a party the change removed still gets the change that removed it."""
+        before = self.sharing.refresh(contract_id)
+        for party in before | self.sharing.keys_of(contract_id):
+            for key in self._sessions_of_party.get(party, ()):
+                session = self.sessions.get(key)
+                if key != except_key and session is not None and isinstance(session.exchange, PeerConnection):
+                    session.exchange.local_changed(contract_id)
+                    session.push_soon()
 
     # -- connections --------------------------------------------------------------------------------
 
@@ -235,14 +248,14 @@ class PeerService:
             raise RemoteProtocolError(f"{address} answered with key {short_fingerprint(key)}, not the expected peer")
         with self.ws.store.write():
             self.ws.store.put_peer(key.hex(), "", address, "online")
-        session = Session(reader, writer, PeerConnection(self.ws, key, dialer=True, party_key=party), self._on_events, key,
-                          dialer=True)
+        exchange = PeerConnection(self.ws, key, dialer=True, party_key=party, sharing=self.sharing)
+        session = Session(reader, writer, exchange, self._on_events, key, dialer=True)
         self._spawn(self._keep(session))
         return session
 
     async def _run_peer(self, reader, writer, key: bytes, dialer: bool, party: bytes | None = None) -> None:
-        session = Session(reader, writer, PeerConnection(self.ws, key, dialer=dialer, party_key=party), self._on_events,
-                          key, dialer)
+        exchange = PeerConnection(self.ws, key, dialer=dialer, party_key=party, sharing=self.sharing)
+        session = Session(reader, writer, exchange, self._on_events, key, dialer)
         await self._keep(session)
 
     async def _keep(self, session: Session) -> None:
@@ -261,14 +274,27 @@ class PeerService:
             if not keep_new:
                 return
         self.sessions[key] = session
+        party = self._party_of(session)
+        self._sessions_of_party.setdefault(party, set()).add(key)
         log.info("connected to %s (%s)", short_fingerprint(key), session.address)
         try:
             await session.run()
         finally:
+            self._dial_due = True
             if self.sessions.get(key) is session:
                 del self.sessions[key]
+                keys = self._sessions_of_party.get(party)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._sessions_of_party[party]
                 self._record_peer(key, session.exchange.peer_name, "offline")
             log.info("disconnected from %s", short_fingerprint(key))
+
+    @staticmethod
+    def _party_of(session: Session) -> bytes:
+        exchange = session.exchange
+        return exchange.party_key if isinstance(exchange, PeerConnection) else session.peer_key
 
     def _record_peer(self, key: bytes, name: str, state: str) -> None:
         try:
@@ -328,9 +354,19 @@ class PeerService:
                         self.changed(cid)
                         self._upkeep_soon()  # e.g. an invite redeemed here wrote through the workspace
                 if self.dial_known:
-                    self._dial_known()
+                    self._dial_when_due()
             except Exception:
                 log.exception("store watch failed")
+
+    def _dial_when_due(self) -> None:
+        """Dial known peers when the peers table changed or a session ended, and every
+        ``REDIAL_SECONDS`` in any case: reading the whole table on every poll costs milliseconds at a
+        thousand peers."""
+        mark = self.ws.store.peers_mark()
+        now = asyncio.get_running_loop().time()
+        if mark != self._dialled_at or self._dial_due or now - self._dial_checked >= REDIAL_SECONDS:
+            self._dialled_at, self._dial_due, self._dial_checked = mark, False, now
+            self._dial_known()
 
     def _dial_known(self) -> None:
         connected = {k.hex() for k in self.sessions}

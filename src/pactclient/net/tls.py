@@ -33,12 +33,11 @@ class PinnedContexts:
         self._revoked_in: dict[str, set[bytes]] = {}  # contract -> device keys revoked in it
 
     def _store_mark(self) -> tuple:
-        # Changes are append-only, so the newest rowid moves whenever a change is stored; both reads
-        # are lookups, not scans (this runs on every poll of a running peer).
-        db = self.ws.store.db
-        changes = db.execute("SELECT coalesce(max(rowid), 0) FROM changes").fetchone()[0]
-        peers = db.execute("SELECT group_concat(key || state) FROM peers").fetchone()
-        return (changes, peers)
+        # Changes are append-only, so the newest rowid moves whenever a change is stored; the peers
+        # table has a mark of its own. Both are lookups, not scans (this runs on every poll of a
+        # running peer, which may know thousands of peers).
+        changes = self.ws.store.db.execute("SELECT coalesce(max(rowid), 0) FROM changes").fetchone()[0]
+        return (changes, self.ws.store.peers_mark())
 
     def pinned(self) -> frozenset[bytes]:
         mark = self._store_mark()

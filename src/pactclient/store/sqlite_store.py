@@ -98,6 +98,7 @@ class SqliteStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._after_commit: list = []
+        self._peer_writes = 0  # see peers_mark
         _private_files(self.path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -403,8 +404,14 @@ class SqliteStore:
 
     # -- peers and invites (used by pactclient.net) ------------------------------------------------
 
+    def peers_mark(self) -> tuple[int, int]:
+        """Moves whenever the peers table may have changed: by this connection (counted here) or by
+        another process (SQLite's data_version). A poller compares marks instead of reading the table."""
+        return (self.db.execute("PRAGMA data_version").fetchone()[0], self._peer_writes)
+
     def put_peer(self, key: str, name: str = "", address: str = "", state: str = "known") -> None:
         """Add a peer or update it; empty name or address leave the stored one as it was."""
+        self._peer_writes += 1
         self.db.execute(
             "INSERT INTO peers (key, name, address, state) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(key) DO UPDATE SET name=CASE WHEN excluded.name='' THEN name ELSE excluded.name END,"
@@ -413,6 +420,7 @@ class SqliteStore:
         )
 
     def peer_seen(self, key: str, now: int, state: str) -> None:
+        self._peer_writes += 1
         self.db.execute("UPDATE peers SET last_seen=?, state=? WHERE key=?", (now, state, key))
 
     def peers(self) -> list[dict]:

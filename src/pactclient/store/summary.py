@@ -41,6 +41,9 @@ def summarize(view: ContractView, my_key: str) -> dict:
         "broken": sum(counts["broken"] for counts in view.commitments().values()),
         "offered_to": list(view.offered_to()),
         "owner": _owner(view),
+        # Who shares the contract, so that a device serving many peers finds what to offer a peer
+        # without loading documents (pactclient.sync.sharing).
+        "keys": sorted(p.key for p in view.parties.values() if p.key),
     }
 
 

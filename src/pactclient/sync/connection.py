@@ -48,6 +48,7 @@ from pactclient.sync.carried import carried_hashes, message_chunks
 from pactclient.sync.channel import ContractChannel, decode_message
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 from pactclient.sync.naming import CONTRACT_ID, ContractNames, signatures_of, sync_signatures
+from pactclient.sync.sharing import SharingIndex
 
 PROTOCOL = "pact-sync"
 VERSION = 2
@@ -55,8 +56,10 @@ MAX_WANTED = 10_000  # contracts this side asks a peer for on one connection (se
 
 
 class PeerConnection:
-    def __init__(self, workspace: Workspace, peer_key: bytes, *, dialer: bool, party_key: bytes | None = None):
+    def __init__(self, workspace: Workspace, peer_key: bytes, *, dialer: bool, party_key: bytes | None = None,
+                 sharing: SharingIndex | None = None):
         self.ws = workspace
+        self.sharing = sharing  # a device serving many peers shares one index (see sync.sharing)
         self.peer_key = peer_key  # the peer's device key (its certificate's)
         self.party_key = party_key or peer_key  # the key contracts name for its party (its certificate's issuer)
         self.peer_name = ""
@@ -216,6 +219,12 @@ class PeerConnection:
                 continue  # a contract the peer is not a party of, by this copy: never acknowledged
             self._open(cid)
             opened.append(cid)
+        # An offer made during the session (``more``) opened no channel on the offering side; offering
+        # back makes it open one before our first sync message arrives (else it would refuse that).
+        unoffered = [cid for cid in opened if cid not in self._offered]
+        if more and unoffered:
+            self._send_offer(unoffered, more=True)
+        for cid in opened:
             if self.dialer or more:
                 self._push(cid)
         if opened:
@@ -310,6 +319,8 @@ class PeerConnection:
         self._send({"t": "offer", "contracts": offer, "more": more})
 
     def _contracts_for_peer(self) -> list[str]:
+        if self.sharing is not None:
+            return [cid for cid in self.sharing.contracts_of(self.party_key) if self._peer_is_party(cid)]
         return [cid for cid in self.ws.store.contract_ids() if self._peer_is_party(cid)]
 
     def _peer_is_party(self, cid: str) -> bool:
