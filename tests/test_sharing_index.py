@@ -59,6 +59,7 @@ async def test_an_edit_reaches_exactly_the_sessions_that_share_the_contract(make
     _, desk = make_party(tmp_path, "Priya", "BT")
     alice, wa = make_party(tmp_path, "Alice")
     bob, wb = make_party(tmp_path, "Bob")
+    desk.max_documents = 1  # the desk keeps one document in memory: every other one is reloaded on use
     alices = desk.create("Alice's broadband", catalog.load("broadband-fault"), "supplier")
     bobs = desk.create("Bob's bill", catalog.load("billing-dispute"), "supplier")
     sd = await services(desk)
@@ -96,3 +97,20 @@ async def test_an_edit_reaches_exactly_the_sessions_that_share_the_contract(make
     await until(lambda: "Bob is away" in texts(wa, alices))
     assert set(told) == {alice.public_key}
     assert isinstance(sa, PeerService)
+
+
+def test_a_workspace_holds_at_most_its_budget_of_documents(make_party, tmp_path):
+    """Memory follows use, not history: documents beyond the budget are evicted least recently used
+    first, and an evicted contract reads and takes edits exactly as before."""
+    _, ws = make_party(tmp_path, "Priya", "BT")
+    ws.max_documents = 2
+    cases = [ws.create(f"Case {n}", catalog.load("broadband-fault"), "supplier") for n in range(4)]
+    before = {cid: ws.view(cid).title for cid in cases}
+    assert len(ws._docs) == 2 and list(ws._docs) == cases[2:]
+    ws.view(cases[2])  # used again: the newest, so cases[3] goes first
+    ws.view(cases[0])
+    assert list(ws._docs) == [cases[2], cases[0]]
+    ws.act(cases[3], actions.note, "still writable after eviction")
+    assert [e.text for e in ws.view(cases[3]).timeline][-1] == "still writable after eviction"
+    assert {cid: ws.view(cid).title for cid in cases} == before
+    assert len(ws._docs) == 2

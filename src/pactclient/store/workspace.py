@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -47,6 +48,7 @@ from pactclient.store.summary import light_of, summarize  # noqa: F401  (light_o
 DB_FILE = "pact.db"
 SNAPSHOT_EVERY = 256  # compact once this many changes are stored after the last snapshot
 CHECKPOINT_EVERY = 64  # deferred upkeep: copy the WAL into the database after this many writes
+MAX_DOCUMENTS = 256  # documents held in memory at once (their caches with them); the rest load on demand
 SNAPSHOT_DOMAIN = b"pactclient/snapshot/v1\x00"
 
 
@@ -64,7 +66,7 @@ def _unpack_heads(blob: bytes) -> list[bytes]:
 
 class Workspace(ChangeExchange):
     def __init__(self, home: Path, identity: DeviceIdentity, clock: Callable[[], int] = now_ms,
-                 defer_upkeep: bool = False):
+                 defer_upkeep: bool = False, max_documents: int = MAX_DOCUMENTS):
         self.home = Path(home)
         self.identity = identity
         self.clock = clock
@@ -73,7 +75,9 @@ class Workspace(ChangeExchange):
         self.own_tail = OwnTail(self.home, self.store, identity)  # never reuse a sequence number after a loss
         self.defer_upkeep = defer_upkeep
         # Long-running processes keep documents in memory; the rowid says how far each is caught up.
-        self._docs: dict[str, tuple[Document, int]] = {}
+        # At most ``max_documents`` of them, the least recently used evicted first (see ``_hold``).
+        self.max_documents = max(1, max_documents)
+        self._docs: OrderedDict[str, tuple[Document, int]] = OrderedDict()
         self._caches: dict[str, ReadCache] = {}
         self._countersigned: dict[str, set[str]] = {}  # proposal ids countersigned (or not ours), per contract
         self._agreements_checked: dict[str, tuple[bytes, ...]] = {}  # heads at which nothing waited to be countersigned
@@ -127,11 +131,32 @@ class Workspace(ChangeExchange):
         last = self.store.last_rowid(contract_id)
         cached = self._docs.get(contract_id)
         if cached is not None and cached[1] == last:
+            self._docs.move_to_end(contract_id)
             return cached[0]
         self._tail_checked.discard(contract_id)
         doc = self._load(contract_id)
-        self._docs[contract_id] = (doc, last)
+        self._hold(contract_id, doc, last)
         return doc
+
+    def _hold(self, contract_id: str, doc: Document, last: int) -> None:
+        """Keep ``doc`` in memory as the newest used, evicting the least recently used beyond the
+        budget: a desk that served 10,000 contracts over weeks holds the ones in use, not all it saw."""
+        self._docs[contract_id] = (doc, last)
+        self._docs.move_to_end(contract_id)
+        while len(self._docs) > self.max_documents:
+            self._evict(next(iter(self._docs)))
+
+    def _evict(self, contract_id: str) -> None:
+        """Drop a contract's document and what was derived from it; unlike ``_forget`` nothing was
+        rolled back, so views already handed out keep their caches (which stay true)."""
+        self._docs.pop(contract_id, None)
+        self._caches.pop(contract_id, None)
+        self._countersigned.pop(contract_id, None)
+        self._agreements_checked.pop(contract_id, None)
+        self._party_keys.pop(contract_id, None)
+        self._terms.pop(contract_id, None)
+        self._clocks.pop(contract_id, None)
+        self._tail_checked.discard(contract_id)  # a reloaded document is checked against own_tail again
 
     def _load(self, contract_id: str) -> Document:
         if not self.store.has_contract(contract_id):
@@ -347,7 +372,7 @@ class Workspace(ChangeExchange):
         """Runs inside the write transaction, after new changes of the contract were stored; ``saved``
         is ``doc.save()`` if the caller has it (a fetched contract), for compaction."""
         last = self.store.last_rowid(contract_id)
-        self._docs[contract_id] = (doc, last)
+        self._hold(contract_id, doc, last)
         if self.defer_upkeep:
             self._written.add(contract_id)
             self._writes_since_checkpoint += 1
