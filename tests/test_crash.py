@@ -122,3 +122,23 @@ def test_acknowledged_changes_survive_sigkill(tmp_path):
     assert kills >= KILLS
     assert in_compaction >= KILLS // 10
     assert len(acked_all) > 0
+
+
+def test_a_process_that_defers_upkeep_writes_twice_to_a_contract_it_created_and_reloaded(make_party, tmp_path):
+    """A desk process (deferred upkeep) creates a case, its document leaves memory, and the next edit
+    must not be refused as if the store had lost the first change: the row not yet flushed is held
+    in memory."""
+    from pactclient import catalog
+    from pactclient.model import actions
+
+    _, ws = make_party(tmp_path, "Priya", "BT")
+    ws.defer_upkeep = True
+    first = ws.create("Case 1", catalog.load("broadband-fault"), "supplier")
+    ws.forget_cached(first)  # as eviction or a reload would
+    ws.act(first, actions.note, "callback booked")
+    ws.max_documents = 1
+    second = ws.create("Case 2", catalog.load("broadband-fault"), "supplier")  # evicts the first
+    ws.act(first, actions.note, "engineer booked")
+    ws.act(second, actions.note, "new case noted")
+    ws.upkeep()
+    assert [e.text for e in ws.view(first).timeline][-2:] == ["callback booked", "engineer booked"]

@@ -170,6 +170,15 @@ class OwnTail:
             raise StoreError(f"the store lost this device's own changes ({self.path} records {file_total} in "
                              f"{file_rows} contract(s), the store {total} in {rows}): it was altered or an older "
                              "copy of pact.db was put back; " + _RECOVER.replace("of the contract", "of each contract"))
+        pending = self._pending.get(contract_id)
+        if pending is not None:
+            # This process wrote the newest change and has not flushed its row yet (deferred upkeep):
+            # its own memory is the record, and the store must still hold that change.
+            held = self.store.change_at(contract_id, self.me, pending[0])
+            if held is None or held[0] != pending[1]:
+                raise StoreError(f"the store lost this device's own changes of {contract_id[:12]} (this device "
+                                 f"wrote up to number {pending[0]}): " + _RECOVER)
+            return
         row = self.store.db.execute("SELECT seq, hash, mac FROM own_tails WHERE contract_id=?", (contract_id,)).fetchone()
         newest = self.store.db.execute("SELECT max(seq) FROM changes WHERE contract_id=? AND actor=?",
                                        (contract_id, self.me)).fetchone()[0]
