@@ -35,7 +35,7 @@ def test_a_broken_callback_exported_and_checked_by_someone_who_never_saw_the_con
     cid = json.loads(pact(alice, "new", "Mail re-downloads", "--template", "broadband-fault", "--json").stdout)["id"][:8]
     # The CLI reads the real clock, so the 24 h that pass are stood in for by a callback due time in the
     # past, set while Alice is setting the contract up (no other party has a key yet).
-    pact(alice, "propose", cid, "due", "callback", "2026-01-05T09:00")
+    pact(alice, "propose", cid, "due", "callback", "2026-01-05T09:00", "--force")
     pact(alice, "party", "add", cid, "--key", key_of(bt), "--name", "Priya", "--org", "BT", "--role", "supplier")
     pact(alice, "note", cid, "Engineer said <b>Tuesday</b>")
     pact(alice, "bundle", "export", cid, "-o", str(tmp_path / "a1.bundle"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +36,11 @@ class PactGroup(click.Group):
             # Errors quote what was received (names, reasons, ids): shown as text, on one line.
             click.echo(shown(f"pact: {exc}"), err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # a file or folder the user named (or the home) cannot be used: say why, in words
+            from pactclient.reasons import os_failure
+
+            click.echo(shown(f"pact: {os_failure(exc)}"), err=True)
+            sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -90,18 +96,47 @@ def parse_when(text: str, now_ms: int) -> int:
 
     text = text.strip()
     if text and text[0].isdigit() and text[-1] in "mhdw" and text[:-1].strip().isdigit():
-        return now_ms + parse_duration(text)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"not a time: {text!r} (use 24h, 3d, 2026-12-01 or 2026-12-01T17:00)") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp() * 1000)
+        when = now_ms + parse_duration(text)
+    else:
+        try:
+            dt = datetime.fromisoformat(text)
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=timezone.utc)
+            when = int(dt.timestamp() * 1000)
+        except (ValueError, OverflowError):
+            raise UsageError(f"not a time: {text[:40]!r} (use 24h, 3d, 2026-12-01 or 2026-12-01T17:00)") from None
+    if not 0 <= when <= LATEST_TIME_MS:
+        raise UsageError(f"{text[:40]!r} is not a time pact can record (between 1970 and 9999)")
+    return when
 
 
-def check_output_paths(*paths: str | None) -> list[Path]:
-    """Refuse, before anything is written, output paths that cannot be written (UsageError)."""
+LATEST_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last time a date can name
+
+
+def parse_deadline(text: str, now_ms: int, force: bool) -> int:
+    """``parse_when`` for a deadline that will be signed into a contract: one in the past or years
+    ahead is refused (UsageError) unless ``force`` says it is meant (model/deadlines.py)."""
+    from pactclient.model.deadlines import deadline_concern
+
+    due = parse_when(text, now_ms)
+    concern = deadline_concern(due, now_ms)
+    if concern and not force:
+        raise UsageError(f"{concern}: check it, or add --force to use it anyway")
+    return due
+
+
+def force_deadline_option(fn: Callable) -> Callable:
+    return click.option("--force", "force_deadline", is_flag=True,
+                        help="Accept a deadline in the past or more than two years ahead.")(fn)
+
+
+def force_option(fn: Callable) -> Callable:
+    return click.option("--force", is_flag=True, help="Overwrite an output file that already exists.")(fn)
+
+
+def check_output_paths(*paths: str | None, force: bool = False) -> list[Path]:
+    """Refuse, before anything is written, output paths that cannot be written (UsageError), and
+    files that already exist unless ``force``: a typo must not replace an unrelated file."""
 
     targets = [Path(p) for p in paths if p]
     if len({t.resolve() for t in targets}) != len(targets):
@@ -112,4 +147,8 @@ def check_output_paths(*paths: str | None) -> list[Path]:
             raise UsageError(f"cannot write {t}: there is no directory {folder}")
         if t.is_dir():
             raise UsageError(f"cannot write {t}: it is a directory")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {t}: the directory {folder} is not writable (permissions)")
+        if not force and (t.exists() or t.is_symlink()):
+            raise UsageError(f"{t} already exists: choose another file, or add --force to overwrite it")
     return targets

@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pactclient import catalog
-from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, home_of, json_option, parse_when, workspace
+from pactclient.cli.common import (check_output_paths, emit_json, fmt_ms, force_deadline_option, force_option,
+                                  home_of, json_option,
+                                  parse_deadline, workspace)
 from pactclient.cli.render import changes_json, contract_json, print_contract, summary_row
 from pactclient.display import assemble, text
 from pactclient.errors import UsageError
@@ -198,11 +200,12 @@ def activity():
 @click.option("--owner", "problem_owner", default="", help="The named person who owns the problem.")
 @click.option("--depends-on", multiple=True, help="An activity that must be finished first (repeatable).")
 @click.option("--why", default="", help="Rationale, if the other parties must agree.")
+@force_deadline_option
 @click.pass_context
-def activity_add(ctx, contract, title, assignee, due, detail, problem_owner, depends_on, why):
+def activity_add(ctx, contract, title, assignee, due, detail, problem_owner, depends_on, why, force_deadline):
     """Add an activity (a proposal, if other parties have already signed)."""
     ws = workspace(ctx)
-    due_ms = parse_when(due, ws.clock()) if due else None
+    due_ms = parse_deadline(due, ws.clock(), force_deadline) if due else None
     _run(ctx, contract, actions.add_activity, title, assignee, due_ms, detail=detail, problem_owner=problem_owner,
          depends_on=tuple(depends_on), rationale=why)
 
@@ -265,10 +268,11 @@ def _proposal(ctx, kind: str, payload: dict):
 @why_option
 @click.argument("activity_id")
 @click.argument("when")
+@force_deadline_option
 @click.pass_context
-def propose_due(ctx, activity_id, when, why):
-    """Move an activity's deadline (WHEN: 24h, 3d or a date/time)."""
-    _proposal(ctx, "change_due", {"id": activity_id, "due": parse_when(when, workspace(ctx).clock())})
+def propose_due(ctx, activity_id, when, why, force_deadline):
+    """Move an activity's deadline (WHEN: 24h, 3d or a date/time; --force for one in the past or years ahead)."""
+    _proposal(ctx, "change_due", {"id": activity_id, "due": parse_deadline(when, workspace(ctx).clock(), force_deadline)})
 
 
 @propose.command(name="assignee")
@@ -288,11 +292,12 @@ def propose_assignee(ctx, activity_id, party_id, why):
 @click.option("--due", default=None)
 @click.option("--detail", default="")
 @click.option("--owner", "problem_owner", default="")
+@force_deadline_option
 @click.pass_context
-def propose_add_activity(ctx, title, assignee, due, detail, problem_owner, why):
+def propose_add_activity(ctx, title, assignee, due, detail, problem_owner, why, force_deadline):
     """Add an activity."""
     ws = workspace(ctx)
-    due_ms = parse_when(due, ws.clock()) if due else None
+    due_ms = parse_deadline(due, ws.clock(), force_deadline) if due else None
     _run(ctx, ctx.meta["proposal_contract"], actions.add_activity, title, assignee, due_ms, detail=detail,
          problem_owner=problem_owner, rationale=why)
 
@@ -391,12 +396,13 @@ def bundle_group():
 @bundle_group.command(name="export")
 @click.argument("contract")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@force_option
 @click.pass_context
-def bundle_export(ctx, contract, output):
-    """Write every signed change of a contract to a file."""
+def bundle_export(ctx, contract, output, force):
+    """Write every signed change of a contract to a file (an existing file only with --force)."""
     ws = workspace(ctx)
     cid = ws.resolve(contract)
-    check_output_paths(output)
+    check_output_paths(output, force=force)
     count = bundle.write(ws, cid, Path(output))
     console.print(assemble(f"Wrote {count} signed changes of {cid[:8]} to {output}"))
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, json_option, workspace
+from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, force_option, json_option, workspace
 from pactclient.display import shown
-from pactclient.errors import FormatError
+from pactclient.errors import FormatError, RefusedOperation
 from pactclient.files import read_bounded
 
 PROGRESS_FROM = 1000  # contracts with fewer changes export too fast for a progress bar to help
@@ -46,9 +46,10 @@ def _read(path: str) -> bytes:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write the readable HTML report here.")
 @click.option("--tsa", metavar="URL", help="Ask this RFC 3161 timestamp authority to stamp the evidence.")
 @json_option
+@force_option
 @click.pass_context
-def export(ctx, contract, output, html_path, tsa, as_json):
-    """Write a signed evidence file of CONTRACT that anyone can verify offline."""
+def export(ctx, contract, output, html_path, tsa, as_json, force):
+    """Write a signed evidence file of CONTRACT that anyone can verify offline (only a party can)."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -58,9 +59,10 @@ def export(ctx, contract, output, html_path, tsa, as_json):
 
     if not output and not html_path:
         raise UsageError("say where to write: -o FILE (evidence) and/or --html FILE (report)")
-    check_output_paths(output, html_path)
+    check_output_paths(output, html_path, force=force)
     ws = workspace(ctx)
     cid = ws.resolve(contract)
+    _check_exporter_is_party(ws, cid)
     countersigned = ws.countersign(cid)
     total = ws.store.change_count(cid)
     stamp = None
@@ -75,6 +77,8 @@ def export(ctx, contract, output, html_path, tsa, as_json):
     else:
         data = evidence.encode(ws, cid, stamp=stamp)
     verdict = evidence.verify_bytes(data)
+    if not verdict.valid:  # never hand anyone evidence that does not verify, nor say it was written
+        raise RefusedOperation("the evidence would not verify, so nothing was written: " + "; ".join(verdict.failures))
     files = [(Path(output), data)] if output else []
     if html_path:
         files.append((Path(html_path), report_mod.render(verdict).encode()))
@@ -92,6 +96,15 @@ def export(ctx, contract, output, html_path, tsa, as_json):
     if html_path:
         click.echo(f"wrote report {html_path}")
     click.echo(f"give the recipient your key fingerprint to compare: {ws.identity.fingerprint}")
+
+
+def _check_exporter_is_party(ws, cid: str) -> None:
+    """Evidence is signed by its exporter and verifies only if the exporter is a party (or a device
+    certified by one): a home that only received a bundle of the contract cannot give evidence of it."""
+    view = ws.view(cid)
+    if view.party_by_key(ws.identity.party_key_hex) is None:
+        raise RefusedOperation(f"this home is not a party of {view.title!r} ({cid[:8]}): evidence exported "
+                               "from here would not verify; ask one of its parties to export it")
 
 
 @click.command()
@@ -181,7 +194,8 @@ def _person(person: str, party: str) -> str:
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
-def report(file, output):
+@force_option
+def report(file, output, force):
     """Render the readable HTML report of an evidence FILE (no home needed)."""
     from pactclient import evidence
     from pactclient.evidence import verify_bytes
@@ -191,7 +205,7 @@ def report(file, output):
 
     if Path(output).resolve() == Path(file).resolve():
         raise UsageError("the report would overwrite the evidence file: choose another -o")
-    check_output_paths(output)
+    check_output_paths(output, force=force)
     verdict = verify_bytes(_read(file))
     evidence.write_all([(Path(output), report_mod.render(verdict).encode())])
     click.echo(shown(f"wrote {output} ({'verified' if verdict.valid else 'NOT VERIFIED: ' + '; '.join(verdict.failures)})"))

@@ -71,7 +71,7 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
         "activities": [
             {"id": a.id, "title": a.title, "detail": a.detail, "assignee": a.assignee,
              "problem_owner": a.problem_owner, "status": a.status, "waiting_on": a.waiting_on or None,
-             "due": a.due, "overdue": view.is_overdue(a), "depends_on": list(a.depends_on),
+             "due": a.due, "agreed_due": a.agreed_due, "overdue": view.is_overdue(a), "depends_on": list(a.depends_on),
              "blocked_by": list(view.blocked_by(a)), "outcome": a.outcome, "done_at": a.done_at}
             for a in view.activities.values()
         ],

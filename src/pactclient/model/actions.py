@@ -18,6 +18,7 @@ from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
 from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, put_value
 from pactclient.model.money import format_debt, parse_amount
+from pactclient.model.currencies import checked_currency, currency_of_new_amount
 from pactclient.model.schema import FINISHED, ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION
 from pactclient.model.terms import check_fits, terms_in_force
 from pactclient.model.reading import signer_keys, timeline_grew, view_of  # noqa: F401  (imported from here)
@@ -196,6 +197,8 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
         raise UsageError(f"unknown kind of proposal {kind!r}; one of: {', '.join(PROPOSAL_KINDS)}")
     if kind == "replace_key" and payload.get("id") != me.id:
         raise RefusedOperation("a party replaces only its own device key (signed by the key it replaces)")
+    if kind == "add_item" and payload.get("currency"):
+        payload = {**payload, "currency": checked_currency(payload["currency"])}  # ISO 4217 only
     raw = materialize(doc, skip=("timeline",))  # the terms and proposals; the timeline is not needed
     terms = terms_in_force(raw, proposal_stamps(doc))
     check_fits(terms, kind, payload)  # on receipt too: a proposal must fit the terms when it is made
@@ -384,9 +387,7 @@ def set_item(doc, actor: Actor, item_id: str, value=None, amount: str | None = N
     rules.check_item_write(view, me.id, item)
     record: dict = {"set_by": me.id, "set_at": actor.now}
     if item.kind == "money":
-        cur = (currency or item.currency or "").upper()
-        if not re.fullmatch(r"[A-Z]{3}", cur):
-            raise UsageError("money needs a three-letter currency (e.g. --currency GBP)")
+        cur = currency_of_new_amount(item, currency)
         if amount is None:
             raise UsageError("money needs --amount")
         by, to = owed_by or item.owed_by, owed_to or item.owed_to

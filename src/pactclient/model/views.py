@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from pactclient.model import terms as terms_mod
 from pactclient.model.lazy import LazyEntries
+from pactclient.model.deadlines import effective_dues
 from pactclient.model.money import format_debt
 from pactclient.model.people import Device, Owner, read_devices, read_owners
 from pactclient.model.schema import FINISHED
@@ -82,6 +83,7 @@ class Activity:
     problem_owner: str
     due: int | None
     depends_on: tuple[str, ...]
+    agreed_due: int | None = None  # its own deadline in the terms; ``due`` is the effective one
     status: str = "open"
     waiting_on: str = ""
     outcome: str = ""
@@ -256,7 +258,9 @@ class ContractView:
         finished = raw.get("finished", {})
         activities = {}
         # Deadline order reads as a plan; activities without a deadline come last.
-        ordered = sorted(in_force.activities.items(), key=lambda kv: (kv[1].get("due") is None, kv[1].get("due") or 0, kv[0]))
+        # Judged by its effective deadline: never earlier than what it depends on (model/deadlines.py).
+        dues = effective_dues({aid: (d.get("due"), tuple(d.get("depends_on") or ())) for aid, d in in_force.activities.items()})
+        ordered = sorted(in_force.activities.items(), key=lambda kv: (dues[kv[0]] is None, dues[kv[0]] or 0, kv[0]))
         for aid, d in ordered:
             pr = progress.get(aid, {})
             end = finished.get(aid) if isinstance(finished.get(aid), dict) else {}
@@ -266,7 +270,8 @@ class ContractView:
                 detail=d.get("detail", ""),
                 assignee=d.get("assignee", ""),
                 problem_owner=pr.get("problem_owner") or d.get("problem_owner", ""),
-                due=d.get("due"),
+                due=dues[aid],
+                agreed_due=d.get("due"),
                 depends_on=tuple(d.get("depends_on") or ()),
                 status=end.get("status") or pr.get("status", "open"),
                 waiting_on=pr.get("waiting_on", ""),
