@@ -223,3 +223,118 @@ def test_a_read_only_home_is_reported_as_not_writable_and_a_corrupt_one_as_corru
         extra.unlink()
     (broken / "pact.db").write_bytes(b"this is not SQLite at all" * 200)
     assert "is not a pact database or is corrupt" in refused(broken, "list")
+
+
+# -- 11: a damaged invite code gets one clear message ------------------------------------------------
+
+
+@pytest.fixture
+def invite_code(money_home):
+    """A code of Alice's contract naming an address where nothing listens (nothing is ever reached)."""
+    home, cid = money_home
+    code = json.loads(pact(home, "invite", cid, "--address", "127.0.0.1:9", "--json").stdout)["code"]
+    return home, cid, code
+
+
+def test_one_damaged_character_anywhere_in_an_invite_code_says_damaged_and_nothing_else(invite_code, tmp_path):
+    _home, _cid, code = invite_code
+    bob = tmp_path / "bob"
+    pact(bob, "init", "--name", "Bob")
+    said = set()
+    for i in range(len("pact-"), len(code) - 1, 6):  # every sixth character: each field of the code is hit
+        damaged = code[:i] + ("a" if code[i] != "a" else "b") + code[i + 1:]
+        said.add(refused(bob, "join", damaged))
+    assert said == {"pact: this invite code is damaged: check that it was copied whole, or ask for a new one"}
+
+
+def test_codes_made_before_checksums_are_still_read(invite_code):
+    import base64
+
+    import msgpack
+
+    from pactclient.sync.invites import InviteCode
+
+    _home, _cid, text = invite_code
+    code = InviteCode.decode(text)
+    body = msgpack.packb([1, bytes.fromhex(code.contract_id), code.inviter_key, code.invite_id, code.secret,
+                          code.expires_at, list(code.addresses)], use_bin_type=True)
+    assert InviteCode.decode("pact-" + base64.b32encode(body).decode().rstrip("=").lower()) == code
+
+
+def test_joining_with_a_code_of_a_contract_one_is_already_a_party_of_says_so(invite_code):
+    home, cid, code = invite_code
+    line = refused(home, "join", code)
+    assert "you are already a party of 'Refund'" in line
+
+
+# -- 12 and 13b: words, not exception names ----------------------------------------------------------
+
+
+def test_a_refused_connection_is_said_in_words(money_home):
+    home, _cid = money_home
+    result = pact(home, "sync", "127.0.0.1:9", ok=False)
+    assert result.exit_code == 1
+    said = result.stdout + result.stderr
+    assert "connection refused" in said
+    assert "Error" not in said and "Errno" not in said
+
+
+def test_an_evidence_file_imported_as_a_bundle_and_a_bundle_verified_as_evidence_say_which_they_are(money_home, tmp_path):
+    home, cid = money_home
+    evidence, bundle = tmp_path / "case-evidence.pact", tmp_path / "case-bundle.pact"
+    pact(home, "export", cid, "-o", str(evidence))
+    pact(home, "bundle", "export", cid, "-o", str(bundle))
+    assert "is an evidence file, not a bundle: check it with `pact verify FILE`" in refused(home, "bundle", "import", str(evidence))
+    assert "is a bundle, not an evidence file: import it with `pact bundle import" in refused(home, "verify", str(bundle))
+    garbage = tmp_path / "garbage.pact"
+    garbage.write_bytes(b"\xc1" * 10)
+    line = refused(home, "bundle", "import", str(garbage))
+    assert "not a pact bundle" in line and "ExtraData" not in line and "undecodable" not in line
+
+
+def test_serve_on_a_host_name_that_does_not_resolve_says_so(money_home):
+    home, _cid = money_home
+    line = refused(home, "serve", "--host", "nosuchhost.invalid", "--port", "0")
+    assert "the host name cannot be resolved" in line and "--port" not in line
+
+
+# -- 10b: the README's join instruction works with several invite files -----------------------------
+
+
+def test_the_readmes_join_instruction_reads_the_newest_code_when_several_were_saved(money_home):
+    import re
+
+    from pactclient.sync.invites import InviteCode
+    from pactclient.tui.screens.invite import save_code
+
+    home, cid = money_home
+    texts = [json.loads(pact(home, "invite", cid, "--address", "127.0.0.1:9", "--json").stdout)["code"] for _ in range(2)]
+    for text in texts:  # as the TUI's invite dialog saves each code it shows
+        save_code(home, InviteCode.decode(text), text)
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if re.search(r"pact --home /tmp/bt join \"\$\(cat ", ln))
+    substitution = re.search(r"\"(\$\(cat [^)]*\))\"", line).group(1).replace("/tmp/alice", str(home))
+    handed_over = subprocess.run(["bash", "-c", f'printf %s "{substitution}"'], capture_output=True, text=True).stdout
+    assert InviteCode.decode(handed_over) == InviteCode.decode(texts[-1])
+
+
+# -- 15 and 16: pact show says when a case is resolved, the scorecard, and --all ---------------------
+
+
+def test_show_says_resolved_prints_the_scorecard_and_all_prints_every_entry(money_home):
+    home, cid = money_home
+    pact(home, "activity", "add", cid, "Refund the overcharge", "--assignee", "customer", "--due", "3d")
+    before = pact(home, "show", cid).stdout
+    assert "Resolved" not in before
+    pact(home, "activity", "done", cid, "refund-the-overcharge")
+    for i in range(16):
+        pact(home, "note", cid, f"note number {i}")
+    out = pact(home, "show", cid).stdout
+    assert "Resolved: every activity is finished and no proposal is open" in out
+    card = json.loads(pact(home, "show", cid, "--json", "--no-changes").stdout)["scorecard"]
+    alice = card["per_party"]["customer"]
+    assert "Scorecard" in out
+    assert f"Alice (customer): {alice['offered']} offered" in out and "16 messages" in out
+    assert "note number 0" not in out and "pact show --all prints them all" in out
+    everything = pact(home, "show", cid, "--all").stdout
+    assert "note number 0" in everything and "opened the contract" in everything and "--all" not in everything

@@ -55,7 +55,7 @@ def test_serve_invite_join_sync_and_stop(tmp_path):
         joined = pact(cus, "join", code)
         assert "joined Mail re-downloads" in joined.stdout
         again = pact(cus, "join", code, check=False)
-        assert again.returncode == 1 and "already used" in again.stderr
+        assert again.returncode == 1 and "you are already a party" in again.stderr
         pact(cus, "note", cid[:8], "Mail still re-downloads")
         out = pact(cus, "sync").stdout
         assert "sent 2 change" in out  # joining (accepting the terms), then the note

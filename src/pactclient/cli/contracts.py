@@ -131,8 +131,9 @@ def list_contracts(ctx, as_json):
 @click.argument("contract")
 @json_option
 @click.option("--changes/--no-changes", default=True, help="Include every change with its author and signature (JSON).")
+@click.option("--all", "all_entries", is_flag=True, help="Print every timeline entry (default: the last 15).")
 @click.pass_context
-def show(ctx, contract, as_json, changes):
+def show(ctx, contract, as_json, changes, all_entries):
     """Show a contract: parties, items, activities, proposals, timeline and derived views."""
     ws = workspace(ctx)
     cid = ws.resolve(contract)
@@ -143,7 +144,7 @@ def show(ctx, contract, as_json, changes):
             data["changes"] = changes_json(ws, cid, view)
         emit_json(data)
         return
-    print_contract(console, view, ws)
+    print_contract(console, view, ws, all_entries)
 
 
 # -- parties, items, activities ---------------------------------------------------------------------

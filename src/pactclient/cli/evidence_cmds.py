@@ -33,6 +33,11 @@ def _read(path: str) -> bytes:
     data = read_bounded(p, MAX_READ, "an evidence file")
     if not data:
         raise FormatError(f"{p} is empty, not a pact evidence file")
+    from pactclient.sync.bundle import looks_like_bundle
+
+    if looks_like_bundle(data):
+        raise FormatError(f"{p} is a bundle, not an evidence file: import it with `pact bundle import {p}` "
+                          "(evidence comes from `pact export`)")
     try:
         fileformat.unpack(data)
     except FormatError as exc:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 
 import click
@@ -70,8 +72,7 @@ def serve(ctx, host, port, invite_port, discover):
         try:
             await service.start()
         except OSError as exc:
-            raise UsageError(f"cannot listen on {host} (port {port}, invite port {invite_port}): {exc.strerror};"
-                             " choose others with --port and --invite-port") from None
+            raise UsageError(listen_failure(exc, host, port, invite_port)) from None
         record = home / RUNNING_FILE
         record.write_text(json.dumps({"pid": os.getpid(), "address": service.address,
                                       "invite_addresses": service.invite_addresses()}))
@@ -85,6 +86,34 @@ def serve(ctx, host, port, invite_port, discover):
             click.echo("pact serve: stopped", err=True)
 
     asyncio.run(run())
+
+
+def _refuse_if_already_a_party(ws, contract_id: str) -> None:
+    """A code for a contract this device has already joined (its own used code, say) needs no inviter."""
+    from pactclient.errors import ContractNotFound
+
+    try:
+        view = ws.view(ws.resolve(contract_id))
+    except ContractNotFound:
+        return
+    me = view.party_by_key(ws.identity.party_key_hex)
+    if me is not None and me.accepted:
+        raise RefusedOperation(f"you are already a party of {view.title!r} ({contract_id[:8]}), as {me.role}; "
+                               "there is nothing to join (pact sync brings it up to date)")
+
+
+def listen_failure(exc: OSError, host: str, port: int, invite_port: int) -> str:
+    """Why `serve` cannot listen, and what to change: the host (a name that does not resolve, an address
+    not on this machine) or the ports (in use, or privileged)."""
+    from pactclient.reasons import os_reason
+
+    reason = os_reason(exc)
+    if isinstance(exc, socket.gaierror):
+        return f"cannot listen on {host!r}: the host name cannot be resolved; give an address of this machine with --host (e.g. 127.0.0.1 or 0.0.0.0)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host!r}: {reason}; give an address of this machine with --host (e.g. 127.0.0.1 or 0.0.0.0)"
+    return (f"cannot listen on {host} (port {port}, invite port {invite_port}): {reason};"
+            " choose others with --port and --invite-port")
 
 
 class ShownFormatter(logging.Formatter):
@@ -266,6 +295,7 @@ def join(ctx, code, as_json):
             console.print(assemble(f"{message} — ", view.title, f" ({cid[:8]})"))
         return
     parsed = InviteCode.decode(code)
+    _refuse_if_already_a_party(ws, parsed.contract_id)
     done = asyncio.run(join_with(ws, parsed))
     title = ws.view(done.contract_id).title
     if as_json:

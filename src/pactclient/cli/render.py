@@ -8,6 +8,7 @@ from rich.table import Table
 from pactclient.cli.common import fmt_ms
 from pactclient.display import assemble, text
 from pactclient.identity.device import short_fingerprint
+from pactclient.model.scorecard_text import resolution_line, scorecard_lines
 from pactclient.model.views import ContractView
 from pactclient.signing.vouching import ChangeLinks, coverage
 from pactclient.store.workspace import Workspace, light_of
@@ -151,12 +152,19 @@ def _owner_json(view: ContractView) -> dict | None:
             "since": owner.since}
 
 
-def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
+TIMELINE_SHOWN = 15
+
+
+def print_contract(console: Console, view: ContractView, ws: Workspace, all_entries: bool = False) -> None:
     """Every string from the contract goes in as ``Text`` (``pactclient.display``): shown as text, never
-    as markup or escape sequences, on a terminal or in a pipe alike."""
+    as markup or escape sequences, on a terminal or in a pipe alike. The timeline shows its last
+    ``TIMELINE_SHOWN`` entries, or all with ``all_entries``."""
     me = view.party_by_key(ws.identity.party_key_hex)
     light = view.light()
     console.print(assemble((view.title, "bold"), "  ", (f"● {light}", LIGHT_COLOURS[light]), f"   id {view.id}"))
+    resolved = resolution_line(view)
+    if resolved:
+        console.print(assemble((resolved, "bold green")))
     owner = view.problem_owner()
     if owner is not None:
         reach = owner.contact_line()
@@ -206,12 +214,18 @@ def print_contract(console: Console, view: ContractView, ws: Workspace) -> None:
             answers = ", ".join(f"{view.label(pid)}: {p.answer_of(pid) or 'waiting'}" for pid in p.required)
             props.add_row(text(p.id), text(describe_proposal(p.kind, p.payload, view)), text(view.label(p.proposer)), text(answers))
         console.print(props)
+    console.print(assemble(("Scorecard", "bold"), " (promises with a deadline, per party)"))
+    for line in scorecard_lines(view):
+        console.print(assemble(f"  {line}"))
     console.print(assemble(("Timeline", "bold"), " (every entry is part of a signed change, verified on load)"))
-    for e in view.timeline[-15:]:
+    shown_entries = view.timeline if all_entries else view.timeline[-TIMELINE_SHOWN:]
+    hidden = len(view.timeline) - len(shown_entries)
+    if hidden:
+        console.print(f"  … {hidden} earlier {'entry' if hidden == 1 else 'entries'} (pact show --all prints them all)")
+    for e in shown_entries:
         mark = {"decision": "DECISION ", "message": ""}.get(e.kind, "")
         who = "" if e.kind == "event" else f"{e.person or view.label(e.author)}: "
         # Messages and decisions may span lines; nothing else in them reaches the terminal raw.
         console.print(assemble(f"  ✔ {fmt_ms(e.at)}  {who}{mark}", text(e.text, multiline=True),
                                style="dim" if e.kind == "event" else ""))
-    if len(view.timeline) > 15:
-        console.print(f"  … {len(view.timeline) - 15} earlier entries (pact show --json has them all)")
+

@@ -72,7 +72,7 @@ def decode_body(body: bytes) -> dict:
         obj = msgpack.unpackb(body, raw=False, strict_map_key=True, use_list=True,
                               max_bin_len=MAX_EVIDENCE_BYTES, max_str_len=MAX_EVIDENCE_BYTES)
     except Exception as exc:  # msgpack raises several unrelated exception types
-        raise FormatError(f"the body is not msgpack ({exc.__class__.__name__})") from None
+        raise FormatError("the body cannot be decoded (it is not msgpack)") from None
     if not isinstance(obj, dict):
         raise FormatError("the body is not a msgpack map")
     try:

@@ -68,7 +68,7 @@ def verify_bytes(data: bytes, tsa_ca: str | None = None) -> Verdict:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # the bindings panic (PanicException) on some malformed documents
-        verdict.fail(f"the document cannot be read: {exc.__class__.__name__}")
+        verdict.fail("the document cannot be read (its changes do not load)")
     verdict.valid = not verdict.failures
     return verdict
 

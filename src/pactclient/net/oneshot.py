@@ -7,6 +7,7 @@ import logging
 
 from pactclient.errors import PactError, RefusedOperation, RemoteProtocolError
 from pactclient.identity.certs import INVITE_SERVER_NAME
+from pactclient.net.reasons import dial_failure
 from pactclient.net.service import HANDSHAKE_TIMEOUT, PeerService, split_address
 from pactclient.net.session import Session
 from pactclient.store.workspace import Workspace
@@ -30,7 +31,7 @@ async def join(ws: Workspace, code: InviteCode) -> ev.JoinCompleted:
                 host, port, ssl=tls.client(only=code.inviter_key), server_hostname=INVITE_SERVER_NAME,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT), HANDSHAKE_TIMEOUT + 1)
         except (OSError, asyncio.TimeoutError) as exc:
-            failures.append(f"{address}: {exc.__class__.__name__}")
+            failures.append(f"{address}: {dial_failure(exc)}")
             continue
         seen: list = []
         guest = InviteGuest(ws, code, host)
@@ -73,7 +74,7 @@ async def sync_once(ws: Workspace, addresses: list[str], limit: float = 60.0) ->
             failures.append(str(exc))
             continue
         except (OSError, asyncio.TimeoutError) as exc:
-            failures.append(f"{address}: {exc.__class__.__name__} {exc}".strip())
+            failures.append(f"{address}: {dial_failure(exc)}")
             continue
         for cid, n in session.exchange.sent.items():
             sent[cid] = sent.get(cid, 0) + n
@@ -111,7 +112,7 @@ async def pair(home, code, person_hint: str = "", now: int | None = None):
                 host, port, ssl=tls_contexts(device).client([code.party_key]), server_hostname=INVITE_SERVER_NAME,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT), HANDSHAKE_TIMEOUT + 1)
         except (OSError, asyncio.TimeoutError) as exc:
-            failures.append(f"{address}: {exc.__class__.__name__}")
+            failures.append(f"{address}: {dial_failure(exc)}")
             continue
         guest, decoder = PairGuest(device, code), FrameDecoder()
         try:

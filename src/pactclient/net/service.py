@@ -34,6 +34,7 @@ from pactclient.errors import RemoteProtocolError, UsageError
 from pactclient.identity.certs import SERVER_NAME, peer_identity
 from pactclient.sync.frames import encode_frame
 from pactclient.identity.device import short_fingerprint
+from pactclient.net.reasons import dial_failure
 from pactclient.net.session import Session
 from pactclient.net.tls import PinnedContexts
 from pactclient.store.workspace import Workspace
@@ -386,7 +387,7 @@ class PeerService:
                 await session.ended.wait()
                 return
             except (OSError, asyncio.TimeoutError, RemoteProtocolError) as exc:
-                log.info("cannot reach %s (%s); next try in %.1fs", address, exc.__class__.__name__, delay)
+                log.info("cannot reach %s (%s); next try in %.1fs", address, dial_failure(exc), delay)
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, BACKOFF_MAX)
 

@@ -159,7 +159,7 @@ class PermissionChecker(ProposalChecks):
         except (TypeError, KeyError, AttributeError, IndexError) as exc:
             # Content of a shape no honest writer makes (a list where a map belongs, a number where a
             # party id belongs), met while reading the terms: refused, never a crash.
-            return Refusal("readable", f"the contract's content cannot be understood ({exc.__class__.__name__})")
+            return Refusal("readable", "the contract's content cannot be understood")
 
     def _check(self, change) -> Refusal | None:
         deps = tuple(change.deps)

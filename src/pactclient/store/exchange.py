@@ -111,8 +111,7 @@ class ChangeExchange:
         except BaseException as exc:
             if not bindings_failed(exc):
                 raise
-            raise AdmissionError(f"refused: the changes leave the contract unreadable ({exc.__class__.__name__}: "
-                                 f"{str(exc)[:200]})") from None
+            raise AdmissionError(f"refused: the changes leave the contract unreadable ({str(exc)[:200] or 'Automerge cannot load them'})") from None
 
     def _admit_checked(self, contract_id: str, scratch: Document, signatures: dict[bytes, bytes],
                        keep_scratch: bool, saved: bytes | None) -> Received:

@@ -54,12 +54,23 @@ def write(workspace: Workspace, contract_id: str, path: Path) -> int:
     return workspace.store.change_count(contract_id)
 
 
+EVIDENCE_MAGIC = b"pact-evidence/"  # how every evidence file starts (evidence/fileformat.py): both end in .pact
+
+
+def looks_like_bundle(data: bytes) -> bool:
+    """True if ``data`` starts as ``encode`` writes a bundle (its first key is "format": "pact-bundle")."""
+    return b"\xa6format\xabpact-bundle" in data[:32]
+
+
 def decode(data: bytes) -> tuple[str, list[bytes], dict[bytes, bytes]]:
     """(contract id, change blobs, signatures by hash) of a bundle; FormatError if it is not one."""
+    if data.startswith(EVIDENCE_MAGIC):
+        raise FormatError("this is an evidence file, not a bundle: check it with `pact verify FILE` "
+                          "(a bundle comes from `pact bundle export`)")
     try:
         obj = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_BUNDLE_BYTES)
-    except Exception as exc:  # msgpack raises several unrelated exception types
-        raise FormatError(f"not a pact bundle (undecodable: {exc.__class__.__name__})") from None
+    except Exception:  # msgpack raises several unrelated exception types: to the user it is all one
+        raise FormatError("not a pact bundle (its contents cannot be decoded)") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise FormatError("not a pact bundle")
     if obj.get("version") not in READABLE_VERSIONS:

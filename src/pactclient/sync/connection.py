@@ -107,7 +107,7 @@ class PeerConnection:
             # store rolled back.
             if not bindings_failed(exc):
                 raise
-            self._refuse(f"could not handle the peer's frame ({exc.__class__.__name__}: {str(exc)[:200]})")
+            self._refuse(f"could not handle the peer's frame ({str(exc)[:200] or 'it does not fit the protocol'})")
 
     def local_changed(self, contract_id: str) -> None:
         """This copy of ``contract_id`` grew: tell the peer (a sync message, or an offer if new to it)."""

@@ -56,7 +56,7 @@ def decode_body(body: bytes) -> dict:
     try:
         frame = msgpack.unpackb(body, raw=False, strict_map_key=True, use_list=True)
     except Exception as exc:  # msgpack raises several unrelated exception types
-        raise RemoteProtocolError(f"undecodable frame ({exc.__class__.__name__})") from None
+        raise RemoteProtocolError("sent a frame that cannot be decoded") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("t"), str):
         raise RemoteProtocolError("malformed frame: not a map with a type")
     return frame

@@ -5,6 +5,11 @@ A code is ``pact-`` followed by unpadded lowercase base32 of a msgpack array::
     [1, contract id (16 bytes), inviter key (32 bytes), invite id (8 bytes), secret (16 bytes),
      expires_at (ms since epoch, UTC), ["host:port", ...]]
 
+followed by a 4-byte checksum (``code_checksum``: the first 4 bytes of SHA-256 over
+``"pact-invite-code\0" || array``). A code without one (made by an earlier pact) is still read; a code
+whose checksum does not match, or that does not decode, is *damaged*: one message, whichever part
+the damaged character fell in.
+
 The inviter's store keeps only the SHA-256 of the secret, the role offered and the expiry, under an
 HMAC-SHA256 with a key derived from the device key (``DeviceIdentity.derived_key("invite")``): a row
 added or altered by someone who can write ``pact.db`` but lacks the key is refused at redemption and
@@ -74,7 +79,7 @@ class InviteCode:
     def encode(self) -> str:
         body = msgpack.packb([1, bytes.fromhex(self.contract_id), self.inviter_key, self.invite_id, self.secret,
                               self.expires_at, list(self.addresses)], use_bin_type=True)
-        return CODE_PREFIX + base64.b32encode(body).decode().rstrip("=").lower()
+        return CODE_PREFIX + base64.b32encode(body + code_checksum(body)).decode().rstrip("=").lower()
 
     @classmethod
     def decode(cls, text: str) -> "InviteCode":
@@ -83,16 +88,41 @@ class InviteCode:
             raise UsageError("not an invite code (it starts with 'pact-')")
         raw = text[len(CODE_PREFIX):].upper()
         try:
-            body = base64.b32decode(raw + "=" * (-len(raw) % 8))
-            v, cid, key, iid, secret, expires, addrs = msgpack.unpackb(body, raw=False)
-            ok = (v == 1 and isinstance(cid, bytes) and len(cid) == 16 and isinstance(key, bytes) and len(key) == 32
-                  and isinstance(iid, bytes) and len(iid) == 8 and isinstance(secret, bytes) and len(secret) == 16
-                  and isinstance(expires, int) and isinstance(addrs, list) and all(isinstance(a, str) for a in addrs))
+            data = base64.b32decode(raw + "=" * (-len(raw) % 8))
+            unpacker = msgpack.Unpacker(raw=False, max_buffer_size=len(data) + 1)
+            unpacker.feed(data)
+            fields = unpacker.unpack()
+            body, rest = data[:unpacker.tell()], data[unpacker.tell():]
+            # A code made before checksums has nothing after the array; a newer one has exactly its checksum.
+            ok = rest in (b"", code_checksum(body)) and isinstance(fields, list) and len(fields) == 7
+            if ok:
+                v, cid, key, iid, secret, expires, addrs = fields
+                ok = (v == 1 and isinstance(cid, bytes) and len(cid) == 16 and isinstance(key, bytes) and len(key) == 32
+                      and isinstance(iid, bytes) and len(iid) == 8 and isinstance(secret, bytes) and len(secret) == 16
+                      and isinstance(expires, int) and isinstance(addrs, list) and all(map(_is_address, addrs)))
         except Exception:  # binascii, msgpack and unpacking errors alike: the code was mistyped
             ok = False
         if not ok:
-            raise UsageError("the invite code is damaged (check that it was copied whole)")
+            raise UsageError(DAMAGED)
         return cls(cid.hex(), key, iid, secret, expires, tuple(addrs))
+
+
+DAMAGED = "this invite code is damaged: check that it was copied whole, or ask for a new one"
+CHECKSUM_BYTES = 4
+
+
+def code_checksum(body: bytes) -> bytes:
+    """Four bytes after the code's array: one changed character (5 bits) changes them, so a damaged
+    code is reported as damaged instead of sending the joiner to a wrong key, address or secret."""
+    return hashlib.sha256(b"pact-invite-code\x00" + body).digest()[:CHECKSUM_BYTES]
+
+
+def _is_address(value: object) -> bool:
+    """HOST:PORT with a printable host and a port 1-65535 (what ``net.service.split_address`` accepts)."""
+    if not isinstance(value, str) or not value.isprintable() or len(value) > 300:
+        return False
+    host, sep, port = value.rpartition(":")
+    return bool(sep and host.strip("[]") and port.isdigit() and 0 < int(port) < 65536)
 
 
 def create_invite(ws: Workspace, contract_id: str, role: str | None, addresses: list[str],
@@ -151,7 +181,7 @@ class _Exchange:
         except BaseException as exc:  # a hostile frame must end the exchange, never the caller's loop
             if not bindings_failed(exc):
                 raise
-            self._fail(f"could not handle the peer's frame ({exc.__class__.__name__}: {str(exc)[:200]})")
+            self._fail(f"could not handle the peer's frame ({str(exc)[:200] or 'it does not fit the protocol'})")
 
     def _fail(self, reason: str) -> None:
         raise NotImplementedError

@@ -23,15 +23,17 @@ from pactclient.store.workspace import Workspace
 from pactclient.sync.invites import InviteCode
 
 INVITES_DIR = "invites"
+LATEST_FILE = "latest.txt"  # used codes are kept, so a glob of the folder would read several
 
 
 def save_code(home: Path, code: InviteCode, text: str) -> Path:
     folder = Path(home) / INVITES_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / f"{code.contract_id[:8]}-{code.invite_id.hex()}.txt"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text + "\n")
+    for target in (path, folder / LATEST_FILE):  # latest.txt: the newest code, a name a script can use
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text + "\n")
     return path
 
 
