@@ -338,3 +338,28 @@ def test_show_says_resolved_prints_the_scorecard_and_all_prints_every_entry(mone
     assert "note number 0" not in out and "pact show --all prints them all" in out
     everything = pact(home, "show", cid, "--all").stdout
     assert "note number 0" in everything and "opened the contract" in everything and "--all" not in everything
+
+
+# -- 17b: a bundle is exported where the user is ----------------------------------------------------
+
+
+async def test_the_tui_offers_to_export_a_bundle_into_the_working_directory(money_home, tmp_path, monkeypatch):
+    from pactclient.tui import create_app
+    from pactclient.tui.screens.contract import ContractScreen
+    from pactclient.tui.screens.form import FormScreen
+
+    home, _cid = money_home
+    here = tmp_path / "where-i-am"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    app = create_app(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ContractScreen)
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)
+        offered = Path(app.screen.query_one("#field-path").value)
+    assert offered.parent == here and offered.suffix == ".pact"

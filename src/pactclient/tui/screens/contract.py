@@ -403,7 +403,7 @@ class ContractScreen(Screen):
             actions.add_party, ans["key"].lower(), ans["name"], ans["role"], ans["org"], ans["why"]))
 
     def action_export_bundle(self) -> None:
-        default = Path.home() / f"{actions.slug(self.view.title)}-{self.contract_id[:6]}.pact"
+        default = Path.cwd() / f"{actions.slug(self.view.title)}-{self.contract_id[:6]}.pact"  # where the user is
 
         def then(ans):
             path = Path(ans["path"]).expanduser()
