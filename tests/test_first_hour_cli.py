@@ -363,3 +363,43 @@ async def test_the_tui_offers_to_export_a_bundle_into_the_working_directory(mone
         assert isinstance(app.screen, FormScreen)
         offered = Path(app.screen.query_one("#field-path").value)
     assert offered.parent == here and offered.suffix == ".pact"
+
+
+# -- 20: progress on a terminal, nothing for scripts --------------------------------------------------
+
+
+def _run_with_stderr_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """Run pact with stderr on a pseudo-terminal and stdout on a pipe: (exit code, stdout, what the terminal got)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "PACT_HOME"}
+    env.update(TERM="xterm-256color", COLUMNS="100")
+    proc = subprocess.Popen([sys.executable, "-m", "pactclient", *args], stdout=subprocess.PIPE,
+                            stderr=follower, stdin=subprocess.DEVNULL, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out = proc.stdout.read().decode()
+    code = proc.wait(timeout=60)
+    os.close(leader)
+    return code, out, seen.decode(errors="replace")
+
+
+def test_verify_shows_progress_on_a_terminal_and_nothing_in_a_pipe(money_home, tmp_path):
+    home, cid = money_home
+    evidence = tmp_path / "case.pact"
+    pact(home, "export", cid, "-o", str(evidence))
+    code, out, terminal = _run_with_stderr_on_a_terminal("verify", str(evidence))
+    assert code == 0 and "VALID" in out
+    assert "verifying" in terminal
+    piped = subprocess.run([sys.executable, "-m", "pactclient", "verify", str(evidence)], capture_output=True, text=True,
+                           timeout=60)
+    assert piped.returncode == 0 and piped.stderr == ""

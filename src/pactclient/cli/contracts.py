@@ -12,6 +12,7 @@ from pactclient import catalog
 from pactclient.cli.common import (check_output_paths, emit_json, fmt_ms, force_deadline_option, force_option,
                                   home_of, json_option,
                                   parse_deadline, workspace)
+from pactclient.cli.progress import working
 from pactclient.cli.render import changes_json, contract_json, print_contract, summary_row
 from pactclient.display import assemble, text
 from pactclient.errors import UsageError
@@ -404,7 +405,8 @@ def bundle_export(ctx, contract, output, force):
     ws = workspace(ctx)
     cid = ws.resolve(contract)
     check_output_paths(output, force=force)
-    count = bundle.write(ws, cid, Path(output))
+    with working(f"writing {output}…"):
+        count = bundle.write(ws, cid, Path(output))
     console.print(assemble(f"Wrote {count} signed changes of {cid[:8]} to {output}"))
 
 
@@ -415,7 +417,8 @@ def bundle_export(ctx, contract, output, force):
 def bundle_import(ctx, file, as_json):
     """Admit the signed changes in a bundle file (each is verified; a bad one refuses the file)."""
     ws = workspace(ctx)
-    received = bundle.read(ws, Path(file))
+    with working(f"checking the signed changes in {file}…"):
+        received = bundle.read(ws, Path(file))
     view = ws.view(received.contract_id)
     if as_json:
         emit_json({"contract": received.contract_id, "admitted": len(received.admitted),

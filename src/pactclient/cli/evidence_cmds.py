@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pactclient.cli.progress import working
 from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, force_option, json_option, workspace
 from pactclient.display import shown
 from pactclient.errors import FormatError, RefusedOperation
@@ -80,8 +81,10 @@ def export(ctx, contract, output, html_path, tsa, as_json, force):
             task = bar.add_task("gathering signed changes", total=total)
             data = evidence.encode(ws, cid, lambda done, _total: bar.update(task, completed=done), stamp)
     else:
-        data = evidence.encode(ws, cid, stamp=stamp)
-    verdict = evidence.verify_bytes(data)
+        with working("gathering the signed changes…"):
+            data = evidence.encode(ws, cid, stamp=stamp)
+    with working("checking the evidence before writing it…"):
+        verdict = evidence.verify_bytes(data)
     if not verdict.valid:  # never hand anyone evidence that does not verify, nor say it was written
         raise RefusedOperation("the evidence would not verify, so nothing was written: " + "; ".join(verdict.failures))
     files = [(Path(output), data)] if output else []
@@ -120,7 +123,8 @@ def verify(file, tsa_ca, as_json):
     """Check an evidence FILE offline: signatures, parties, heads. Exit 1 if anything fails."""
     from pactclient.evidence import summary, verify_bytes
 
-    verdict = verify_bytes(_read(file), tsa_ca)
+    with working(f"verifying {file}…"):
+        verdict = verify_bytes(_read(file), tsa_ca)
     data = summary(verdict)
     if as_json:
         emit_json(data)

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from pactclient.cli.common import emit_json, fmt_ms, home_of, json_option, workspace
+from pactclient.cli.progress import working
 from pactclient.display import assemble, shown
 from pactclient.errors import RefusedOperation, UsageError
 from pactclient.identity.device import short_fingerprint
@@ -152,7 +153,9 @@ def sync(ctx, peer, as_json):
     from pactclient.sync.events import ChangesAdmitted, PeerRefused, RefusedByPeer
 
     ws = workspace(ctx)
-    events, failures, sent = asyncio.run(sync_once(ws, _targets(ws, peer)))
+    targets = _targets(ws, peer)
+    with working(f"syncing with {', '.join(targets)}…"):
+        events, failures, sent = asyncio.run(sync_once(ws, targets))
     titles = {s["id"]: s.get("title", "") for s in ws.summaries()}
     changed = [e for e in events if isinstance(e, ChangesAdmitted)]
     refusals = [e for e in events if isinstance(e, (PeerRefused, RefusedByPeer))]
@@ -296,7 +299,8 @@ def join(ctx, code, as_json):
         return
     parsed = InviteCode.decode(code)
     _refuse_if_already_a_party(ws, parsed.contract_id)
-    done = asyncio.run(join_with(ws, parsed))
+    with working(f"joining: reaching the inviter at {', '.join(parsed.addresses)}…"):
+        done = asyncio.run(join_with(ws, parsed))
     title = ws.view(done.contract_id).title
     if as_json:
         emit_json({"contract": done.contract_id, "title": title, "inviter": done.inviter_key.hex(),
