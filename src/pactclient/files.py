@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pactclient.errors import FormatError
+from pactclient.reasons import os_reason, short_path
 
 
 def read_bounded(path: Path, limit: int, kind: str) -> bytes:
@@ -18,4 +19,4 @@ def read_bounded(path: Path, limit: int, kind: str) -> bytes:
             raise FormatError(f"{path} is larger than {kind} may be ({limit} bytes)")
         return path.read_bytes()
     except OSError as exc:
-        raise FormatError(f"cannot read {path}: {exc.strerror}") from None
+        raise FormatError(f"cannot read {short_path(path)}: {os_reason(exc)}") from None

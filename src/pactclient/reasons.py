@@ -55,7 +55,13 @@ def os_reason(exc: BaseException) -> str:
     return "it failed"
 
 
+def short_path(path: object, limit: int = 120) -> str:
+    """A path as a user reads it in one line: a very long one keeps its start and end."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]}"
+
+
 def os_failure(exc: OSError, what: str = "") -> str:
-    """'cannot write /x/y: permission denied' — the file the OSError names, or ``what``."""
-    target = what or (exc.filename if isinstance(exc, OSError) and exc.filename else "")
+    """'/x/y: permission denied' — the file the OSError names (or ``what``), and why, in words."""
+    target = what or (short_path(exc.filename) if isinstance(exc, OSError) and exc.filename else "")
     return f"{target}: {os_reason(exc)}" if target else os_reason(exc)

@@ -49,6 +49,8 @@ def home_option(fn: Callable) -> Callable:
 
     def store_home(ctx: click.Context, _param, value):
         if value is not None:
+            if not value.strip() or not value.isprintable():  # "" would be the working directory
+                raise click.BadParameter(f"not a directory name: {value!r}")
             ctx.ensure_object(dict)["home"] = Path(value).expanduser()
         return value
 
@@ -88,6 +90,19 @@ def fmt_ms(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+MAX_NAME = 100
+
+
+def checked_names(**named: str | None) -> None:
+    """Names a user types for people and organisations (--name, --org, --person, --device): printable,
+    one line, at most MAX_NAME characters. They are signed into every contract and shown to every
+    party; a control character or a pasted paragraph there is a mistake (UsageError)."""
+    for option, value in named.items():
+        if value and (not value.isprintable() or len(value) > MAX_NAME):
+            raise UsageError(f"--{option.replace('_', '-')}: a name is one line of at most {MAX_NAME} characters, "
+                             "without control characters")
 
 
 def parse_when(text: str, now_ms: int) -> int:
@@ -138,6 +153,9 @@ def check_output_paths(*paths: str | None, force: bool = False) -> list[Path]:
     """Refuse, before anything is written, output paths that cannot be written (UsageError), and
     files that already exist unless ``force``: a typo must not replace an unrelated file."""
 
+    for p in paths:
+        if p is not None and (not p.strip() or not p.isprintable()):
+            raise UsageError(f"not a file name: {p!r} (it is empty or holds control characters)")
     targets = [Path(p) for p in paths if p]
     if len({t.resolve() for t in targets}) != len(targets):
         raise UsageError("the output files must be different files")

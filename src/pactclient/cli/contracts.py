@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pactclient import catalog
-from pactclient.cli.common import (check_output_paths, emit_json, fmt_ms, force_deadline_option, force_option,
+from pactclient.cli.common import (check_output_paths, checked_names, emit_json, fmt_ms, force_deadline_option, force_option,
                                   home_of, json_option,
                                   parse_deadline, workspace)
 from pactclient.cli.progress import working
@@ -40,6 +40,7 @@ def register(main: click.Group) -> None:
 @click.pass_context
 def init(ctx, name, org, as_json):
     """Create this device's identity (an Ed25519 key) in the home directory."""
+    checked_names(name=name, org=org)
     identity = DeviceIdentity.create(home_of(ctx), name, org)
     if as_json:
         emit_json({"home": str(home_of(ctx)), **identity.to_public_dict()})

@@ -63,6 +63,7 @@ def serve(ctx, host, port, invite_port, discover):
     if invite_port is None:
         # Two homes on one machine each run `pact serve --port 0`: their invite ports must not clash either.
         invite_port = port + 1 if port else 0
+    _check_host(host)
     service = PeerService(ws, host, _port(port), discovery=discover, invite_port=_port(invite_port))
 
     async def run() -> None:
@@ -72,6 +73,8 @@ def serve(ctx, host, port, invite_port, discover):
             loop.add_signal_handler(sig, stop.set)
         try:
             await service.start()
+        except UnicodeError:  # a name the resolver cannot even encode (a label over 63 characters)
+            raise UsageError(f"cannot listen on {host[:60]!r}: not a host name") from None
         except OSError as exc:
             raise UsageError(listen_failure(exc, host, port, invite_port)) from None
         record = home / RUNNING_FILE
@@ -87,6 +90,13 @@ def serve(ctx, host, port, invite_port, discover):
             click.echo("pact serve: stopped", err=True)
 
     asyncio.run(run())
+
+
+def _check_host(host: str) -> None:
+    """A host to listen on is an address or a name: printable, at most 253 characters. Empty would
+    listen on every interface of the machine, which must be asked for by name (0.0.0.0)."""
+    if not host.strip() or not host.isprintable() or len(host) > 253:
+        raise UsageError(f"not a host to listen on: {host[:60]!r} (e.g. 127.0.0.1, or 0.0.0.0 for every interface)")
 
 
 def _refuse_if_already_a_party(ws, contract_id: str) -> None:

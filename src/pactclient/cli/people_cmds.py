@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pactclient.cli.common import emit_json, fmt_ms, home_of, json_option, workspace
+from pactclient.cli.common import check_output_paths, checked_names, emit_json, fmt_ms, home_of, json_option, workspace
 from pactclient.cli.contracts import console, party
 from pactclient.display import text
 from pactclient.errors import IdentityError, UsageError
@@ -62,6 +62,7 @@ def org_init(ctx, name, person, device_name, phone, email, hours, as_json):
     Run `pact serve` here; add your agents' devices with `pact device add`."""
     from pactclient.identity.party import init_org
 
+    checked_names(name=name, person=person, device=device_name)
     identity = init_org(home_of(ctx), name, person or f"{name} desk", device_name, _now(), _contact(phone, email, hours))
     if as_json:
         emit_json({"home": str(home_of(ctx)), **identity.to_public_dict()})
@@ -231,6 +232,7 @@ def backup(ctx, file):
     target = Path(file).expanduser()
     if target.exists():
         raise UsageError(f"{target} exists; choose a new file name")
+    check_output_paths(str(target), force=True)  # a sensible name, in a folder that exists and is writable
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
         shutil.copyfileobj(src, out)

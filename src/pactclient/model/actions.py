@@ -18,7 +18,8 @@ from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
 from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, put_value
 from pactclient.model.money import format_debt, parse_amount
-from pactclient.model.currencies import checked_currency, currency_of_new_amount
+from pactclient.model.currencies import currency_of_new_amount
+from pactclient.model.proposal_input import checked_payload
 from pactclient.model.schema import FINISHED, ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION
 from pactclient.model.terms import check_fits, terms_in_force
 from pactclient.model.reading import signer_keys, timeline_grew, view_of  # noqa: F401  (imported from here)
@@ -197,8 +198,7 @@ def propose(doc: Document, actor: Actor, kind: str, payload: dict, rationale: st
         raise UsageError(f"unknown kind of proposal {kind!r}; one of: {', '.join(PROPOSAL_KINDS)}")
     if kind == "replace_key" and payload.get("id") != me.id:
         raise RefusedOperation("a party replaces only its own device key (signed by the key it replaces)")
-    if kind == "add_item" and payload.get("currency"):
-        payload = {**payload, "currency": checked_currency(payload["currency"])}  # ISO 4217 only
+    payload = checked_payload(kind, payload, view.parties)  # names a typed proposal must have (proposal_input.py)
     raw = materialize(doc, skip=("timeline",))  # the terms and proposals; the timeline is not needed
     terms = terms_in_force(raw, proposal_stamps(doc))
     check_fits(terms, kind, payload)  # on receipt too: a proposal must fit the terms when it is made
