@@ -12,10 +12,19 @@ the verify mode of the first context even when SNI switches contexts, so one por
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import ssl
 
 from pactclient.identity.certs import pin_anchor, tls_contexts
 from pactclient.store.workspace import Workspace
+
+# asyncio gives every TLS connection a read buffer of SSLProtocol.max_size (256 KiB), filled at once:
+# three quarters of what an idle peer costs a desk. A TLS record carries at most 16 KiB, so a buffer of
+# that size still reads a whole record in one or two calls; a large transfer only takes more (cheap) reads.
+# The attribute is asyncio's, not a public knob: where it is missing nothing changes.
+TLS_READ_BUFFER = 16 * 1024
+if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > TLS_READ_BUFFER:
+    asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
 class PinnedContexts:
