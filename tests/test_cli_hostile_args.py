@@ -96,6 +96,9 @@ def prepared(tmp_path_factory):
     cid = json.loads(made.stdout)["id"][:8]
     runner.invoke(main, ["--home", str(home), "propose", cid, "add-item", "refund", "--kind", "money", "--owner",
                          "customer", "--currency", "GBP"])
+    for item, extra in (("count", ["--kind", "number"]), ("visit", ["--kind", "date"]),
+                        ("speed", ["--kind", "choice", "--choice", "fast", "--choice", "slow"])):
+        runner.invoke(main, ["--home", str(home), "propose", cid, "add-item", item, "--owner", "customer", *extra])
     return home, cid
 
 
@@ -160,3 +163,21 @@ def test_serve_refuses_hostile_hosts_and_ports_in_one_line(prepared, tmp_path, o
     shutil.copytree(home, work)
     check_outcome(run(work, ["serve", option, value, *([] if option != "--host" else ["--port", "0"])]),
                   f"pact serve {option} {value!r}", must_refuse=True)
+
+
+@pytest.mark.parametrize("item", ["count", "visit", "speed", "account", "refund"])
+def test_hostile_item_values_are_refused_in_one_line(prepared, tmp_path, monkeypatch, item):
+    """The ids are real here, so the values themselves reach the model: numbers beyond 64 bits,
+    dates beyond the calendar, choices not offered, amounts with control characters."""
+    home, cid = prepared
+    monkeypatch.chdir(tmp_path)
+    work = tmp_path / "home"
+    shutil.copytree(home, work)
+    for kind, value in HOSTILE.items():
+        if item == "refund":
+            args = ["item", "set", cid, item, "--amount", value, "--owed-by", "supplier", "--owed-to", "customer"]
+        else:
+            args = ["item", "set", cid, item, "--", value]
+        must_refuse = item != "account" and kind in NEVER_VALID | {"empty", "unicode"} and not (
+            item == "count" and kind == "negative")  # a number item may be negative
+        check_outcome(run(work, args), f"pact item set {item} with a {kind} value", must_refuse)

@@ -19,6 +19,7 @@ from pactclient.model import rules
 from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, put_value
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.currencies import currency_of_new_amount
+from pactclient.model.item_values import parse_number
 from pactclient.model.proposal_input import checked_payload
 from pactclient.model.schema import FINISHED, ITEM_KINDS, PROPOSAL_KINDS, SCHEMA_VERSION
 from pactclient.model.terms import check_fits, terms_in_force
@@ -412,10 +413,7 @@ def _coerce(item, value):
     if value is None:
         raise UsageError(f"{item.label} needs a value")
     if item.kind == "number":
-        try:
-            return float(value) if "." in str(value) else int(value)
-        except ValueError:
-            raise UsageError(f"{item.label} is a number, not {value!r}") from None
+        return parse_number(item.label, value)  # bounded to what a contract stores (item_values.py)
     if item.kind == "date":
         try:
             return datetime.strptime(str(value), "%Y-%m-%d").strftime("%Y-%m-%d")
