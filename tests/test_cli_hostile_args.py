@@ -181,3 +181,58 @@ def test_hostile_item_values_are_refused_in_one_line(prepared, tmp_path, monkeyp
         must_refuse = item != "account" and kind in NEVER_VALID | {"empty", "unicode"} and not (
             item == "count" and kind == "negative")  # a number item may be negative
         check_outcome(run(work, args), f"pact item set {item} with a {kind} value", must_refuse)
+
+
+# One hostile value at a time, everything else valid: the value reaches the check that is its own.
+ONE_AT_A_TIME = [
+    ("invite", "@CID", "--address", "127.0.0.1:9", "--ttl", "@V"),
+    ("invite", "@CID", "--address", "@V"),
+    ("device", "add", "--person", "Raj", "--address", "127.0.0.1:9", "--ttl", "@V"),
+    ("activity", "add", "@CID", "Call", "--assignee", "customer", "--due", "@V"),
+    ("activity", "add", "@CID", "Call", "--assignee", "customer", "--depends-on", "@V"),
+    ("activity", "add", "@CID", "Call", "--assignee", "@V"),
+    ("propose", "@CID", "due", "callback", "@V"),
+    ("propose", "@CID", "add-activity", "Call", "--assignee", "customer", "--due", "@V"),
+    ("propose", "@CID", "add-item", "fee", "--owner", "customer", "--kind", "money", "--currency", "@V"),
+    ("propose", "@CID", "add-item", "fee", "--owner", "@V"),
+    ("propose", "@CID", "assignee", "callback", "@V"),
+    ("propose", "@CID", "change-item", "refund", "--owner", "@V"),
+    ("item", "set", "@CID", "refund", "--amount", "5", "--currency", "@V", "--owed-by", "supplier", "--owed-to", "customer"),
+    ("item", "set", "@CID", "refund", "--amount", "5", "--owed-by", "@V", "--owed-to", "customer"),
+    ("party", "add", "@CID", "--key", "@V", "--name", "Bob", "--role", "coordinator"),
+    ("party", "rotate", "@CID", "--new-key", "@V"),
+    ("activity", "wait", "@CID", "callback", "--on", "@V"),
+    ("export", "@CID", "-o", "@V"),
+    ("export", "@CID", "--html", "@V"),
+    ("export", "@CID", "-o", "x.pact", "--tsa", "@V"),
+    ("bundle", "export", "@CID", "-o", "@V"),
+    ("peers", "add", "@V"),
+    ("sync", "@V"),
+    ("join", "@V"),
+    ("device", "revoke", "@V"),
+    ("owner", "@CID", "@V"),
+]
+WRITES_A_FILE_NAMED = {"-o", "--html"}  # "-1" or a unicode name is a fine file name to write
+EMPTY_MEANS_NONE = {"--due", "--currency"}  # --due "": no deadline; --currency "": the item's own, or later
+
+
+@pytest.mark.parametrize("template", ONE_AT_A_TIME, ids=[" ".join(t) for t in ONE_AT_A_TIME])
+def test_one_hostile_value_among_valid_ones_is_refused_in_one_line(prepared, tmp_path, monkeypatch, template):
+    home, cid = prepared
+    monkeypatch.chdir(tmp_path)
+    afile = tmp_path / "a-file.txt"
+    afile.write_text("not what you think\n")
+    adir = tmp_path / "a-dir"
+    adir.mkdir()
+    for kind, raw in HOSTILE.items():
+        value = raw.replace("@FILE", str(afile)).replace("@DIR", str(adir))
+        work = tmp_path / f"home-{kind}"
+        shutil.copytree(home, work)
+        args = [cid if a == "@CID" else value if a == "@V" else a for a in template]
+        option = template[template.index("@V") - 1]
+        may_succeed = {"negative", "unicode"} if option in WRITES_A_FILE_NAMED else set()
+        if option in EMPTY_MEANS_NONE:
+            may_succeed.add("empty")
+        must_refuse = kind in (NEVER_VALID | {"empty"}) - may_succeed
+        check_outcome(run(work, args), f"pact {' '.join(template)} with a {kind} value", must_refuse)
+        assert afile.read_text() == "not what you think\n"

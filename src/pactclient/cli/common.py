@@ -140,6 +140,20 @@ def parse_deadline(text: str, now_ms: int, force: bool) -> int:
     return due
 
 
+MAX_VALIDITY_MS = 366 * 24 * 3600 * 1000
+
+
+def parse_validity(text: str) -> int:
+    """How long a one-time code stays valid ('30m', '24h', '3d', '2w') in ms: more than nothing (a code
+    valid for 0m is expired when made) and at most a year (UsageError otherwise)."""
+    from pactclient.model.actions import parse_duration
+
+    ms = parse_duration(text)
+    if not 0 < ms <= MAX_VALIDITY_MS:
+        raise UsageError(f"a code is valid for more than 0m and at most a year, not {text[:40]!r}")
+    return ms
+
+
 def force_deadline_option(fn: Callable) -> Callable:
     return click.option("--force", "force_deadline", is_flag=True,
                         help="Accept a deadline in the past or more than two years ahead.")(fn)

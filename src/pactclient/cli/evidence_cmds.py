@@ -66,6 +66,10 @@ def export(ctx, contract, output, html_path, tsa, as_json, force):
     if not output and not html_path:
         raise UsageError("say where to write: -o FILE (evidence) and/or --html FILE (report)")
     check_output_paths(output, html_path, force=force)
+    if tsa is not None:
+        from pactclient.evidence.timestamp import check_url
+
+        check_url(tsa)
     ws = workspace(ctx)
     cid = ws.resolve(contract)
     _check_exporter_is_party(ws, cid)

@@ -14,7 +14,7 @@ import sys
 import click
 from rich.console import Console
 
-from pactclient.cli.common import emit_json, fmt_ms, home_of, json_option, workspace
+from pactclient.cli.common import parse_validity, emit_json, fmt_ms, home_of, json_option, workspace
 from pactclient.cli.progress import working
 from pactclient.display import assemble, shown
 from pactclient.errors import RefusedOperation, UsageError
@@ -256,7 +256,6 @@ def peers_add(ctx, address, key, name):
 @click.pass_context
 def invite(ctx, contract, role, ttl, addresses, as_json):
     """Print a one-time code that lets another device join CONTRACT as a party."""
-    from pactclient.model.actions import parse_duration
     from pactclient.net.service import split_address
     from pactclient.net.threaded import running_server
     from pactclient.sync.invites import create_invite
@@ -268,7 +267,7 @@ def invite(ctx, contract, role, ttl, addresses, as_json):
     if not addresses:
         server = running_server(home_of(ctx))
         addresses = tuple(server.get("invite_addresses", [])) if server else ()
-    code = create_invite(ws, cid, role, list(addresses), parse_duration(ttl))
+    code = create_invite(ws, cid, role, list(addresses), parse_validity(ttl))
     role = ws.store.invite(code.invite_id)["role"]
     text = code.encode()
     if as_json:

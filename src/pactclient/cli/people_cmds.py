@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pactclient.cli.common import check_output_paths, checked_names, emit_json, fmt_ms, home_of, json_option, workspace
+from pactclient.cli.common import parse_validity, check_output_paths, checked_names, emit_json, fmt_ms, home_of, json_option, workspace
 from pactclient.cli.contracts import console, party
 from pactclient.display import text
 from pactclient.errors import IdentityError, UsageError
@@ -91,7 +91,6 @@ def device():
 @click.pass_context
 def device_add(ctx, person, device_name, phone, email, hours, ttl, addresses, as_json):
     """Print a one-time pairing code for a new device of this party (run `pact serve` here first)."""
-    from pactclient.model.actions import parse_duration
     from pactclient.net.service import split_address
     from pactclient.net.threaded import running_server
     from pactclient.sync.pairing import create_pairing
@@ -102,7 +101,7 @@ def device_add(ctx, person, device_name, phone, email, hours, ttl, addresses, as
     if not addresses:
         server = running_server(home_of(ctx))
         addresses = tuple(server.get("invite_addresses", [])) if server else ()
-    code = create_pairing(ws, person, device_name, _contact(phone, email, hours), list(addresses), parse_duration(ttl))
+    code = create_pairing(ws, person, device_name, _contact(phone, email, hours), list(addresses), parse_validity(ttl))
     if as_json:
         emit_json({"code": code.encode(), "person": person, "device": device_name, "addresses": list(code.addresses),
                    "expires_at": code.expires_at})

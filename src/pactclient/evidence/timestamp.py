@@ -85,10 +85,33 @@ def request(url: str, digest: bytes) -> bytes:
         with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
             reply = resp.read(MAX_REPLY + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise RemoteProtocolError(f"cannot reach the timestamp authority {url}: {exc}") from None
+        raise RemoteProtocolError(f"cannot reach the timestamp authority {url}: {_why(exc)}") from None
     if len(reply) > MAX_REPLY:
         raise RemoteProtocolError("the timestamp authority's reply is too large")
     return token_from_reply(reply)
+
+
+def _why(exc: BaseException) -> str:
+    """Why the authority could not be reached, in words (never "<urlopen error [Errno 111] ...>")."""
+    from pactclient.reasons import os_reason
+
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"it answered HTTP {exc.code}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return os_reason(reason) if isinstance(reason, BaseException) else str(reason)[:200]
+
+
+def check_url(url: str) -> str:
+    """``url`` if it can name a timestamp authority (http or https, with a host); FormatError otherwise."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if not url.isprintable() or parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FormatError(f"not a timestamp authority URL: {url[:60]!r} (use http:// or https://, e.g. https://freetsa.org/tsr)")
+    return url
 
 
 def _openssl(*args: str) -> subprocess.CompletedProcess:
