@@ -31,7 +31,9 @@ def load(name_or_path: str) -> dict:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"no template file {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise FormatError(f"template {path} is not a text file (TOML is UTF-8 text)") from None
+    except tomllib.TOMLDecodeError as exc:
         raise FormatError(f"template {path} is not valid TOML: {exc}") from None
     validate(data, str(path))
     data.setdefault("name", path.stem)
