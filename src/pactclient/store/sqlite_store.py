@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pactclient.errors import StoreError
+from pactclient.store.writable import NOT_WRITABLE_CODES, refuse_unwritable
 
 APPLICATION_ID = 0x50414354  # "PACT"
 STORE_VERSION = 2  # 2: a change's signature may be NULL (vouched for by a later signed change, see signing)
@@ -94,27 +95,12 @@ def _private_files(path: Path) -> None:
             continue  # absent (no WAL yet), or not ours to change
 
 
-# SQLite's primary result codes for "cannot write or create here": a permissions problem, not damage.
-_NOT_WRITABLE_CODES = {3, 8, 14}  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN
-
-
-def _refuse_unwritable(path: Path) -> None:
-    """StoreError if the database or its folder cannot be written: pact writes on every open (WAL,
-    upkeep), and a read-only home is a permissions matter, never to be reported as a corrupt store."""
-    folder = path.parent
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StoreError(f"the home {folder} is not writable (permissions): pact must write its database "
-                         "there; make it writable (chmod u+w) or use another --home")
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        raise StoreError(f"{path} is not writable (permissions): make it writable (chmod u+rw) or use another --home")
-
-
 class SqliteStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._after_commit: list = []
         self._peer_writes = 0  # see peers_mark
-        _refuse_unwritable(self.path)
+        refuse_unwritable(self.path)
         _private_files(self.path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -122,7 +108,7 @@ class SqliteStore:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _NOT_WRITABLE_CODES:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in NOT_WRITABLE_CODES:
                 raise StoreError(f"cannot open {self.path}: {exc} (check the permissions of the home "
                                  f"{self.path.parent}); it was left untouched") from None
             raise StoreError(f"{self.path} is not a pact database or is corrupt ({exc}); it was left untouched") from None
