@@ -403,3 +403,11 @@ def test_verify_shows_progress_on_a_terminal_and_nothing_in_a_pipe(money_home, t
     piped = subprocess.run([sys.executable, "-m", "pactclient", "verify", str(evidence)], capture_output=True, text=True,
                            timeout=60)
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_a_damaged_identity_file_is_said_in_words(tmp_path):
+    home = tmp_path / "alice"
+    pact(home, "init", "--name", "Alice")
+    (home / "identity.json").write_text("{half a file")
+    line = refused(home, "list")
+    assert line == f"pact: cannot read the identity in {home}: it is damaged, or not a file pact wrote"

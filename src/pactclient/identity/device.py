@@ -82,6 +82,15 @@ def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
         os.fsync(f.fileno())
 
 
+def _unreadable(exc: BaseException) -> str:
+    """Why a key or profile file could not be read, in words: the system's reason, or damage."""
+    from pactclient.reasons import os_reason
+
+    if isinstance(exc, OSError):
+        return os_reason(exc)
+    return "it is damaged, or not a file pact wrote"
+
+
 def _read_key(path: Path) -> Ed25519PrivateKey:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
@@ -89,7 +98,7 @@ def _read_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError, OSError) as exc:
-        raise IdentityError(f"cannot read {path}: {exc}") from None
+        raise IdentityError(f"cannot read {path}: {_unreadable(exc)}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise IdentityError(f"{path} is not an Ed25519 key")
     return key
@@ -229,7 +238,7 @@ class DeviceIdentity:
             profile = json.loads(profile_path.read_text())
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         except (ValueError, TypeError, OSError) as exc:
-            raise IdentityError(f"cannot read the identity in {home}: {exc}") from None
+            raise IdentityError(f"cannot read the identity in {home}: {_unreadable(exc)}") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise IdentityError(f"{key_path} is not an Ed25519 key")
         delegation, certificate, party_private = None, None, None
@@ -239,7 +248,7 @@ class DeviceIdentity:
                 delegation = {"statement": record["statement"], "signature": record["signature"]}
                 certificate = record["certificate"].encode()
             except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-                raise IdentityError(f"cannot read {home / DELEGATION_FILE}: {exc}") from None
+                raise IdentityError(f"cannot read {home / DELEGATION_FILE}: {_unreadable(exc)}") from None
         if (home / PARTY_KEY_FILE).exists():
             party_private = _read_key(home / PARTY_KEY_FILE)
         identity = cls(name=profile.get("name", ""), org=profile.get("org", ""), private_key=key,
