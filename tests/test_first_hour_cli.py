@@ -411,3 +411,16 @@ def test_a_damaged_identity_file_is_said_in_words(tmp_path):
     (home / "identity.json").write_text("{half a file")
     line = refused(home, "list")
     assert line == f"pact: cannot read the identity in {home}: it is damaged, or not a file pact wrote"
+
+
+def test_show_says_when_a_deadline_was_moved_by_what_it_depends_on(money_home):
+    home, cid = money_home
+    pact(home, "activity", "add", cid, "Visit", "--assignee", "customer", "--due", "3d")
+    pact(home, "activity", "add", cid, "Report", "--assignee", "customer", "--due", "2d", "--depends-on", "visit")
+    report = next(a for a in json.loads(pact(home, "show", cid, "--json", "--no-changes").stdout)["activities"]
+                  if a["id"] == "report")
+    visit = next(a for a in json.loads(pact(home, "show", cid, "--json", "--no-changes").stdout)["activities"]
+                 if a["id"] == "visit")
+    assert report["due"] == visit["due"] and report["agreed_due"] < report["due"]
+    wide = CliRunner().invoke(main, ["--home", str(home), "show", cid], env={"PACT_HOME": None, "COLUMNS": "240"})
+    assert "(after its prerequisites; agreed" in wide.stdout

@@ -201,7 +201,10 @@ def print_contract(console: Console, view: ContractView, ws: Workspace, all_entr
             if view.blocked_by(a):
                 status += f" (after {', '.join(view.blocked_by(a))})"
             due = assemble(fmt_ms(a.due), (" OVERDUE", "red") if view.is_overdue(a)
-                           else " (offered)" if not view.agreed() and a.due else "")
+                           else " (offered)" if not view.agreed() and a.due else "",
+                           # moved by what it depends on (model/deadlines.py): say so, and its own
+                           (f" (after its prerequisites; agreed {fmt_ms(a.agreed_due)})", "dim")
+                           if a.agreed_due is not None and a.due != a.agreed_due else "")
             acts.add_row(assemble(a.title, " ", (f"({a.id})", "dim")), text(view.label(a.assignee)), text(a.problem_owner or "-"),
                          text(status), due)
         console.print(acts)
