@@ -132,3 +132,37 @@ def test_model_refuses_bad_attachments(make_party, tmp_path):
     attach_file(a, cid, f)
     with pytest.raises(RefusedOperation, match="already attached"):
         attach_file(a, cid, f, name="again.txt")
+
+
+def test_attachment_crosses_a_bundle_and_bad_bytes_refuse_it(make_party, tmp_path):
+    import msgpack
+
+    from pactclient.errors import FormatError
+    from pactclient.sync import bundle
+
+    (_, a), (_, b) = make_party(tmp_path, "Alice"), make_party(tmp_path, "BT", "BT")
+    cid = shared_contract([a, b], roles=("customer", "supplier"))
+    shot = tmp_path / "line-test.png"
+    shot.write_bytes(b"\x89PNG line test: sync lost at 02:14")
+    digest = attach_file(a, cid, shot).ref
+
+    path = tmp_path / "case.pact"
+    bundle.write(a, cid, path)
+    # A bundle whose file bytes do not match their hash is refused whole: not even its changes enter.
+    obj = msgpack.unpackb(path.read_bytes(), raw=False)
+    assert [f[0].hex() for f in obj["files"]] == [digest]
+    obj["files"][0][1] = b"something else"
+    bad = tmp_path / "bad.pact"
+    bad.write_bytes(msgpack.packb(obj, use_bin_type=True))
+    before = copy_state(b, cid)
+    with pytest.raises(FormatError, match="does not match its SHA-256"):
+        bundle.read(b, bad)
+    assert copy_state(b, cid) == before and not FileStore(b.home).path(digest).exists()
+
+    received = bundle.read(b, path)
+    assert received.files == 1
+    assert [(x.name, s) for x, s in statuses(b, cid)] == [("line-test.png", "present")]
+    assert FileStore(b.home).read(digest) == shot.read_bytes()
+    # An altered copy is never passed on: the next bundle carries no bytes for it.
+    tamper(b.home, digest)
+    assert "files" not in msgpack.unpackb(bundle.encode(b, cid), raw=False)
