@@ -18,7 +18,7 @@ import mimetypes
 import os
 from pathlib import Path
 
-from pactclient.errors import FormatError, RefusedOperation, StoreError
+from pactclient.errors import FormatError, RefusedOperation, StoreError, UsageError
 from pactclient.model import attachments as model
 from pactclient.model.actions import Outcome
 
@@ -47,8 +47,9 @@ class FileStore:
             return MISSING if "not in this home" in str(exc) else ALTERED
         return PRESENT
 
-    def has(self, sha256: str) -> bool:
-        return self.status(sha256) == PRESENT
+    def exists(self, sha256: str) -> bool:
+        """Whether bytes are stored under ``sha256`` at all (not read, not checked: cheap)."""
+        return self.path(sha256).is_file()
 
     def read(self, sha256: str) -> bytes:
         """The stored bytes, checked against their hash; StoreError (one line) if missing or altered."""
@@ -117,19 +118,23 @@ def media_type_of(name: str) -> str:
     return guessed if model.MEDIA_TYPE_RE.fullmatch(guessed) else model.DEFAULT_MEDIA_TYPE
 
 
-def attach_file(ws, contract_id: str, path: Path, name: str | None = None, media_type: str | None = None) -> Outcome:
-    """Store the bytes of ``path`` and record them in the contract as one signed change."""
+def stage_file(home: Path, path: Path, name: str | None = None, media_type: str | None = None) -> tuple[str, str, int, str]:
+    """Read a file the user names, store its bytes in ``home`` and return the arguments of
+    ``model.attachments.attach`` (name, media type, size, SHA-256): the caller records them in the
+    contract through whatever writes its edits (``Workspace.act``, or the running peer service's)."""
     path = Path(path)
     name = path.name if name is None else name
     problem = model.name_problem(name)
     if problem is not None:
-        from pactclient.errors import UsageError
-
         raise UsageError(f"cannot attach {name!r}: {problem} (choose one with --name)")
     data = read_user_file(path)
-    files = FileStore(ws.home)
-    digest = files.put(data)
-    return ws.act(contract_id, model.attach, name, media_type or media_type_of(name), len(data), digest)
+    digest = FileStore(home).put(data)
+    return name, media_type or media_type_of(name), len(data), digest
+
+
+def attach_file(ws, contract_id: str, path: Path, name: str | None = None, media_type: str | None = None) -> Outcome:
+    """Store the bytes of ``path`` and record them in the contract as one signed change."""
+    return ws.act(contract_id, model.attach, *stage_file(ws.home, path, name, media_type))
 
 
 def statuses(ws, contract_id: str) -> list[tuple[model.Attachment, str]]:
@@ -144,7 +149,8 @@ def referenced(ws, contract_id: str) -> set[str]:
 
 
 def missing(ws, contract_id: str) -> list[str]:
-    """Hashes the contract names whose intact bytes this home lacks."""
+    """Hashes the contract names of which this home stores no bytes at all (what to fetch; bytes
+    stored but altered are found, and reported, when read)."""
     files = FileStore(ws.home)
     return [h for h in dict.fromkeys(a.sha256 for a in model.attachments(ws.view(contract_id)))
-            if files.status(h) != PRESENT]
+            if not files.exists(h)]

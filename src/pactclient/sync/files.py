@@ -35,8 +35,9 @@ import hashlib
 from dataclasses import dataclass
 
 from pactclient.errors import FormatError, PactError, RemoteProtocolError, StoreError
-from pactclient.model.attachments import LIMIT_TEXT, MAX_ATTACHMENT_BYTES
+from pactclient.model.attachments import ENTRY_KIND, LIMIT_TEXT, MAX_ATTACHMENT_BYTES
 from pactclient.store import attachments as stored
+from pactclient.signing.change_ops import SET, decode_change, value_of
 from pactclient.sync.frames import field, hash_list
 
 CAPABILITY = "files"  # the hello field that says a peer speaks the file frames
@@ -82,6 +83,11 @@ class FileExchange:
             self.asked.update((h, cid) for h in chunk)
             self.conn._send({"t": "fwant", **self.conn._names.of(cid), "h": chunk})
 
+    def after_admitted(self, cid: str, admitted) -> None:
+        """Changes of ``cid`` were admitted: ask for the files of any attachment they record."""
+        if self.peer_speaks and any(records_attachment(ch.data) for ch in admitted):
+            self.request_missing(cid)
+
     def handle(self, frame: dict) -> None:
         {"fwant": self._on_want, "file": self._on_file, "nofile": self._on_nofile}[frame["t"]](frame)
 
@@ -125,6 +131,16 @@ class FileExchange:
 
     def _on_nofile(self, frame: dict) -> None:
         self._answered(frame)
+
+
+def records_attachment(change_bytes: bytes) -> bool:
+    """Whether a change writes an ``attachment`` timeline entry (read from its ops: cheap, and no
+    need to read the contract's timeline after every live edit)."""
+    try:
+        ops = decode_change(change_bytes).ops
+    except ValueError:
+        return False
+    return any(op.action == SET and op.key == "kind" and value_of(op) == ENTRY_KIND for op in ops)
 
 
 # -- bundles -------------------------------------------------------------------------------------------
