@@ -120,3 +120,18 @@ async def test_attachment_crosses_a_real_sync_between_two_homes(make_party, tmp_
     assert FileStore(wb.home).read(digest) == path.read_bytes()
     assert hashlib.sha256(FileStore(wb.home).read(digest)).hexdigest() == digest
     assert [(a.name, s) for a, s in statuses(wb, cid)] == [("line-test.txt", "present")]
+
+
+def test_bytes_over_the_limit_are_refused_on_receipt(make_party, tmp_path):
+    wa, wb, cid = two_parties(make_party, tmp_path)
+    ca, cb = connect(wa, wb)
+    digest = attach(wa, cid, tmp_path)
+    ca.local_changed(cid)
+
+    def bloat(frame):  # a hostile Alice: more than any attachment may be
+        if frame["t"] == "file":
+            frame["data"] = b"\0" * (model.MAX_ATTACHMENT_BYTES + 1)
+        return frame
+
+    pump(ca, cb, tamper=bloat)
+    assert any("over the limit" in r for r in refused(cb)) and not FileStore(wb.home).exists(digest)
