@@ -135,3 +135,13 @@ def test_bytes_over_the_limit_are_refused_on_receipt(make_party, tmp_path):
 
     pump(ca, cb, tamper=bloat)
     assert any("over the limit" in r for r in refused(cb)) and not FileStore(wb.home).exists(digest)
+
+
+def test_bytes_are_served_once_per_connection(make_party, tmp_path):
+    wa, wb, cid = two_parties(make_party, tmp_path)
+    digest = attach(wa, cid, tmp_path)
+    ca, cb = connect(wa, wb)
+    assert FileStore(wb.home).exists(digest)
+    cb._send({"t": "fwant", "c": cid, "h": [bytes.fromhex(digest)]})  # 10 MiB again and again: no
+    pump(ca, cb)
+    assert any("twice" in r for r in refused(ca))

@@ -12,7 +12,8 @@ it are admitted, a side that holds attachment entries whose intact bytes it lack
     {"t": "fwant", <contract>, "h": [<32-byte SHA-256>, ...]}       at most MAX_WANT_HASHES per frame
 
 The other side answers each hash with the bytes, if the peer is a party of that contract (by the
-answering copy) and the answering copy of that contract names the hash, else it refuses the peer:
+answering copy) and the answering copy of that contract names the hash, else it refuses the peer (and so it does if a hash
+whose bytes it already sent on this connection is asked again):
 
     {"t": "file", <contract>, "h": <32-byte SHA-256>, "data": <bytes, at most 10 MiB>}
     {"t": "nofile", <contract>, "h": <32-byte SHA-256>}               it lacks them (or they are altered)
@@ -62,6 +63,7 @@ class FileExchange:
         self.conn = conn
         self.peer_speaks = False  # the peer's hello said it speaks the file frames
         self.asked: dict[bytes, str] = {}  # hash -> contract id, asked of the peer and not yet answered
+        self.served: set[bytes] = set()  # hashes whose bytes were sent on this connection (each once)
 
     def hello_field(self) -> dict:
         return {CAPABILITY: 1}
@@ -104,11 +106,14 @@ class FileExchange:
         for h in hashes:
             if h.hex() not in named:
                 raise RemoteProtocolError("asked for a file that contract does not name")
+            if h in self.served:  # each answer costs up to 10 MiB: a peer that has the bytes asks no more
+                raise RemoteProtocolError("asked twice for the same file")
             try:
                 data = files.read(h.hex())
             except StoreError:  # not here yet, or altered here: never sent as if genuine
                 conn._send({"t": "nofile", **conn._names.of(cid), "h": h})
                 continue
+            self.served.add(h)
             conn._send({"t": "file", **conn._names.of(cid), "h": h, "data": data})
 
     def _answered(self, frame: dict) -> tuple[str, bytes]:
