@@ -145,3 +145,17 @@ def test_bytes_are_served_once_per_connection(make_party, tmp_path):
     cb._send({"t": "fwant", "c": cid, "h": [bytes.fromhex(digest)]})  # 10 MiB again and again: no
     pump(ca, cb)
     assert any("twice" in r for r in refused(ca))
+
+
+async def test_one_shot_sync_fetches_missing_files(make_party, tmp_path, services):
+    from conftest import exchange
+    from pactclient.net.oneshot import sync_once
+
+    wa, wb, cid = two_parties(make_party, tmp_path)
+    digest = attach(wa, cid, tmp_path)
+    exchange(wa, wb, cid)  # the signed entry without its bytes
+    sa = await services(wa)
+    seen, failures, _ = await sync_once(wb, [sa.address], limit=20.0)
+    assert not failures
+    assert any(isinstance(e, FileReceived) and e.sha256 == digest for e in seen)
+    assert FileStore(wb.home).read(digest) == BILL
