@@ -18,7 +18,7 @@ from pactclient.model import attachments as model
 from pactclient.model.amdoc import child, put_value
 from pactclient.store.attachments import FileStore, attach_file, statuses
 
-from conftest import copy_state, exchange, shared_contract
+from conftest import copy_state, shared_contract
 from forge import forged
 
 PACT = [sys.executable, "-m", "pactclient"]
@@ -95,7 +95,7 @@ def test_oversized_file_refused_at_attach_time_and_nothing_changes(tmp_path):
 
 
 def test_attachment_entry_checked_on_receipt(make_party, tmp_path):
-    (alice, a), (bt, b) = make_party(tmp_path, "Alice"), make_party(tmp_path, "BT", "BT")
+    (_, a), (bt, b) = make_party(tmp_path, "Alice"), make_party(tmp_path, "BT", "BT")
     cid = shared_contract([a, b], roles=("customer", "supplier"))
     me = b.view(cid).party_by_key(bt.key_hex).id
 

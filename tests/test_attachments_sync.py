@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 
 from pactclient.model import attachments as model
-from pactclient.net.service import PeerService
 from pactclient.store.attachments import FileStore, stage_file, statuses
 from pactclient.sync import events as ev
 from pactclient.sync.files import FileReceived
