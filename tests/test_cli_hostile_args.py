@@ -48,6 +48,7 @@ MAY_SUCCEED = {
     ("new",): {"unicode", "file", "directory", "huge", "control", "negative", "under-a-file", "unwritable"},
     ("whoami",): set(HOSTILE), ("templates",): set(HOSTILE), ("list",): set(HOSTILE), ("device", "list"): set(HOSTILE),
     ("show",): set(HOSTILE),  # its only argument is the contract (given for real here)
+    ("attachment", "list"): set(HOSTILE),  # likewise
     ("bundle", "export"): {"negative"}, ("party", "backup"): {"negative"},  # "-1" is a fine file name
     # A name may look like anything printable: "-1" or "/tmp/x" is someone's (odd) name.
     ("init",): {"negative", "file", "directory", "under-a-file", "unwritable"},
@@ -211,6 +212,8 @@ ONE_AT_A_TIME = [
     ("join", "@V"),
     ("device", "revoke", "@V"),
     ("owner", "@CID", "@V"),
+    ("attach", "@CID", "@V"),
+    ("attachment", "get", "@CID", "@V"),
 ]
 WRITES_A_FILE_NAMED = {"-o", "--html"}  # "-1" or a unicode name is a fine file name to write
 EMPTY_MEANS_NONE = {"--due", "--currency"}  # --due "": no deadline; --currency "": the item's own, or later
