@@ -81,3 +81,116 @@ async def test_tui_on_a_store_it_cannot_open_shows_the_reason_then_ends_with_an_
         await pilot.pause()
     assert app.return_code == 1
     assert app.failure == reason
+
+
+# -- 8: a dialog refused for bad input keeps what was typed; 13a: its messages name its own fields ----------
+
+
+def dialog_error(app) -> str:
+    error = app.screen.query_one("#form-error", Static)
+    return str(error.render()) if error.display else ""
+
+
+def billing_case(world: World) -> str:
+    """A billing dispute in Alice's home where she plays the supplier: she owns the money items."""
+    from pactclient import catalog
+
+    return world.wa.create("Bill I cannot read", catalog.load("billing-dispute"), "supplier")
+
+
+async def open_titled(pilot, title: str) -> None:
+    from pactclient.tui.screens.contract import ContractScreen
+
+    app = pilot.app
+    await pilot.pause()
+    select_row(app, "queue", next(s["id"] for s in app.workspace.summaries() if s["title"] == title))
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(app.screen, ContractScreen)
+
+
+async def test_set_item_with_a_bad_amount_keeps_the_dialog_and_what_was_typed(world):
+    from pactclient.tui.screens.form import FormScreen
+
+    cid = billing_case(world)
+    before = world.wa.store.change_count(cid)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_titled(pilot, "Bill I cannot read")
+        select_row(app, "items", "balance")
+        await pilot.press("i")
+        await pilot.pause()
+        await fill(pilot, {"amount": "lots", "owed_by": "supplier", "owed_to": "customer"})
+        assert isinstance(app.screen, FormScreen)  # still open
+        assert "not an amount: 'lots'" in dialog_error(app)
+        assert app.screen.query_one("#field-amount").value == "lots"
+        assert app.screen.query_one("#field-owed_by").value == "supplier"
+        assert world.wa.store.change_count(cid) == before  # nothing written
+        await fill(pilot, {"amount": "250.00"})  # fix the one field, submit again
+        assert not isinstance(app.screen, FormScreen)
+        assert "Balance on the account | Alice owes customer £250.00" in texts(app, "items")
+
+
+async def test_money_without_who_owes_whom_names_the_dialogs_fields_not_cli_flags(world):
+    cid = billing_case(world)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_titled(pilot, "Bill I cannot read")
+        select_row(app, "items", "balance")
+        await pilot.press("i")
+        await pilot.pause()
+        await fill(pilot, {"amount": "250.00"})
+        said = dialog_error(app) + " ".join(n.message for n in app._notifications)
+        assert "'Owed by'" in said and "'Owed to'" in said
+        assert "--" not in said
+    assert world.wa.view(cid).items["balance"].amount is None
+
+
+class InviteOnlyEngine:
+    """An engine that makes no code: the dialog must refuse a bad validity before asking it."""
+
+    def __init__(self):
+        self.asked = []
+
+    def invite(self, contract_id, role, ttl_ms):
+        self.asked.append((role, ttl_ms))
+        raise AssertionError("not reached in this test")
+
+    def status(self):
+        return {"state": "running", "peers_online": 0}
+
+
+async def test_invite_with_a_bad_validity_keeps_the_dialog_and_what_was_typed(world):
+    from pactclient.tui.screens.form import FormScreen
+
+    engine = InviteOnlyEngine()
+    app = create_app(world.a_home, engine=engine, clock=world.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        await fill(pilot, {"role": "coordinator", "ttl": "soon"})
+        assert isinstance(app.screen, FormScreen)
+        assert "Valid for: not a duration: 'soon'" in dialog_error(app)
+        assert (app.screen.query_one("#field-ttl").value, app.screen.query_one("#field-role").value) == ("soon", "coordinator")
+        assert engine.asked == []
+
+
+async def test_propose_with_a_bad_deadline_keeps_the_dialog_and_what_was_typed(world):
+    from pactclient.tui.screens.contract import ContractScreen
+    from pactclient.tui.screens.form import FormScreen
+
+    before = world.wa.store.change_count(world.cid)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        await fill(pilot, {"kind": "change_due", "activity": "diagnose", "due": "next tuesday", "why": "engineer visit"})
+        assert isinstance(app.screen, FormScreen)
+        assert "not a time" in dialog_error(app)
+        assert app.screen.query_one("#field-why").value == "engineer visit"
+        assert world.wa.store.change_count(world.cid) == before
+        await fill(pilot, {"due": "5d"})
+        assert isinstance(app.screen, ContractScreen)
+        assert "move the deadline of 'Find the cause' (diagnose)" in texts(app, "proposals")

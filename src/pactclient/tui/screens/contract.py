@@ -79,6 +79,7 @@ class ContractScreen(Screen):
         super().__init__()
         self.contract_id = contract_id
         self.view: ContractView | None = None
+        self.in_dialog = False  # an edit submitted from a dialog: its errors go back to the dialog
 
     # -- layout ------------------------------------------------------------------------------------
 
@@ -282,6 +283,8 @@ class ContractScreen(Screen):
         try:
             outcome = self.ws.act(self.contract_id, action, *args, **kwargs)
         except PactError as exc:
+            if self.in_dialog:
+                raise
             self.app.report(exc)
             return False
         self.app.note_own_write(self.contract_id)
@@ -295,6 +298,8 @@ class ContractScreen(Screen):
         try:
             outcome = edit(self.ws, self.contract_id, *args)
         except PactError as exc:
+            if self.in_dialog:
+                raise
             self.app.report(exc)
             return False
         self.app.note_own_write(self.contract_id)
@@ -303,15 +308,15 @@ class ContractScreen(Screen):
         return True
 
     def ask(self, form, then) -> None:
-        """Open a dialog; ``then(answers)`` runs if the user submits. Bad input is a notification."""
-        def done(answers: dict | None) -> None:
-            if answers is None:
-                return
+        """Open a dialog; ``then(answers)`` runs when the user submits, with the dialog still open: bad
+        input or a refused edit is shown in the dialog, which keeps what was typed (see ``FormScreen``)."""
+        def act(answers: dict):
+            self.in_dialog = True  # run_edit raises instead of reporting: the dialog shows the reason
             try:
-                then(answers)
-            except PactError as exc:
-                self.app.report(exc)
-        self.app.push_screen(FormScreen(form), done)
+                return then(answers)
+            finally:
+                self.in_dialog = False
+        self.app.push_screen(FormScreen(form, act))
 
     # -- actions -----------------------------------------------------------------------------------
 
@@ -380,9 +385,9 @@ class ContractScreen(Screen):
             return
 
         def then(ans):
-            role = ans["role"] or None
-            code = engine.invite(self.contract_id, role, parse_duration(ans["ttl"] or "24h"))
-            self.app.push_screen(InviteCodeScreen(code, self.ws, self.view.title))
+            role, ttl = forms.invite_args(ans)
+            code = engine.invite(self.contract_id, role, ttl)
+            return lambda: self.app.push_screen(InviteCodeScreen(code, self.ws, self.view.title))
         self.ask(forms.invite_form(self.view), then)
 
     def action_hand_over(self) -> None:

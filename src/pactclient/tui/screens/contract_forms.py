@@ -6,11 +6,12 @@ screen shows as a notification; nothing is written in that case.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pactclient.cli.common import parse_when
 from pactclient.errors import UsageError
-from pactclient.model.actions import slug
+from pactclient.model.actions import parse_duration, slug
 from pactclient.model.schema import ITEM_KINDS
 from pactclient.model.views import ContractView, Item
 from pactclient.tui.screens.form import Field, Form
@@ -51,7 +52,17 @@ def item_form(item: Item, view: ContractView) -> Form:
 
 
 def item_args(item: Item, answers: dict) -> dict:
+    """Model arguments from the item dialog. Money is checked here first, so that what is missing is
+    named by the dialog's own fields (the model's messages name the CLI's flags)."""
     if item.kind == "money":
+        if not answers["amount"]:
+            raise UsageError("Amount: say how much (e.g. 250.00)")
+        if not re.fullmatch(r"[A-Za-z]{3}", answers["currency"]):
+            raise UsageError("Currency: a three-letter code, e.g. GBP")
+        if not answers["owed_by"] or not answers["owed_to"]:
+            raise UsageError("money must say who owes whom: choose a party in both 'Owed by' and 'Owed to'")
+        if answers["owed_by"] == answers["owed_to"]:
+            raise UsageError("'Owed by' and 'Owed to' must be two different parties: a party cannot owe itself")
         return {"amount": answers["amount"], "currency": answers["currency"], "owed_by": answers["owed_by"],
                 "owed_to": answers["owed_to"]}
     return {"value": answers["value"] or None}
@@ -155,6 +166,17 @@ def invite_form(view: ContractView) -> Form:
         Field("ttl", "Valid for", "24h", placeholder="30m, 24h, 3d"),
     ), "You get a one-time code. The other party joins with it (`pact join CODE`, or j in their pact); "
        "this device then adds them as a party, signed, and sends them the contract.", submit="Make code")
+
+
+def invite_args(answers: dict) -> tuple[str, int]:
+    """(role, validity in ms) from the invite dialog; a bad validity says which field and what it takes."""
+    if not answers["role"]:
+        raise UsageError("choose their role")
+    try:
+        ttl = parse_duration(answers["ttl"] or "24h")
+    except UsageError as exc:
+        raise UsageError(f"Valid for: {exc}") from None
+    return answers["role"], ttl
 
 
 def add_party_form(view: ContractView, offline: bool = False) -> Form:

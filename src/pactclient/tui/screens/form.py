@@ -3,6 +3,11 @@
 Every dialog of the app (set an item, propose a change, write a message, ...) is one of these, so
 they all behave alike: Enter in the last field or ctrl+s submits, Escape cancels.
 
+A form may be given ``act(values)``: it runs when the user submits, with the dialog still open. If it
+raises a ``PactError`` (a bad amount, a validity like "soon", a refused edit) the reason is shown in the
+dialog, above its buttons, and everything typed stays: the user fixes one field and submits again.
+``act`` may return a callable, run once the dialog has closed (e.g. to open the next screen).
+
 Titles, labels, choices and prefilled values often quote the contract (an item's label, a party's
 name, a proposal's rationale): all are shown as plain text (``pactclient.display``), never as markup.
 A prefilled value is shown with its control characters made visible, so what is submitted unchanged is
@@ -12,6 +17,7 @@ what the user saw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from pactclient.display import shown, text
+from pactclient.errors import PactError
 
 
 @dataclass(frozen=True)
@@ -47,9 +54,10 @@ class FormScreen(ModalScreen[dict | None]):
         Binding("ctrl+s", "submit", "Submit", id="form.submit"),
     ]
 
-    def __init__(self, form: Form) -> None:
+    def __init__(self, form: Form, act: Callable[[dict], Any] | None = None) -> None:
         super().__init__()
         self.form = form
+        self.act = act
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box") as box:
@@ -71,6 +79,7 @@ class FormScreen(ModalScreen[dict | None]):
                     yield Input(value=shown(f.value), placeholder=shown(f.placeholder), id=f"field-{f.name}")
                 if f.hint:
                     yield Static(text(f.hint), classes="form-hint")
+            yield Static("", id="form-error")  # why the last submit was refused; empty (hidden) until then
             with Horizontal(classes="form-buttons"):
                 yield Button(self.form.submit, variant="primary", id="form-ok")
                 yield Button("Cancel", id="form-cancel")
@@ -97,7 +106,23 @@ class FormScreen(ModalScreen[dict | None]):
             self.action_cancel()
 
     def action_submit(self) -> None:
-        self.dismiss(self.values())
+        values = self.values()
+        then = None
+        if self.act is not None:
+            try:
+                then = self.act(values)
+            except PactError as exc:
+                self.show_error(str(exc))
+                return
+        self.dismiss(values)
+        if callable(then):
+            then()
+
+    def show_error(self, reason: str) -> None:
+        error = self.query_one("#form-error", Static)
+        error.update(text(reason, multiline=True))  # a refusal may quote what was typed: plain text
+        error.add_class("shown")
+        error.scroll_visible()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
