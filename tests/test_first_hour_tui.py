@@ -194,3 +194,24 @@ async def test_propose_with_a_bad_deadline_keeps_the_dialog_and_what_was_typed(w
         await fill(pilot, {"due": "5d"})
         assert isinstance(app.screen, ContractScreen)
         assert "move the deadline of 'Find the cause' (diagnose)" in texts(app, "proposals")
+
+
+# -- 14: "unseen changes" are other people's ----------------------------------------------------------
+
+
+async def test_unseen_changes_count_only_what_others_wrote(world):
+    from pactclient import catalog
+    from pactclient.model import actions
+
+    mine_only = world.wa.create("Only my own edits", catalog.load("billing-dispute"), "customer")
+    world.wa.act(mine_only, actions.note, "a note to myself")
+    by_bt = world.wa.store.db.execute(
+        "SELECT count(*) FROM changes WHERE contract_id=? AND actor=?", (world.cid, bytes.fromhex(world.priya.key_hex))).fetchone()[0]
+    assert by_bt >= 1
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        new_column = {r[1]: r[6] for r in rows(app, "queue")}
+        assert new_column == {"Mail re-downloads": str(by_bt), "Only my own edits": ""}
+        count_line = str(app.screen.query_one("#queue-count", Static).render())
+        assert f"· {by_bt} unseen change" in count_line

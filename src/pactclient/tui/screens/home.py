@@ -67,7 +67,8 @@ class HomeScreen(Screen):
     def reload(self) -> None:
         ws = self.app.workspace
         summaries = ws.summaries()
-        unseen = {s["id"]: ws.store.unseen_count(s["id"]) for s in summaries}
+        me = bytes.fromhex(ws.identity.key_hex)  # this device's own edits are not news to it
+        unseen = {s["id"]: ws.store.unseen_count(s["id"], not_by=me) for s in summaries}
         self.rows = build_rows(summaries, unseen, ws.clock())
         self.paint()
 
