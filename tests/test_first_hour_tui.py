@@ -215,3 +215,38 @@ async def test_unseen_changes_count_only_what_others_wrote(world):
         assert new_column == {"Mail re-downloads": str(by_bt), "Only my own edits": ""}
         count_line = str(app.screen.query_one("#queue-count", Static).render())
         assert f"· {by_bt} unseen change" in count_line
+
+
+# -- 19: notifications do not pile up; the "not offered" line follows the focus -------------------------
+
+
+async def test_a_burst_of_notifications_shows_only_the_newest_few(world):
+    from textual.widgets._toast import Toast
+
+    app = world.app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await open_contract(pilot)
+        for n in range(10):
+            app.notify(f"news {n}", title="Updated")
+        await pilot.pause()
+        toasts = [str(t.render()) for t in app.screen.query(Toast)]
+        assert 1 <= len(toasts) <= 3
+        assert any("news 9" in t for t in toasts)  # the newest is kept
+        assert not any("news 0" in t for t in toasts)
+
+
+async def test_the_not_offered_line_follows_the_focus_to_the_items(world):
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        select_row(app, "items", "severity")  # BT's item: Alice may not set it
+        select_row(app, "activities", "callback")  # BT's activity: Alice may not start it
+        await pilot.pause()
+        hint = lambda hint_id: str(app.screen.query_one(f"#{hint_id}", Static).render())  # noqa: E731
+        shown = lambda hint_id: app.screen.query_one(f"#{hint_id}", Static).display  # noqa: E731
+        assert "s/w/d/x not offered" in hint("activity-hint")
+        assert "i (set item)" not in hint("activity-hint")
+        app.screen.query_one("#items").focus()
+        await pilot.pause()
+        assert "i (set item) not offered: only BT (the owner of 'Severity')" in hint("items-hint") and shown("items-hint")
+        assert not shown("activity-hint")

@@ -35,6 +35,8 @@ from pactclient.tui.commands import PactCommands
 from pactclient.tui.messages import StoreChanged, SyncEventReceived
 
 POLL_SECONDS = 0.5
+# At most this many notifications on screen at once; news and "Done" go after a few seconds.
+MAX_NOTIFICATIONS = 3
 # Notification titles in the user's words, by error class (see pactclient.errors).
 ERROR_TITLES = {
     "UsageError": "Check what you typed",
@@ -52,6 +54,7 @@ ERROR_TITLES = {
 class PactApp(App):
     CSS_PATH = "pact.tcss"
     TITLE = "pact"
+    NOTIFICATION_TIMEOUT = 3
     COMMANDS = App.COMMANDS | {PactCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
@@ -217,6 +220,13 @@ class PactApp(App):
         markup in them would be the other party's markup. ``markup`` is accepted and ignored."""
         super().notify(shown(message, multiline=True), title=shown(title), severity=severity, timeout=timeout,
                        markup=False)
+
+    def _on_notify(self, event) -> None:
+        # Toasts sit over the tables: only the newest few stay, the oldest make room (see pact.tcss).
+        self._notifications.add(event.notification)
+        for stale in list(self._notifications)[:max(0, len(self._notifications) - MAX_NOTIFICATIONS)]:
+            self._unnotify(stale, refresh=False)
+        self._refresh_notifications()
 
     def report(self, exc: PactError) -> None:
         """Every error a user can cause is a notification, never a crash."""

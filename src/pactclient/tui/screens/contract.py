@@ -32,6 +32,7 @@ from pactclient.sync import bundle
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
 from pactclient.tui.screens import contract_forms as forms
+from pactclient.tui.screens import contract_hints as hints
 from pactclient.tui.screens import people
 from pactclient.tui.screens.form import FormScreen
 from pactclient.tui.screens.invite import InviteCodeScreen
@@ -95,8 +96,8 @@ class ContractScreen(Screen):
                     # Timeline text wraps in a fixed column instead of running off the screen.
                     table.add_column(col, key=col, width=TIMELINE_TEXT_WIDTH if col == "what" else None)
                 yield table
-                if name == "activities":
-                    yield Static("", id="activity-hint")
+                if name in hints.HINT_IDS:  # why a key is not offered: shown under the focused table
+                    yield Static("", id=hints.HINT_IDS[name], classes="table-hint")
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, id="contract-footer")
 
@@ -219,17 +220,12 @@ class ContractScreen(Screen):
         return chosen if chosen in waiting else (waiting[0] if waiting else None)
 
     def update_hint(self) -> None:
-        lines = []
-        if why := self.why_not_item():
-            lines.append(f"i (set item) not offered: {why}")
-        if why := self.why_not_status():
-            lines.append(f"s/w/d/x not offered: {why}")
-        elif why := self.why_not_status("done"):
-            lines.append(f"s/d not offered: {why}")
-        elif why := self.why_not_status("start"):
-            lines.append(f"s not offered: {why}")
-        self.query_one("#activity-hint", Static).update(Text("\n".join(shown(line) for line in lines), style="dim"))
+        hints.paint(self)
         self.refresh_bindings()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if self.view is not None:
+            self.update_hint()  # the "not offered" line follows the focus
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # False: the key is not offered (not in the footer); pressed anyway, the action says why.
