@@ -250,3 +250,58 @@ async def test_the_not_offered_line_follows_the_focus_to_the_items(world):
         await pilot.pause()
         assert "i (set item) not offered: only BT (the owner of 'Severity')" in hint("items-hint") and shown("items-hint")
         assert not shown("activity-hint")
+
+
+# -- 17a: evidence from the TUI; files go to the working directory -----------------------------------
+
+
+async def test_evidence_export_from_the_contract_screen_writes_a_file_that_verifies(world, tmp_path, monkeypatch):
+    from pactclient import evidence
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        path = Path(app.screen.query_one("#field-path").value)
+        assert path.parent == work and path.name.endswith(".pact")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: any(n.title == "Evidence" for n in app._notifications), limit=30)
+        assert any(str(path) in n.message for n in app._notifications if n.title == "Evidence")
+    assert evidence.verify_bytes(path.read_bytes()).valid
+
+
+async def test_evidence_export_is_in_the_command_palette(world):
+    from pactclient.tui.commands import PactCommands
+
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        provider = PactCommands(app.screen)
+        titles = [title for title, _run, _help in provider._available()]
+        assert "evidence: export" in titles
+
+
+async def test_bundle_export_defaults_to_the_working_directory_and_never_overwrites(world, tmp_path, monkeypatch):
+    from pactclient.tui.screens.form import FormScreen
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    precious = work / "precious.txt"
+    precious.write_text("keep me")
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        assert Path(app.screen.query_one("#field-path").value).parent == work
+        await fill(pilot, {"path": str(precious)})
+        assert isinstance(app.screen, FormScreen) and "already exists" in dialog_error(app)
+        await fill(pilot, {"path": "case.pact"})
+        assert not isinstance(app.screen, FormScreen)
+    assert precious.read_text() == "keep me"
+    assert (work / "case.pact").stat().st_size > 0

@@ -74,6 +74,7 @@ class PactApp(App):
         self.workspace: Workspace | None = None
         self._data_version: int | None = None
         self._rowids: dict[str, int] = {}
+        self.busy: dict[str, str] = {}  # work in progress, shown in the status line (tui/progress.py)
         self.failure = ""  # why the home could not be opened (then the app ends with a non-zero code)
 
     # -- start-up ----------------------------------------------------------------------------------

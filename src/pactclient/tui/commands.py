@@ -33,6 +33,7 @@ COMMANDS = (
     ("contract: invite party", "invite", "Make a one-time invite code for a new party"),
     ("contract: add party by key", "add_party", "Add a party by their public key (no network needed)"),
     ("contract: export bundle", "export_bundle", "Write the contract to a bundle file"),
+    ("evidence: export", "export_evidence", "Write a signed evidence file that anyone can verify offline"),
     ("contract: hand over", "hand_over", "Make a colleague of your party the problem owner of this case"),
     ("devices: list", "devices", "This party's devices: pair a new one, revoke one"),
     ("devices: add a device", "add_device", "Make a one-time pairing code for a new device of your party"),

@@ -12,7 +12,6 @@ would reach the terminal).
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
@@ -28,11 +27,11 @@ from pactclient.errors import PactError, RefusedOperation, UsageError
 from pactclient.model import actions, rules
 from pactclient.model.actions import parse_duration
 from pactclient.model.views import ContractView
-from pactclient.sync import bundle
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
 from pactclient.tui.screens import contract_forms as forms
 from pactclient.tui.screens import contract_hints as hints
+from pactclient.tui.screens import file_export
 from pactclient.tui.screens import people
 from pactclient.tui.screens.form import FormScreen
 from pactclient.tui.screens.invite import InviteCodeScreen
@@ -74,6 +73,7 @@ class ContractScreen(Screen):
         Binding("o", "hand_over", "Hand over", id="contract.hand_over"),
         # Rarely needed once peers sync directly: kept out of the footer (also "contract: export bundle").
         Binding("b", "export_bundle", "Bundle", id="contract.export_bundle", show=False),
+        Binding("e", "export_evidence", "Evidence", id="contract.export_evidence", show=False),
     ]
 
     def __init__(self, contract_id: str) -> None:
@@ -404,17 +404,10 @@ class ContractScreen(Screen):
             actions.add_party, ans["key"].lower(), ans["name"], ans["role"], ans["org"], ans["why"]))
 
     def action_export_bundle(self) -> None:
-        default = Path.home() / f"{actions.slug(self.view.title)}-{self.contract_id[:6]}.pact"
+        file_export.export_bundle(self)
 
-        def then(ans):
-            path = Path(ans["path"]).expanduser()
-            try:
-                count = bundle.write(self.ws, self.contract_id, path)
-            except OSError as exc:
-                self.app.notify(f"cannot write {path}: {exc.strerror or exc}", title="Export", severity="error")
-                return
-            self.app.notify(f"Wrote {count} signed changes to {path}", title="Export")
-        self.ask(forms.export_form(default), then)
+    def action_export_evidence(self) -> None:
+        file_export.export_evidence(self)
 
 
 def _wrapped_height(text) -> int:

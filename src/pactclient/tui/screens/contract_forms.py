@@ -7,7 +7,6 @@ screen shows as a notification; nothing is written in that case.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from pactclient.cli.common import parse_when
 from pactclient.errors import UsageError
@@ -191,9 +190,3 @@ def add_party_form(view: ContractView, offline: bool = False) -> Form:
         Field("why", "Why (shown to the other parties)"),
     ), why + "Adding a party is a change to the terms: once another party has signed, every party must accept it.",
         submit="Add")
-
-
-def export_form(default: Path) -> Form:
-    return Form("Export a bundle", (Field("path", "Write to file", str(default)),),
-                "The bundle holds every signed change; the other party imports it with `pact bundle import`.",
-                submit="Export")
