@@ -305,3 +305,35 @@ async def test_bundle_export_defaults_to_the_working_directory_and_never_overwri
         assert not isinstance(app.screen, FormScreen)
     assert precious.read_text() == "keep me"
     assert (work / "case.pact").stat().st_size > 0
+
+
+# -- 16: the scorecard on the contract screen, and a resolved case says so -----------------------------
+
+
+def score_line(app) -> str:
+    return str(app.screen.query_one("#contract-score", Static).render())
+
+
+async def test_contract_screen_shows_promises_kept_per_party_and_says_when_resolved(world):
+    from pactclient.model import actions
+
+    for aid in ("callback", "diagnose", "fix"):
+        world.wb.act(world.cid, actions.change_status, aid, "start")
+        world.wb.act(world.cid, actions.change_status, aid, "done", outcome="ok")
+    world.to_a()
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        line = score_line(app)
+        assert "BT 3 kept, 0 broken" in line and "Alice 0 kept, 0 broken, 1 open" in line
+        assert "Resolved" not in line
+        select_row(app, "activities", "confirm")
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        await fill(pilot, {"outcome": "works again"})
+        line = score_line(app)
+        assert "✔ Resolved" in line and "Alice 1 kept, 0 broken" in line
+    card = world.wa.view(world.cid).scorecard()  # the same figures as pact show --json / verify
+    assert {s.party: (s.kept, s.broken) for s in card.per_party} == {"customer": (1, 0), "supplier": (3, 0)}

@@ -31,7 +31,7 @@ from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
 from pactclient.tui.screens import contract_forms as forms
 from pactclient.tui.screens import contract_hints as hints
-from pactclient.tui.screens import file_export
+from pactclient.tui.screens import file_export, scorecard
 from pactclient.tui.screens import people
 from pactclient.tui.screens.form import FormScreen
 from pactclient.tui.screens.invite import InviteCodeScreen
@@ -88,6 +88,7 @@ class ContractScreen(Screen):
         yield Header()
         yield Static("", id="contract-owner")  # first: who to call is what a customer looks for
         yield Static("", id="contract-head")
+        yield Static("", id="contract-score")  # promises kept / broken per party; "Resolved" when it is
         with VerticalScroll(id="contract-body"):
             for name, columns in TABLES.items():
                 table = DataTable(id=name, cursor_type="row", classes="contract-table")
@@ -133,6 +134,7 @@ class ContractScreen(Screen):
                              ("waiting on " + ", ".join(turn)) if turn else ("resolved" if v.resolved() else "nobody's turn"),
                              f"  ·  you are {v.label(me) if me else 'not a party'}  ·  {v.id[:8]}")
         self.query_one("#contract-head", Static).update(head)
+        self.query_one("#contract-score", Static).update(scorecard.line(v.at(now)))
         owner = self.query_one("#contract-owner", Static)
         line = people.owner_line(v, self.ws.identity.key_hex)
         owner.display = line is not None
