@@ -211,7 +211,8 @@ async def test_unseen_changes_count_only_what_others_wrote(world):
     app = world.app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        new_column = {r[1]: r[6] for r in rows(app, "queue")}
+        column = {key: n for n, key in enumerate(app.screen.query_one("#queue").columns)}
+        new_column = {r[1]: r[column["unseen"]] for r in rows(app, "queue")}
         assert new_column == {"Mail re-downloads": str(by_bt), "Only my own edits": ""}
         count_line = str(app.screen.query_one("#queue-count", Static).render())
         assert f"· {by_bt} unseen change" in count_line
@@ -337,3 +338,49 @@ async def test_contract_screen_shows_promises_kept_per_party_and_says_when_resol
         assert "✔ Resolved" in line and "Alice 1 kept, 0 broken" in line
     card = world.wa.view(world.cid).scorecard()  # the same figures as pact show --json / verify
     assert {s.party: (s.kept, s.broken) for s in card.per_party} == {"customer": (1, 0), "supplier": (3, 0)}
+
+
+# -- 18: the queue names the person and says who owes whom; item ids; the propose dialog by kind -------
+
+
+async def test_queue_names_the_problem_owner_whose_turn_it_is_and_who_owes_whom(world):
+    from pactclient.model import actions
+
+    world.wb.act(world.cid, actions.change_status, "callback", "start")  # Priya becomes the problem owner
+    world.to_a()
+    bill = billing_case(world)
+    world.wa.act(bill, actions.set_item, "balance", amount="250.00", owed_by="supplier", owed_to="customer")
+    world.wa.act(bill, actions.set_item, "monthly-debit", amount="30.00", owed_by="customer", owed_to="supplier")
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#queue")
+        column = {key: n for n, key in enumerate(table.columns)}
+        by_title = {r[1]: r for r in rows(app, "queue")}
+        assert by_title["Mail re-downloads"][column["turn"]] == "on Priya (BT)"
+        assert by_title["Bill I cannot read"][column["money"]] == "You owe customer £220.00"  # netted
+        assert by_title["Mail re-downloads"][column["money"]] == "-"
+
+
+async def test_items_table_shows_the_ids_and_propose_picks_the_item_from_a_list(world):
+    from textual.widgets import Select
+
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        assert "Account number | ACC-1234 | Alice | account" in texts(app, "items")
+        await pilot.press("p")
+        await pilot.pause()
+        dialog = app.screen
+        assert app.focused is dialog.query_one("#field-kind")  # the kind of change is asked first
+
+        def shown_fields() -> set[str]:
+            return {row.id.removeprefix("row-") for row in dialog.query(".form-field") if row.display}
+        assert shown_fields() == {"kind", "activity", "due", "why"}  # moving a deadline
+        dialog.query_one("#field-kind", Select).value = "remove_item"
+        await pilot.pause()
+        assert shown_fields() == {"kind", "item", "why"}
+        item = dialog.query_one("#field-item", Select)
+        assert [value for _label, value in item._options if value != Select.BLANK][:2] == ["account", "symptom"]
+        await fill(pilot, {"item": "symptom", "why": "not needed"})
+        assert "remove item 'What goes wrong' (symptom)" in texts(app, "proposals")

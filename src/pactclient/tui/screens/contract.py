@@ -42,7 +42,7 @@ SIGNED = Text("✔", style="green")
 STATUS_STYLE = {"done": "green", "cancelled": "dim", "in_progress": "cyan", "waiting": "yellow", "open": ""}
 TABLES = {
     "parties": ("party", "role", "name", "organisation", "device"),
-    "items": ("item", "value", "set by"),
+    "items": ("item", "value", "set by", "id"),
     "activities": ("activity", "assignee", "problem owner", "status", "due"),
     "proposals": ("proposal", "change", "by", "answers", "state"),
     "timeline": ("when", "who", "sig", "kind", "what"),
@@ -141,7 +141,7 @@ class ContractScreen(Screen):
         owner.update(line or "")
         self.fill("parties", [(pid, (pid, p.role, p.name, p.org, "joined" if p.accepted else "invited" if p.key else "open slot"))
                               for pid, p in v.parties.items()])
-        self.fill("items", [(iid, (it.label, it.display(v.parties), v.label(it.set_by) if it.set_by else f"({v.label(it.owner)} sets it)"))
+        self.fill("items", [(iid, (it.label, it.display(v.parties), v.label(it.set_by) if it.set_by else f"({v.label(it.owner)} sets it)", iid))
                             for iid, it in v.items.items()])
         rows = []
         for aid, a in v.activities.items():

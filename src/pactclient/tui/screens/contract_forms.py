@@ -103,18 +103,27 @@ def note_form(decision: bool) -> Form:
     return Form("Write a message", (Field("text", "Message"),))
 
 
+def _items(view: ContractView) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{it.label} [{iid}]", iid) for iid, it in view.items.items())
+
+
+# Which fields each kind of proposal asks for (the dialog asks for the kind first, then shows only these).
+FOR_ACTIVITY = ("change_due", "change_assignee", "remove_activity")
+
+
 def propose_form(view: ContractView, activity_id: str = "") -> Form:
-    acts = _activities(view)
+    acts, items = _activities(view), _items(view)
     return Form("Propose a change", (
-        Field("kind", "Change", "change_due", PROPOSAL_CHOICES),
-        Field("activity", "Activity (for deadline, assignee, remove)", activity_id or (acts[0][1] if acts else ""), acts),
-        Field("due", "New deadline", placeholder=WHEN_HINT),
-        Field("assignee", "Party (new assignee, or owner of a new item)", "", _parties(view)),
-        Field("title", "Title or label (for a new activity or item)"),
-        Field("item_kind", "Kind of new item", "text", tuple((k, k) for k in ITEM_KINDS)),
-        Field("item", "Item id (to remove)"),
+        Field("kind", "What do you propose?", "change_due", PROPOSAL_CHOICES),
+        Field("activity", "Activity", activity_id or (acts[0][1] if acts else ""), acts, shown_for=FOR_ACTIVITY),
+        Field("title", "Title of the new activity, or label of the new item", shown_for=("add_activity", "add_item")),
+        Field("due", "New deadline", placeholder=WHEN_HINT, shown_for=("change_due", "add_activity")),
+        Field("assignee", "Party (who does it, or who sets the new item)", "", _parties(view),
+              shown_for=("change_assignee", "add_activity", "add_item")),
+        Field("item_kind", "Kind of new item", "text", tuple((k, k) for k in ITEM_KINDS), shown_for=("add_item",)),
+        Field("item", "Item to remove", items[0][1] if items else "", items, shown_for=("remove_item",)),
         Field("why", "Why (shown to the other parties)"),
-    ), "The change applies once every party has accepted it.", submit="Propose")
+    ), "The change applies once every party has accepted it.", submit="Propose", switch="kind")
 
 
 def proposal_args(answers: dict, now: int) -> tuple[str, dict, str]:
@@ -163,8 +172,9 @@ def invite_form(view: ContractView) -> Form:
     return Form("Invite a party", (
         Field("role", "Their role", open_roles[0] if open_roles else "", choices),
         Field("ttl", "Valid for", "24h", placeholder="30m, 24h, 3d"),
-    ), "You get a one-time code. The other party joins with it (`pact join CODE`, or j in their pact); "
-       "this device then adds them as a party, signed, and sends them the contract.", submit="Make code")
+    ), "Enter makes the code. You get a one-time code. The other party joins with it (`pact join CODE`, or j in their pact); "
+       "this device then adds them as a party, signed, and sends them the contract.", submit="Make code",
+        focus="ttl")  # the open slot is chosen already: Enter in "Valid for" makes the code
 
 
 def invite_args(answers: dict) -> tuple[str, int]:

@@ -52,14 +52,15 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#queue", DataTable)
-        # 101 columns of cells plus one space of padding each side of 8 columns: fits 120 with the margins.
+        # 100 columns of cells plus one space of padding each side of 9 columns: fits 120 with the margins.
         table.add_column("light", key="light", width=7)
-        table.add_column("contract", key="title", width=25)
-        table.add_column("problem owner", key="owner", width=14)
-        table.add_column("whose turn", key="turn", width=16)
-        table.add_column("next deadline", key="due", width=20)
-        table.add_column("updated", key="last", width=9)
-        table.add_column("new", key="unseen", width=4)
+        table.add_column("contract", key="title", width=17)
+        table.add_column("problem owner", key="owner", width=12)
+        table.add_column("whose turn", key="turn", width=14)
+        table.add_column("next deadline", key="due", width=12)
+        table.add_column("money", key="money", width=21)
+        table.add_column("updated", key="last", width=8)
+        table.add_column("new", key="unseen", width=3)
         table.add_column("id", key="id", width=6)
         self.reload()
         table.focus()
@@ -82,7 +83,8 @@ class HomeScreen(Screen):
         for r in shown:
             due = "-" if r.next_due is None else f"{time_left(r.next_due, now)} · {r.next_due_title}"
             turn = text(r.turn, style="bold" if r.mine else "dim" if r.resolved else "")
-            table.add_row(light_cell(r.light), text(r.title), text(r.owner or "-"), turn, text(due), ago(r.last_activity_at, now),
+            table.add_row(light_cell(r.light), text(r.title), text(r.owner or "-"), turn, text(due), text(r.money or "-"),
+                          ago(r.last_activity_at, now),
                           Text(str(r.unseen), style="bold cyan") if r.unseen else "", text(r.id[:6]), key=r.id)
         if shown:
             table.move_cursor(row=min(keep, len(shown) - 1))
