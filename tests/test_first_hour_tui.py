@@ -384,3 +384,40 @@ async def test_items_table_shows_the_ids_and_propose_picks_the_item_from_a_list(
         assert [value for _label, value in item._options if value != Select.BLANK][:2] == ["account", "symptom"]
         await fill(pilot, {"item": "symptom", "why": "not needed"})
         assert "remove item 'What goes wrong' (symptom)" in texts(app, "proposals")
+
+
+# -- 10a: v, then Enter, makes the invite code for the open slot (as the README says) --------------------
+
+
+class InvitingEngine:
+    """Makes real invite codes in the app's own store (what the TUI's engine does, minus the network)."""
+
+    def __init__(self):
+        self.app = None
+
+    def invite(self, contract_id, role, ttl_ms):
+        from pactclient.sync.invites import create_invite
+
+        return create_invite(self.app.workspace, contract_id, role, ["127.0.0.1:9"], ttl_ms).encode()
+
+    def status(self):
+        return {"state": "running", "peers_online": 0}
+
+
+async def test_v_then_enter_makes_the_invite_code_for_the_open_slot(world):
+    from pactclient import catalog
+    from pactclient.tui.screens.invite import InviteCodeScreen
+
+    world.wa.create("Line drops at night", catalog.load("broadband-fault"), "customer")  # supplier slot open
+    engine = InvitingEngine()
+    app = create_app(world.a_home, engine=engine, clock=world.clock)
+    engine.app = app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_titled(pilot, "Line drops at night")
+        await pilot.press("v")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InviteCodeScreen)
+        assert app.screen.role == "supplier"
+        assert app.screen.path.read_text().startswith("pact-")
