@@ -421,3 +421,98 @@ async def test_v_then_enter_makes_the_invite_code_for_the_open_slot(world):
         assert isinstance(app.screen, InviteCodeScreen)
         assert app.screen.role == "supplier"
         assert app.screen.path.read_text().startswith("pact-")
+
+
+# -- 20: work that takes a while shows its progress in the status line -------------------------------------
+
+
+def status_line(app) -> str:
+    return str(app.screen.query_one("#status-bar", Static).render())
+
+
+class Gate:
+    """Holds a worker thread until the test has looked at the screen (no timing involved)."""
+
+    def __init__(self):
+        import threading
+
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def hold(self) -> None:
+        self.reached.set()
+        assert self.release.wait(30), "the test did not release the worker"
+
+
+async def test_evidence_export_shows_progress_in_the_status_line_until_done(world, tmp_path, monkeypatch):
+    from pactclient.tui.screens import file_export
+
+    monkeypatch.chdir(tmp_path)
+    gate, real = Gate(), file_export.write_evidence
+
+    def slow_write(*args):
+        gate.hold()
+        return real(*args)
+    monkeypatch.setattr(file_export, "write_evidence", slow_write)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, gate.reached.is_set)
+        assert "⟳ exporting evidence" in status_line(app)
+        gate.release.set()
+        await until(pilot, lambda: any(n.title == "Evidence" for n in app._notifications), limit=30)
+        assert "⟳" not in status_line(app)
+
+
+async def test_join_shows_progress_in_the_status_line_until_it_fails_or_succeeds(world, monkeypatch):
+    from pactclient.errors import PactError
+    from pactclient.net import threaded
+
+    gate = Gate()
+
+    def slow_join(home, code):
+        gate.hold()
+        raise PactError("cannot reach the inviter at 127.0.0.1:9")
+    monkeypatch.setattr(threaded, "join_with_code", slow_join)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("j")
+        await pilot.pause()
+        await fill(pilot, {"code": "pact-something"})
+        await until(pilot, gate.reached.is_set)
+        assert "⟳ joining" in status_line(app)
+        gate.release.set()
+        await until(pilot, lambda: any("cannot reach the inviter" in n.message for n in app._notifications))
+        await until(pilot, lambda: "⟳" not in status_line(app))
+
+
+async def test_bundle_import_from_the_home_screen_shows_progress_then_what_arrived(world, tmp_path, monkeypatch):
+    from pactclient.model import actions
+    from pactclient.sync import bundle
+    from pactclient.tui.screens import bundle_import
+
+    world.wb.act(world.cid, actions.note, "Engineer booked for Tuesday")
+    path = tmp_path / "from-bt.pact"
+    bundle.write(world.wb, world.cid, path)
+    gate, real = Gate(), bundle_import.read_bundle
+
+    def slow_read(*args):
+        gate.hold()
+        return real(*args)
+    monkeypatch.setattr(bundle_import, "read_bundle", slow_read)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("i")
+        await pilot.pause()
+        await fill(pilot, {"path": str(path)})
+        await until(pilot, gate.reached.is_set)
+        assert "⟳ importing from-bt.pact" in status_line(app)
+        gate.release.set()
+        await until(pilot, lambda: any(n.title == "Import" for n in app._notifications), limit=30)
+        assert any("Admitted 1 new signed changes into 'Mail re-downloads'" in n.message for n in app._notifications)
+        assert "⟳" not in status_line(app)
+    assert "Engineer booked for Tuesday" in [e.text for e in world.wa.view(world.cid).timeline]

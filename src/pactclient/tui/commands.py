@@ -19,6 +19,7 @@ COMMANDS = (
     ("contract: filter", "focus_filter", "Search the work queue as you type"),
     ("contract: join with an invite code", "join", "Join a contract someone invited you to"),
     ("peers: connect to an address", "connect", "Sync with a peer at HOST:PORT and keep dialling it"),
+    ("contract: import bundle", "import_bundle", "Admit the signed changes of a bundle file"),
     ("contract: set item", "set_item", "Set the value of the selected data item"),
     ("contract: start activity", "status('start')", "Start the selected activity"),
     ("contract: wait on a party", "status('wait')", "Mark the selected activity as waiting on a party"),

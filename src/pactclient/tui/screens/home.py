@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from pactclient.display import text
 from pactclient.errors import PactError
+from pactclient.tui import progress
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import QueueRow, ago, build_rows, matching, time_left
 from pactclient.tui.widgets.status_bar import StatusBar
@@ -33,6 +34,7 @@ class HomeScreen(Screen):
         Binding("j", "join", "Join with a code", id="home.join"),
         Binding("c", "connect", "Connect to a peer", id="home.connect"),
         Binding("d", "devices", "Devices", id="home.devices"),
+        Binding("i", "import_bundle", "Import a bundle", id="home.import_bundle", show=False),
         Binding("slash", "focus_filter", "Filter", id="home.filter"),
         Binding("enter", "open_contract", "Open", id="home.open", show=True),
         Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", show=False),
@@ -147,7 +149,7 @@ class HomeScreen(Screen):
 
         def done(answers: dict | None) -> None:
             if answers and answers["code"]:
-                self.app.notify("Connecting to the inviter…", title="Join")
+                progress.show(self.app, "join", "joining: connecting to the inviter, proving the code…")
                 self.join(answers["code"])
         self.app.push_screen(FormScreen(form), done)
 
@@ -164,6 +166,8 @@ class HomeScreen(Screen):
         except OSError as exc:
             self.app.call_from_thread(self.app.report, PactError(f"cannot join: {exc}"))
             return
+        finally:
+            self.app.call_from_thread(progress.show, self.app, "join", None)
         self.app.call_from_thread(self.joined, done)
 
     def action_connect(self) -> None:
@@ -176,6 +180,7 @@ class HomeScreen(Screen):
 
         def done(answers: dict | None) -> None:
             if answers and answers["address"]:
+                progress.show(self.app, "connect", f"connecting to {answers['address']}…")
                 self.connect(answers["address"])
         self.app.push_screen(FormScreen(form), done)
 
@@ -188,6 +193,8 @@ class HomeScreen(Screen):
         except PactError as exc:
             self.app.call_from_thread(self.app.report, exc)
             return
+        finally:
+            self.app.call_from_thread(progress.show, self.app, "connect", None)
         self.app.call_from_thread(self.app.notify, said, title="Peer")
 
     def joined(self, done) -> None:
@@ -195,6 +202,11 @@ class HomeScreen(Screen):
         self.reload()
         self.app.notify(f"Joined: {done.message}", title="Join")
         self.open(done.contract_id)
+
+    def action_import_bundle(self) -> None:
+        from pactclient.tui.screens.bundle_import import ask_and_import
+
+        ask_and_import(self)
 
     def action_devices(self) -> None:
         from pactclient.tui.screens.devices import DevicesScreen
