@@ -358,6 +358,7 @@ async def test_queue_names_the_problem_owner_whose_turn_it_is_and_who_owes_whom(
         column = {key: n for n, key in enumerate(table.columns)}
         by_title = {r[1]: r for r in rows(app, "queue")}
         assert by_title["Mail re-downloads"][column["turn"]] == "on Priya (BT)"
+        assert by_title["Mail re-downloads"][column["owner"]] == "Priya (BT)"  # named on the activity
         assert by_title["Bill I cannot read"][column["money"]] == "You owe customer £220.00"  # netted
         assert by_title["Mail re-downloads"][column["money"]] == "-"
 

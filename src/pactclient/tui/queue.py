@@ -84,6 +84,17 @@ def turn_text(summary: dict) -> tuple[str, bool]:
     return "on " + ", ".join(labels.get(p, p) for p in turn), False
 
 
+def acting_person(summary: dict) -> str:
+    """When no organisation named a problem owner: the person named on the next activity of a party
+    whose turn it is ("Priya (BT)"), else nobody."""
+    persons, labels = summary.get("persons") or {}, summary.get("parties") or {}
+    for pid in summary.get("turn") or []:
+        if persons.get(pid):
+            label = labels.get(pid, pid)
+            return persons[pid] if persons[pid] == label else f"{persons[pid]} ({label})"
+    return ""
+
+
 def money_text(summary: dict) -> str:
     """The largest net debt of the contract, from this party's side ("BT owes you £250.00"), and how
     many more there are; empty when nothing is owed."""
@@ -120,7 +131,7 @@ def build_rows(summaries: list[dict], unseen: dict[str, int], now: int) -> list[
             unseen=unseen.get(s["id"], 0),
             resolved=bool(s.get("resolved")),
             search_text=f"{s.get('title', '')} {parties} {s.get('template', '')} {s['id']} {turn} {s.get('owner', '')}".lower(),
-            owner=s.get("owner", ""),
+            owner=s.get("owner", "") or acting_person(s),
             money=money_text(s),
         ))
     rows.sort(key=lambda r: (r.resolved, not r.mine, LIGHT_RANK.get(r.light, 3),

@@ -57,10 +57,10 @@ class HomeScreen(Screen):
         # 100 columns of cells plus one space of padding each side of 9 columns: fits 120 with the margins.
         table.add_column("light", key="light", width=7)
         table.add_column("contract", key="title", width=17)
-        table.add_column("problem owner", key="owner", width=12)
+        table.add_column("problem owner", key="owner", width=13)
         table.add_column("whose turn", key="turn", width=14)
-        table.add_column("next deadline", key="due", width=12)
-        table.add_column("money", key="money", width=21)
+        table.add_column("next deadline", key="due", width=13)
+        table.add_column("money", key="money", width=19)
         table.add_column("updated", key="last", width=8)
         table.add_column("new", key="unseen", width=3)
         table.add_column("id", key="id", width=6)
