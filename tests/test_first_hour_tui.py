@@ -467,6 +467,27 @@ async def test_evidence_export_shows_progress_in_the_status_line_until_done(worl
         assert "⟳" not in status_line(app)
 
 
+def a_well_formed_code() -> str:
+    from pactclient.sync.invites import InviteCode
+
+    return InviteCode("ab" * 16, b"k" * 32, b"i" * 8, b"s" * 16, T0 + 3_600_000, ("127.0.0.1:9",)).encode()
+
+
+async def test_a_damaged_invite_code_is_said_in_the_join_dialog_which_keeps_it(world):
+    from pactclient.tui.screens.form import FormScreen
+
+    damaged = a_well_formed_code()[:-7] + "0000000"
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("j")
+        await pilot.pause()
+        await fill(pilot, {"code": damaged})
+        assert isinstance(app.screen, FormScreen)
+        assert "the invite code is damaged" in dialog_error(app)
+        assert app.screen.query_one("#field-code").value == damaged
+
+
 async def test_join_shows_progress_in_the_status_line_until_it_fails_or_succeeds(world, monkeypatch):
     from pactclient.errors import PactError
     from pactclient.net import threaded
@@ -482,7 +503,7 @@ async def test_join_shows_progress_in_the_status_line_until_it_fails_or_succeeds
         await pilot.pause()
         await pilot.press("j")
         await pilot.pause()
-        await fill(pilot, {"code": "pact-something"})
+        await fill(pilot, {"code": a_well_formed_code()})
         await until(pilot, gate.reached.is_set)
         assert "⟳ joining" in status_line(app)
         gate.release.set()

@@ -147,11 +147,17 @@ class HomeScreen(Screen):
                     "Paste the one-time code the other party gave you. This device connects to theirs, "
                     "proves the code, and receives the contract.", submit="Join")
 
+        def check(answers: dict) -> None:
+            # A damaged code is said in the dialog, which keeps what was pasted; the network comes after.
+            from pactclient.sync.invites import InviteCode
+
+            InviteCode.decode(answers["code"])
+
         def done(answers: dict | None) -> None:
             if answers and answers["code"]:
                 progress.show(self.app, "join", "joining: connecting to the inviter, proving the code…")
                 self.join(answers["code"])
-        self.app.push_screen(FormScreen(form), done)
+        self.app.push_screen(FormScreen(form, check), done)
 
     @work(thread=True, exclusive=True, group="join")
     def join(self, text: str) -> None:
