@@ -538,3 +538,21 @@ async def test_bundle_import_from_the_home_screen_shows_progress_then_what_arriv
         assert any("Admitted 1 new signed changes into 'Mail re-downloads'" in n.message for n in app._notifications)
         assert "⟳" not in status_line(app)
     assert "Engineer booked for Tuesday" in [e.text for e in world.wa.view(world.cid).timeline]
+
+
+async def test_pairing_dialog_without_a_person_names_the_field_not_the_cli_flag(tmp_path, monkeypatch):
+    from pactclient.tui.screens import devices
+
+    home = tmp_path / "desk"
+    DeviceIdentity.create(home, "Desk", "BT")
+    monkeypatch.setattr(devices, "pairing_addresses", lambda home: ["127.0.0.1:9"])
+    app = create_app(home, clock=lambda: T0)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        await fill(pilot, {"person": " ", "device": "laptop"})
+        said = " ".join(n.message for n in app._notifications)
+        assert "'Who will use the new device'" in said and "--person" not in said
