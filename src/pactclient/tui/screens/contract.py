@@ -22,10 +22,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from pactclient.display import assemble, shown, text
+from pactclient.display import assemble, text
 from pactclient.errors import PactError, RefusedOperation, UsageError
 from pactclient.model import actions, rules
-from pactclient.model.actions import parse_duration
 from pactclient.model.views import ContractView
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
