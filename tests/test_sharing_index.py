@@ -38,6 +38,12 @@ def test_the_index_read_from_summaries_matches_the_documents(make_party, tmp_pat
     wa.act(third, actions.add_party, bt.key_hex, "BT", "supplier", "BT")
     assert from_summaries.refresh(third) == frozenset({alice.public_key})
     assert from_summaries.contracts_of(bt.public_key) == sorted([first, third])
+    # A party replacing its key: the old key no longer shares the contract, the new one does.
+    new_key = "ab" * 32
+    wa.act(second, actions.replace_key, new_key)
+    assert alice.public_key in from_summaries.refresh(second)
+    assert second not in from_summaries.contracts_of(alice.public_key)
+    assert from_summaries.contracts_of(bytes.fromhex(new_key)) == [second]
 
 
 @pytest.fixture

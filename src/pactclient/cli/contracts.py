@@ -412,9 +412,10 @@ def bundle_import(ctx, file, as_json):
     view = ws.view(received.contract_id)
     if as_json:
         emit_json({"contract": received.contract_id, "admitted": len(received.admitted),
-                   "hashes": [c.hash.hex() for c in received.admitted]})
+                   "hashes": [c.hash.hex() for c in received.admitted], "files": received.files})
         return
-    console.print(assemble(f"Admitted {len(received.admitted)} new signed changes into {view.title!r} ({received.contract_id[:8]})"))
+    files = f" and {received.files} attached file(s)" if received.files else ""
+    console.print(assemble(f"Admitted {len(received.admitted)} new signed changes{files} into {view.title!r} ({received.contract_id[:8]})"))
     if view.party_by_key(ws.identity.party_key_hex) is None:
         console.print("Note: this device is not (yet) a party of that contract; you can read it but not act on it.")
 

@@ -45,9 +45,10 @@ def _read(path: str) -> bytes:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Evidence file to write.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write the readable HTML report here.")
 @click.option("--tsa", metavar="URL", help="Ask this RFC 3161 timestamp authority to stamp the evidence.")
+@click.option("--with-files", is_flag=True, help="Also carry the attached files (their hashes are signed in any case).")
 @json_option
 @click.pass_context
-def export(ctx, contract, output, html_path, tsa, as_json):
+def export(ctx, contract, output, html_path, tsa, with_files, as_json):
     """Write a signed evidence file of CONTRACT that anyone can verify offline."""
     from rich.console import Console
     from rich.progress import Progress
@@ -71,9 +72,10 @@ def export(ctx, contract, output, html_path, tsa, as_json):
     if total >= PROGRESS_FROM:
         with Progress(console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("gathering signed changes", total=total)
-            data = evidence.encode(ws, cid, lambda done, _total: bar.update(task, completed=done), stamp)
+            data = evidence.encode(ws, cid, lambda done, _total: bar.update(task, completed=done), stamp,
+                                   with_files)
     else:
-        data = evidence.encode(ws, cid, stamp=stamp)
+        data = evidence.encode(ws, cid, stamp=stamp, with_files=with_files)
     verdict = evidence.verify_bytes(data)
     files = [(Path(output), data)] if output else []
     if html_path:
@@ -81,7 +83,7 @@ def export(ctx, contract, output, html_path, tsa, as_json):
     evidence.write_all(files)
     result = {"contract": cid, "output": output, "html": html_path, "bytes": len(data), "changes": total,
               "sha256": verdict.sha256, "countersigned": countersigned, "timestamped": bool(tsa),
-              "valid": verdict.valid}
+              "valid": verdict.valid, "attachments": verdict.attachments or []}
     if as_json:
         emit_json(result)
         return
@@ -91,6 +93,9 @@ def export(ctx, contract, output, html_path, tsa, as_json):
         click.echo(f"wrote {output}: {total} signed changes, {len(data)} bytes, sha256 {verdict.sha256}")
     if html_path:
         click.echo(f"wrote report {html_path}")
+    for a in verdict.attachments or []:
+        if with_files and a["status"] != "included":
+            click.echo(shown(f"not included: {a['name']} (its bytes are missing or altered in this home)"))
     click.echo(f"give the recipient your key fingerprint to compare: {ws.identity.fingerprint}")
 
 
@@ -114,6 +119,7 @@ def verify(file, tsa_ca, as_json):
 
 def _print_verdict(data: dict) -> None:
     """The verdict in words. Everything after VALID / INVALID comes from the file: shown as text."""
+    from pactclient.evidence.attachments import lines as attachment_lines
     from pactclient.evidence.report import lateness
 
     def say(line: str) -> None:
@@ -148,6 +154,8 @@ def _print_verdict(data: dict) -> None:
     for a in data.get("agreements", []):
         signed = ", ".join(by_id.get(p, p) for p in a["signed_by"]) or "nobody yet"
         say(f"agreed version {a['version']} ({a['proposal']}): countersigned by {signed}")
+    for line in attachment_lines(data):
+        say(line)
     if "timestamp" in data:
         say(f"timestamp: {data['timestamp'].get('time', '')} by {data['timestamp'].get('tsa', '')}")
 

@@ -121,12 +121,14 @@ def sync(ctx, peer, as_json):
     """Sync once with PEER (HOST:PORT, a key prefix or a name) or every known peer, and print what changed."""
     from pactclient.net.oneshot import sync_once
     from pactclient.sync.events import ChangesAdmitted, PeerRefused, RefusedByPeer
+    from pactclient.sync.files import FileReceived
 
     ws = workspace(ctx)
     events, failures, sent = asyncio.run(sync_once(ws, _targets(ws, peer)))
     titles = {s["id"]: s.get("title", "") for s in ws.summaries()}
     changed = [e for e in events if isinstance(e, ChangesAdmitted)]
     refusals = [e for e in events if isinstance(e, (PeerRefused, RefusedByPeer))]
+    files = [e for e in events if isinstance(e, FileReceived)]  # attached files fetched (sync.files)
     if as_json:
         emit_json({
             "changes": [{"contract": e.contract_id, "title": titles.get(e.contract_id, ""), "count": len(e.hashes),
@@ -135,6 +137,7 @@ def sync(ctx, peer, as_json):
             "refused": [{"peer": e.peer_key.hex(), "reason": e.reason} for e in refusals],
             "sent": [{"contract": cid, "title": titles.get(cid, ""), "count": n} for cid, n in sent.items() if n],
             "failures": failures,
+            "files": [{"contract": e.contract_id, "sha256": e.sha256} for e in files],
         })
     else:
         for e in changed:
@@ -144,11 +147,13 @@ def sync(ctx, peer, as_json):
         for cid, n in sent.items():
             if n:
                 console.print(assemble(f"sent {n} change(s) of ", (titles.get(cid, cid[:12]), "bold"), f" ({cid[:8]})"))
+        if files:
+            console.print(f"received {len(files)} attached file(s), each matching its signed SHA-256")
         for e in refusals:
             console.print(assemble(("refused", "red"), f" {short_fingerprint(e.peer_key)}: {e.reason}"))
         for f in failures:
             console.print(assemble(("unreachable", "yellow"), f" {f}"))
-        if not changed and not refusals and not failures and not any(sent.values()):
+        if not changed and not refusals and not failures and not files and not any(sent.values()):
             console.print("already in step")
     if failures and not changed:
         sys.exit(1)

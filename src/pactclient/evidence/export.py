@@ -19,14 +19,16 @@ FORMAT = "pact-evidence"
 # 2: each party lists its former keys, so a third party can name the author of what a replaced key
 # signed without replaying the proposals. Version 1 files stay readable (``pactclient.evidence.verify``).
 VERSION = 2
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)  # 3: a version 2 body that also carries the attached files (evidence.attachments)
 PROGRESS_EVERY = 256
 
 Progress = Callable[[int, int], None]  # (done, total) changes gathered
 
 
-def build_body(workspace: Workspace, contract_id: str, progress: Progress | None = None) -> dict:
-    """Everything the exporter signs, as plain data (encoded by ``fileformat.canonical``)."""
+def build_body(workspace: Workspace, contract_id: str, progress: Progress | None = None,
+               with_files: bool = False) -> dict:
+    """Everything the exporter signs, as plain data (encoded by ``fileformat.canonical``); with
+    ``with_files``, the attached files this home holds intact too (body version 3)."""
     doc = workspace.document(contract_id)
     exported_at = workspace.clock()
     view = workspace.view(contract_id, now=exported_at)
@@ -37,7 +39,7 @@ def build_body(workspace: Workspace, contract_id: str, progress: Progress | None
             signatures.append([change_hash, signature])
         if progress and (done % PROGRESS_EVERY == 0 or done == len(rows)):
             progress(done, len(rows))
-    return {
+    body = {
         "format": FORMAT,
         "version": VERSION,
         "contract": contract_id,
@@ -49,6 +51,11 @@ def build_body(workspace: Workspace, contract_id: str, progress: Progress | None
         "parties": parties_of(view),
         "agreements": agreements_of(doc, view),
     }
+    if with_files:
+        from pactclient.evidence.attachments import FILES_VERSION, files_of
+
+        body.update(version=FILES_VERSION, files=files_of(workspace, contract_id)[0])
+    return body
 
 
 def parties_of(view: ContractView, version: int = VERSION) -> list[dict]:
@@ -80,9 +87,9 @@ def agreements_of(doc: Document, view: ContractView) -> list[dict]:
 
 
 def encode(workspace: Workspace, contract_id: str, progress: Progress | None = None,
-           stamp: Callable[[bytes], bytes] | None = None) -> bytes:
+           stamp: Callable[[bytes], bytes] | None = None, with_files: bool = False) -> bytes:
     """The evidence file's bytes. ``stamp(sha256_digest) -> token`` adds a trusted timestamp."""
-    body = fileformat.canonical(build_body(workspace, contract_id, progress))
+    body = fileformat.canonical(build_body(workspace, contract_id, progress, with_files))
     data = fileformat.pack(body, workspace.identity.public_key, workspace.identity.sign)
     if stamp is not None:
         import hashlib

@@ -12,6 +12,7 @@ from html import escape as html_escape
 from automerge.core import ROOT
 
 from pactclient.display import shown
+from pactclient.evidence import attachments
 from pactclient.evidence.verify import Verdict
 from pactclient.identity.device import fingerprint
 from pactclient.model import agreements
@@ -194,6 +195,7 @@ def render(v: Verdict) -> str:
         [e(label(s.party)), str(s.kept), f"<span class=broken>{s.broken}</span>" if s.broken else "0", str(s.open), str(s.messages)]
         for s in card.per_party]))
 
+    parts.append(attachments.html(v, label, e))
     parts.append("<h2>Timeline</h2>")
     writers = entry_writers(v.document) if v.document is not None else []
     rows = []

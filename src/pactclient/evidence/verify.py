@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from automerge.core import Document
 
 from pactclient.errors import AdmissionError, FormatError, PactError
-from pactclient.evidence import fileformat
+from pactclient.evidence import attachments, fileformat
 from pactclient.evidence.export import FORMAT, READABLE_VERSIONS, agreements_of, parties_of
 from pactclient.identity.device import fingerprint, verify_signature
 from pactclient.model.actions import view_of
@@ -51,6 +51,7 @@ class Verdict:
     document: Document | None = None
     sha256: str = ""
     timestamp: dict | None = None
+    attachments: list[dict] | None = None  # each attachment and its status (evidence.attachments)
 
     def fail(self, what: str) -> None:
         self.failures.append(what)
@@ -84,7 +85,8 @@ def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
     for name, kind in FIELDS.items():
         if not isinstance(body.get(name), kind) or isinstance(body.get(name), bool):
             raise FormatError(f"the body's field {name!r} is missing or not a {kind.__name__}")
-    if set(body) != set(FIELDS):
+    optional = {"files"} if body.get("version") == attachments.FILES_VERSION else set()
+    if set(body) - optional != set(FIELDS):
         raise FormatError(f"the body has unexpected fields: {', '.join(sorted(set(body) - set(FIELDS)))}")
     if body["format"] != FORMAT or body["version"] not in READABLE_VERSIONS:
         raise FormatError(f"not a {FORMAT} body of version {' or '.join(map(str, READABLE_VERSIONS))}")
@@ -145,6 +147,7 @@ def _verify(data: bytes, v: Verdict, tsa_ca: str | None) -> None:
         v.fail("the agreed versions listed in the file are not those of the document")
     else:
         v.passed(f"{len(body['agreements'])} agreed version(s) and their countersignatures")
+    attachments.check(v)
 
     if container.token:
         from pactclient.evidence import timestamp
@@ -234,4 +237,6 @@ def summary(v: Verdict) -> dict:
         ]
     if v.timestamp is not None:
         out["timestamp"] = v.timestamp
+    if v.attachments is not None:
+        out["attachments"] = v.attachments
     return out

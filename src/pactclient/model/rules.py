@@ -44,6 +44,7 @@ RULES = {
     "revocation-cutoff": "a revocation ends a device's writing after its last op the revoker had seen",
     "device-revoked": "a revoked device writes nothing after the point its revocation fixes",
     "problem-owner": "a party names its own problem owner, a person certified for it",
+    "attachment": "an attachment names its file by SHA-256, within the size limit, with a sane name and media type",
 }
 
 

@@ -12,10 +12,19 @@ the verify mode of the first context even when SNI switches contexts, so one por
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import ssl
 
 from pactclient.identity.certs import pin_anchor, tls_contexts
 from pactclient.store.workspace import Workspace
+
+# asyncio gives every TLS connection a read buffer of SSLProtocol.max_size (256 KiB), filled at once:
+# three quarters of what an idle peer costs a desk. A TLS record carries at most 16 KiB, so a buffer of
+# that size still reads a whole record in one or two calls; a large transfer only takes more (cheap) reads.
+# The attribute is asyncio's, not a public knob: where it is missing nothing changes.
+TLS_READ_BUFFER = 16 * 1024
+if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > TLS_READ_BUFFER:
+    asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
 class PinnedContexts:
@@ -31,6 +40,8 @@ class PinnedContexts:
         self._rowid_read = 0  # changes up to this rowid are reflected in ``_by_contract``
         self._revoked: frozenset[bytes] = frozenset()
         self._revoked_in: dict[str, set[bytes]] = {}  # contract -> device keys revoked in it
+        self._contract_keys: frozenset[bytes] = frozenset()  # the union of ``_by_contract``
+        self._peer_keys: frozenset[bytes] = frozenset()  # keys in the peers table, not blocked
 
     def _store_mark(self) -> tuple:
         # Changes are append-only, so the newest rowid moves whenever a change is stored; the peers
@@ -41,27 +52,38 @@ class PinnedContexts:
 
     def pinned(self) -> frozenset[bytes]:
         mark = self._store_mark()
-        if mark != self._mark:
-            # Only contracts with changes stored since the last look are read again.
+        if mark == self._mark:
+            return self._pinned
+        parties_moved = revocations_moved = False
+        if self._mark is None or mark[0] != self._mark[0]:
+            # Only contracts with changes stored since the last look are read again, and the sets are
+            # joined again only when one of them moved: a desk admitting a hundred edits a second over
+            # thousands of contracts must not redo the whole union for each (party lists rarely change).
             changed = self.ws.store.db.execute(
                 "SELECT DISTINCT contract_id FROM changes WHERE rowid>? AND rowid<=?", (self._rowid_read, mark[0]))
             for (cid,) in changed.fetchall():
-                self._by_contract[cid] = self.ws.party_keys(cid)
-                self._revoked_in[cid] = self.ws.revoked_devices(cid)
+                keys, revoked = self.ws.party_keys(cid), self.ws.revoked_devices(cid)
+                if keys != self._by_contract.get(cid):
+                    self._by_contract[cid], parties_moved = keys, True
+                if revoked != self._revoked_in.get(cid, set()):
+                    self._revoked_in[cid], revocations_moved = revoked, True
             self._rowid_read = mark[0]
-            keys = set().union(*self._by_contract.values())
-            for peer in self.ws.store.peers():
-                if peer["state"] != "blocked":
-                    keys.add(bytes.fromhex(peer["key"]))
-            keys.discard(self.ws.identity.public_key)
-            # This party's own key stays pinned: the party's other devices hold certificates it issued.
-            keys.add(self.ws.identity.party_key)
+        if parties_moved or self._mark is None:
+            self._contract_keys = frozenset().union(*self._by_contract.values())
+        if revocations_moved:
             self._revoked = frozenset().union(*self._revoked_in.values())
-            if keys != self._pinned:
-                self._pinned = frozenset(keys)
-                self._client = None
-                self._add_to_server()
-            self._mark = mark
+        if self._mark is None or mark[1] != self._mark[1]:
+            self._peer_keys = frozenset(bytes.fromhex(peer["key"]) for peer in self.ws.store.peers()
+                                        if peer["state"] != "blocked")
+        keys = set(self._contract_keys | self._peer_keys)
+        keys.discard(self.ws.identity.public_key)
+        # This party's own key stays pinned: the party's other devices hold certificates it issued.
+        keys.add(self.ws.identity.party_key)
+        if keys != self._pinned:
+            self._pinned = frozenset(keys)
+            self._client = None
+            self._add_to_server()
+        self._mark = mark
         return self._pinned
 
     def revoked(self) -> frozenset[bytes]:

@@ -52,7 +52,7 @@ from automerge.core import ROOT, Document, ObjType
 
 from pactclient.model import rules
 from pactclient.model.schema import FIELD_TYPES, SCALAR_TYPES, fits_type
-from pactclient.signing import device_checks, transitions
+from pactclient.signing import attachment_checks, device_checks, transitions
 from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, DecodedChange, decode_change, value_of
 from pactclient.signing.proposal_checks import ProposalChecks, Refusal
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
@@ -210,6 +210,8 @@ class PermissionChecker(ProposalChecks):
                 lambda: self._history.clock_at(deps))
             if refusal is not None:
                 return refusal
+        if (refusal := attachment_checks.check_new_entries(decoded.ops, made)) is not None:
+            return refusal
         for author in entries.values():
             if author != writer:
                 return Refusal("writer-named", f"a new timeline entry names {author!r} as its author, not {writer!r}")

@@ -36,6 +36,7 @@ class Received:
 
     contract_id: str
     admitted: tuple[AdmittedChange, ...]
+    files: int = 0  # attached files newly stored with the changes (a bundle's; see sync.files)
 
 
 class ChangeExchange:

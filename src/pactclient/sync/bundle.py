@@ -4,18 +4,21 @@ A bundle is one msgpack map (see docs/cli.md, "Bundle format")::
 
     {"format": "pact-bundle", "version": 2, "contract": "<contract id>",
      "exported_by": "<hex key>", "exported_at": <ms>,
-     "changes": [[<32-byte change hash>, <change bytes>, <64-byte Ed25519 signature or nil>], ...]}
+     "changes": [[<32-byte change hash>, <change bytes>, <64-byte Ed25519 signature or nil>], ...],
+     "files": [[<32-byte SHA-256>, <bytes>], ...]}      (optional: the contract's attached files)
 
 Importing admits the changes exactly as if a peer had sent them: a bundle proves nothing by itself.
 The hash beside each change only says which signature belongs to it; admission computes every hash
 from the change bytes, so a wrong hash leaves its change unsigned and the bundle refused. A nil
 signature is a change the exporting copy holds as vouched for by a later signed change of the same
 author (see ``signing.vouching``); that later change travels in the same bundle. Version 1 bundles
-(every signature present) are still read.
+(every signature present) are still read. Attached files are checked before any change is admitted
+and stored only if the contract names them (``sync.files``); readers without attachments ignore them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import msgpack
 from pactclient.errors import FormatError
 from pactclient.files import read_bounded
 from pactclient.store.workspace import Received, Workspace
+from pactclient.sync import files as attached
 
 FORMAT = "pact-bundle"
 VERSION = 2
@@ -33,14 +37,18 @@ MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 
 def encode(workspace: Workspace, contract_id: str) -> bytes:
     changes = [[h, data, sig] for h, data, sig in workspace.signed_changes(contract_id)]
-    return msgpack.packb({
+    obj = {
         "format": FORMAT,
         "version": VERSION,
         "contract": contract_id,
         "exported_by": workspace.identity.key_hex,
         "exported_at": workspace.clock(),
         "changes": changes,
-    }, use_bin_type=True)
+    }
+    files = attached.bundle_files(workspace, contract_id)
+    if files:
+        obj["files"] = files
+    return msgpack.packb(obj, use_bin_type=True)
 
 
 def write(workspace: Workspace, contract_id: str, path: Path) -> int:
@@ -56,6 +64,11 @@ def write(workspace: Workspace, contract_id: str, path: Path) -> int:
 
 def decode(data: bytes) -> tuple[str, list[bytes], dict[bytes, bytes]]:
     """(contract id, change blobs, signatures by hash) of a bundle; FormatError if it is not one."""
+    return _decode(data)[:3]
+
+
+def _decode(data: bytes) -> tuple[str, list[bytes], dict[bytes, bytes], dict[str, bytes]]:
+    """``decode`` and the bundle's attached files (each checked against its SHA-256)."""
     try:
         obj = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_BUNDLE_BYTES)
     except Exception as exc:  # msgpack raises several unrelated exception types
@@ -75,9 +88,10 @@ def decode(data: bytes) -> tuple[str, list[bytes], dict[bytes, bytes]]:
         if entry[2] is not None:
             sigs[entry[0]] = entry[2]
         blobs.append(entry[1])
-    return cid, blobs, sigs
+    return cid, blobs, sigs, attached.checked_bundle_files(obj.get("files"))
 
 
 def read(workspace: Workspace, path: Path) -> Received:
-    cid, blobs, signatures = decode(read_bounded(path, MAX_BUNDLE_BYTES, "a bundle"))
-    return workspace.receive(cid, blobs, signatures)
+    cid, blobs, signatures, files = _decode(read_bounded(path, MAX_BUNDLE_BYTES, "a bundle"))
+    received = workspace.receive(cid, blobs, signatures)
+    return dataclasses.replace(received, files=attached.store_bundle_files(workspace, cid, files))

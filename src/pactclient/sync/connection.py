@@ -46,6 +46,7 @@ from pactclient.signing.chunk_limits import check_declared
 from pactclient.store.workspace import Workspace
 from pactclient.sync.carried import carried_hashes, message_chunks
 from pactclient.sync.channel import ContractChannel, decode_message
+from pactclient.sync.files import FRAME_KINDS as FILE_FRAMES, FileExchange
 from pactclient.sync.frames import FrameDecoder, encode_frame, field
 from pactclient.sync.naming import CONTRACT_ID, ContractNames, signatures_of, sync_signatures
 from pactclient.sync.sharing import SharingIndex
@@ -81,12 +82,14 @@ class PeerConnection:
         # Contracts are named by id in the first frame that names them in each direction, and by a
         # number the sender chose (``n``) from then on: 32 characters less on every live edit.
         self._names = ContractNames()
+        self.files = FileExchange(self)  # attached files travel beside the contracts (sync.files)
 
     # -- the caller's side ---------------------------------------------------------------------------
 
     def start(self) -> None:
         me = self.ws.identity
-        self._send({"t": "hello", "protocol": PROTOCOL, "v": VERSION, "key": me.public_key, "name": me.name})
+        self._send({"t": "hello", "protocol": PROTOCOL, "v": VERSION, "key": me.public_key, "name": me.name,
+                    **self.files.hello_field()})
         self._send_offer(self._contracts_for_peer(), more=False)
 
     def receive_data(self, data: bytes) -> None:
@@ -171,6 +174,7 @@ class PeerConnection:
             "offer": self._on_offer, "want": self._on_want, "doc": self._on_doc, "sync": self._on_sync,
             "ping": lambda f: self._send({"t": "pong"}), "pong": self._on_pong, "error": self._peer_error, "bye": self._on_bye,
             "devices": lambda f: directory.take(self.ws, f, self.party_key),
+            **dict.fromkeys(FILE_FRAMES, self.files.handle),
         }.get(kind)
         if handler is None:
             raise RemoteProtocolError(f"unknown frame type {kind!r}")
@@ -195,6 +199,7 @@ class PeerConnection:
         if field(frame, "key", bytes) != self.peer_key:
             raise RemoteProtocolError("the key in the hello is not the key of the peer's certificate")
         self.peer_name = str(frame.get("name", ""))[:200]
+        self.files.on_hello(frame)
         self._greeted = True
         self._events.append(ev.PeerGreeted(self.peer_key, self.peer_name))
         devices = directory.offer(self.ws, self.party_key)
@@ -290,9 +295,11 @@ class PeerConnection:
         if admitted:
             authors = tuple(dict.fromkeys(ch.actor for ch in admitted))
             self._events.append(ev.ChangesAdmitted(self.peer_key, cid, tuple(ch.hash for ch in admitted), authors, new_contract))
+            self.files.after_admitted(cid, admitted)
 
     def _open(self, cid: str) -> None:
         self._channels[cid] = ContractChannel(self.ws, cid, self.peer_key)
+        self.files.request_missing(cid)
 
     def _push(self, cid: str) -> None:
         """Send the next sync message of a shared contract, if there is one."""

@@ -14,6 +14,13 @@ Why one stream per contract and not per connection: all parties of a contract ma
 a stream that mixes only one contract's data tells an observer of its compressed sizes nothing that
 someone able to write into that stream (a party) could not read anyway. Mixing contracts with
 different parties in one stream would let a party of one probe another by sizes.
+
+Between messages neither side keeps a zlib object, only the last 2 KiB of the stream's plain bytes:
+a piece ends byte-aligned at a block boundary, so a fresh compressor or decompressor given that window
+as its preset dictionary continues the stream exactly (same pieces, same back-references). A live
+zlib pair costs ~70 KiB per contract and connection (mostly the 32 KiB inflate window and the deflate
+hash tables), which a desk with a thousand idle customers would hold for nothing; recreating them
+costs less than the compression itself.
 """
 
 from __future__ import annotations
@@ -23,32 +30,44 @@ import zlib
 from pactclient.errors import RemoteProtocolError
 
 WINDOW_BITS = 11
+WINDOW = 1 << WINDOW_BITS
 MEMORY_LEVEL = 5
 LEVEL = 6
+
+
+def _window_after(history: bytes, data: bytes) -> bytes:
+    return data[-WINDOW:] if len(data) >= WINDOW else (history + data)[-WINDOW:]
 
 
 class DeflateStream:
     """The sending side of one contract's stream."""
 
     def __init__(self) -> None:
-        self._z = zlib.compressobj(LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
+        self._history = b""
 
     def piece(self, message: bytes) -> bytes:
-        return self._z.compress(message) + self._z.flush(zlib.Z_SYNC_FLUSH)
+        z = zlib.compressobj(LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL, zlib.Z_DEFAULT_STRATEGY,
+                             self._history) if self._history else \
+            zlib.compressobj(LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
+        piece = z.compress(message) + z.flush(zlib.Z_SYNC_FLUSH)
+        self._history = _window_after(self._history, message)
+        return piece
 
 
 class InflateStream:
     """The receiving side of one contract's stream."""
 
     def __init__(self, limit: int):
-        self._z = zlib.decompressobj(-15)
+        self._history = b""
         self._limit = limit
 
     def message(self, piece: bytes) -> bytes:
+        z = zlib.decompressobj(-WINDOW_BITS, self._history) if self._history else zlib.decompressobj(-WINDOW_BITS)
         try:
-            out = self._z.decompress(piece, self._limit)
+            out = z.decompress(piece, self._limit)
         except zlib.error:
             raise RemoteProtocolError("sent a compressed sync message that does not inflate") from None
-        if self._z.unconsumed_tail or self._z.eof:
+        if z.unconsumed_tail or z.eof:
             raise RemoteProtocolError("sent a compressed sync message over the size limit or ending the stream")
+        self._history = _window_after(self._history, out)
         return out

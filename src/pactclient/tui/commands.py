@@ -33,6 +33,7 @@ COMMANDS = (
     ("contract: reject proposal", "answer(False)", "Reject the selected open proposal"),
     ("contract: invite party", "invite", "Make a one-time invite code for a new party"),
     ("contract: add party by key", "add_party", "Add a party by their public key (no network needed)"),
+    ("contract: attachments", "attachments", "The files attached to this contract: attach one, save one"),
     ("contract: export bundle", "export_bundle", "Write the contract to a bundle file"),
     ("evidence: export", "export_evidence", "Write a signed evidence file that anyone can verify offline"),
     ("contract: hand over", "hand_over", "Make a colleague of your party the problem owner of this case"),

@@ -70,6 +70,7 @@ class ContractScreen(Screen):
         Binding("n", "answer(False)", "Reject", id="contract.reject", group=ANSWER_KEYS),
         Binding("v", "invite", "Invite", id="contract.invite"),
         Binding("o", "hand_over", "Hand over", id="contract.hand_over"),
+        Binding("f", "attachments", "Files", id="contract.attachments", show=False),  # footer full: ctrl+p lists it
         # Rarely needed once peers sync directly: kept out of the footer (also "contract: export bundle").
         Binding("b", "export_bundle", "Bundle", id="contract.export_bundle", show=False),
         Binding("e", "export_evidence", "Evidence", id="contract.export_evidence", show=False),
@@ -403,6 +404,11 @@ class ContractScreen(Screen):
     def action_add_party(self, offline: bool = False) -> None:
         self.ask(forms.add_party_form(self.view, offline), lambda ans: self.run_edit(
             actions.add_party, ans["key"].lower(), ans["name"], ans["role"], ans["org"], ans["why"]))
+
+    def action_attachments(self) -> None:
+        from pactclient.tui.screens.attachments import AttachmentsScreen
+
+        self.app.push_screen(AttachmentsScreen(self.contract_id))
 
     def action_export_bundle(self) -> None:
         file_export.export_bundle(self)
