@@ -383,7 +383,7 @@ async def test_reject_and_add_activity(world):
         assert "Send an engineer" not in texts(app, "activities")
 
 
-async def test_bad_input_in_a_dialog_is_a_notification_and_writes_nothing(world):
+async def test_bad_input_in_a_dialog_is_said_in_the_dialog_and_writes_nothing(world):
     app = world.app()
     before = world.wa.store.change_count(world.cid)
     async with app.run_test(size=SIZE) as pilot:
@@ -391,11 +391,15 @@ async def test_bad_input_in_a_dialog_is_a_notification_and_writes_nothing(world)
         await pilot.press("p")
         await pilot.pause()
         await fill(pilot, {"kind": "change_due", "activity": "callback", "due": "next tuesday"})
-        assert any("not a time" in n.message for n in app._notifications)
+        assert "not a time" in str(app.screen.query_one("#form-error").render())  # the dialog stays open
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("v")
         await pilot.pause()
         await fill(pilot, {"key": "abc", "name": "Bob", "role": "coordinator"})
-        assert any("64 hex characters" in n.message for n in app._notifications)
+        assert "64 hex characters" in str(app.screen.query_one("#form-error").render())
+        await pilot.press("escape")
+        await pilot.pause()
         assert isinstance(app.screen, ContractScreen)
     assert world.wa.store.change_count(world.cid) == before
 

@@ -17,7 +17,11 @@ def tui(ctx: click.Context) -> None:
     """Open the terminal UI: the work queue, each contract, live updates."""
     from pactclient.tui import create_app
 
-    create_app(home_of(ctx), engine_factory=_engine_factory()).run()
+    app = create_app(home_of(ctx), engine_factory=_engine_factory())
+    app.run()
+    if app.failure:  # the home could not be opened: the reason stays in the terminal after the UI is gone
+        click.echo(f"pact: {app.failure}", err=True)
+        ctx.exit(app.return_code or 1)
 
 
 def _engine_factory():

@@ -348,11 +348,13 @@ class SqliteStore:
             (contract_id, self.last_rowid(contract_id)),
         )
 
-    def unseen_count(self, contract_id: str) -> int:
+    def unseen_count(self, contract_id: str, not_by: bytes | None = None) -> int:
+        """Changes stored since the contract was last seen; ``not_by`` (this device's key) leaves out the
+        device's own edits (made with the CLI, say): they are not news to the one who made them."""
         row = self.db.execute("SELECT last_rowid FROM seen WHERE contract_id=?", (contract_id,)).fetchone()
         seen = row[0] if row else 0
         return self.db.execute(
-            "SELECT count(*) FROM changes WHERE contract_id=? AND rowid>?", (contract_id, seen)
+            "SELECT count(*) FROM changes WHERE contract_id=? AND rowid>? AND actor IS NOT ?", (contract_id, seen, not_by)
         ).fetchone()[0]
 
     # -- equivocations: two changes signed with one key and one sequence number ----------------------

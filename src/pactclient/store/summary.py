@@ -41,6 +41,8 @@ def summarize(view: ContractView, my_key: str) -> dict:
         "broken": sum(counts["broken"] for counts in view.commitments().values()),
         "offered_to": list(view.offered_to()),
         "owner": _owner(view),
+        "persons": persons(view),
+        "money": net_debts(view),
         # Who shares the contract, so that a device serving many peers finds what to offer a peer
         # without loading documents (pactclient.sync.sharing).
         "keys": sorted(p.key for p in view.parties.values() if p.key),
@@ -50,3 +52,30 @@ def summarize(view: ContractView, my_key: str) -> dict:
 def _owner(view: ContractView) -> str:
     owner = view.problem_owner()
     return f"{owner.person} ({view.label(owner.party)})" if owner is not None else ""
+
+
+def net_debts(view: ContractView) -> list[dict]:
+    """What the money items add up to, per pair of parties and currency, netted: who owes whom how much
+    ({"by", "to", "amount", "currency"}, largest first; nothing for a pair that is square)."""
+    net: dict[tuple[str, str, str], int] = {}
+    for item in view.items.values():
+        if item.kind != "money" or not item.amount or not item.owed_by or not item.owed_to:
+            continue
+        a, b = sorted((item.owed_by, item.owed_to))
+        sign = 1 if item.owed_by == a else -1  # positive: a owes b
+        key = (a, b, item.currency)
+        net[key] = net.get(key, 0) + sign * item.amount
+    debts = [{"by": a, "to": b, "amount": n, "currency": cur} if n > 0 else {"by": b, "to": a, "amount": -n, "currency": cur}
+             for (a, b, cur), n in net.items() if n]
+    return sorted(debts, key=lambda d: (-d["amount"], d["currency"], d["by"], d["to"]))
+
+
+def persons(view: ContractView) -> dict[str, str]:
+    """Per party, the person who owns its side of the case, so that "whose turn" names a person: the
+    problem owner its organisation named, else the one named on its next unfinished activity."""
+    out = {pid: owner.person for pid, owner in view.owners.items() if owner.person}
+    waiting = sorted((a for a in view.activities.values() if not a.finished and a.problem_owner),
+                     key=lambda a: (a.due is None, a.due or 0))
+    for act in waiting:
+        out.setdefault(act.assignee, act.problem_owner)
+    return out

@@ -258,8 +258,12 @@ class Workspace(ChangeExchange):
         by a process that defers upkeep and has not caught up yet) are brought up to date first."""
         if self.store.stale_summaries():
             self.upkeep()
+        rows = self.store.summaries()
+        if older := [cid for cid, summary, _ in rows if "money" not in summary]:
+            self._resummarize(older)  # rows written before the summary had the money and the persons
+            rows = self.store.summaries()
         out = []
-        for cid, summary, updated in self.store.summaries():
+        for cid, summary, updated in rows:
             out.append({"id": cid, "updated_at": updated, **summary})
         return out
 
@@ -386,6 +390,12 @@ class Workspace(ChangeExchange):
         self.store.put_summary(contract_id, summarize(view, self.identity.party_key_hex), now, last_rowid)
         if last_rowid - self.store.snapshot_rowid(contract_id) >= SNAPSHOT_EVERY:
             self._compact(contract_id, doc, last_rowid, now, saved)
+
+    def _resummarize(self, contract_ids: list[str]) -> None:
+        with self.store.write(durable=False):  # only derived data: see SqliteStore.write
+            now = self.clock()
+            for contract_id in contract_ids:
+                self._upkeep_one(contract_id, self.document(contract_id), self.store.last_rowid(contract_id), now)
 
     def upkeep(self) -> int:
         """Do the upkeep that writes left for later (``defer_upkeep``), and bring any lagging summary

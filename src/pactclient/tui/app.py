@@ -19,6 +19,7 @@ plain text with control characters made visible (``pactclient.display``), never 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +35,8 @@ from pactclient.tui.commands import PactCommands
 from pactclient.tui.messages import StoreChanged, SyncEventReceived
 
 POLL_SECONDS = 0.5
+# At most this many notifications on screen at once; news and "Done" go after a few seconds.
+MAX_NOTIFICATIONS = 3
 # Notification titles in the user's words, by error class (see pactclient.errors).
 ERROR_TITLES = {
     "UsageError": "Check what you typed",
@@ -51,6 +54,7 @@ ERROR_TITLES = {
 class PactApp(App):
     CSS_PATH = "pact.tcss"
     TITLE = "pact"
+    NOTIFICATION_TIMEOUT = 3
     COMMANDS = App.COMMANDS | {PactCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
@@ -70,13 +74,20 @@ class PactApp(App):
         self.workspace: Workspace | None = None
         self._data_version: int | None = None
         self._rowids: dict[str, int] = {}
+        self.busy: dict[str, str] = {}  # work in progress, shown in the status line (tui/progress.py)
+        self.failure = ""  # why the home could not be opened (then the app ends with a non-zero code)
 
     # -- start-up ----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         if (self.home / "identity.json").exists():
-            self.open_workspace(DeviceIdentity.load(self.home))
+            try:
+                identity = DeviceIdentity.load(self.home)
+            except (PactError, OSError) as exc:
+                self.cannot_start(exc)
+                return
+            self.open_workspace(identity)
         else:
             from pactclient.tui.screens.setup import SetupScreen
 
@@ -85,7 +96,11 @@ class PactApp(App):
     def open_workspace(self, identity: DeviceIdentity) -> None:
         from pactclient.tui.screens.home import HomeScreen
 
-        self.workspace = Workspace(self.home, identity, self.clock)
+        try:
+            self.workspace = Workspace(self.home, identity, self.clock)
+        except (PactError, OSError, sqlite3.Error) as exc:  # corrupt or unwritable store: nothing to show
+            self.cannot_start(exc)
+            return
         self.sub_title = shown(identity.org and f"{identity.name} ({identity.org})" or identity.name)
         self._data_version = self._read_data_version()
         self._rowids = self._read_rowids()
@@ -94,6 +109,14 @@ class PactApp(App):
             self.engine.subscribe(self._engine_event)
         self.set_interval(POLL_SECONDS, self.poll_store, name="poll-store")
         self.push_screen(HomeScreen())
+
+    def cannot_start(self, exc: Exception) -> None:
+        """Say in one line why the home cannot be opened; the app then ends with a non-zero code."""
+        reason = str(exc) if isinstance(exc, PactError) else f"cannot open {self.home}: {getattr(exc, 'strerror', None) or exc}"
+        self.failure = reason
+        from pactclient.tui.screens.cannot_start import CannotStartScreen
+
+        self.push_screen(CannotStartScreen(reason))
 
     def start_engine(self) -> None:
         if self.engine is not None or self.engine_factory is None:
@@ -198,6 +221,13 @@ class PactApp(App):
         markup in them would be the other party's markup. ``markup`` is accepted and ignored."""
         super().notify(shown(message, multiline=True), title=shown(title), severity=severity, timeout=timeout,
                        markup=False)
+
+    def _on_notify(self, event) -> None:
+        # Toasts sit over the tables: only the newest few stay, the oldest make room (see pact.tcss).
+        self._notifications.add(event.notification)
+        for stale in list(self._notifications)[:max(0, len(self._notifications) - MAX_NOTIFICATIONS)]:
+            self._unnotify(stale, refresh=False)
+        self._refresh_notifications()
 
     def report(self, exc: PactError) -> None:
         """Every error a user can cause is a notification, never a crash."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from pactclient.model.money import format_amount
 from pactclient.store.workspace import light_of
 
 MINUTE_MS = 60_000
@@ -30,6 +31,7 @@ class QueueRow:
     resolved: bool
     search_text: str  # lower-cased text that the filter matches against
     owner: str = ""  # the named problem owner, "Raj (BT)"
+    money: str = ""  # what the money items add up to: "BT owes you £250.00"
 
 
 def span(ms: int) -> str:
@@ -63,18 +65,51 @@ def ago(ms: int | None, now: int) -> str:
 
 
 def turn_text(summary: dict) -> tuple[str, bool]:
-    """("waiting on you" | "on BT" | "resolved" | "nobody", mine)."""
+    """("waiting on you" | "on Raj (BT)" | "on BT" | "resolved" | "nobody", mine).
+
+    The party whose turn it is is named by the person who owns its side, when there is one."""
     if summary.get("resolved"):
         return "resolved", False
     turn = list(summary.get("turn") or [])
     me = summary.get("my_party", "")
-    labels = summary.get("parties") or {}
+    labels = dict(summary.get("parties") or {})
+    for pid, person in (summary.get("persons") or {}).items():
+        if pid in labels and person and person != labels[pid]:
+            labels[pid] = f"{person} ({labels[pid]})"
     if me and me in turn:
         others = [labels.get(p, p) for p in turn if p != me]
         return "waiting on you" + (f" (and {', '.join(others)})" if others else ""), True
     if not turn:
         return "nobody", False
     return "on " + ", ".join(labels.get(p, p) for p in turn), False
+
+
+def acting_person(summary: dict) -> str:
+    """When no organisation named a problem owner: the person named on the next activity of a party
+    whose turn it is ("Priya (BT)"), else nobody."""
+    persons, labels = summary.get("persons") or {}, summary.get("parties") or {}
+    for pid in summary.get("turn") or []:
+        if persons.get(pid):
+            label = labels.get(pid, pid)
+            return persons[pid] if persons[pid] == label else f"{persons[pid]} ({label})"
+    return ""
+
+
+def money_text(summary: dict) -> str:
+    """The largest net debt of the contract, from this party's side ("BT owes you £250.00"), and how
+    many more there are; empty when nothing is owed."""
+    debts = summary.get("money") or []
+    if not debts:
+        return ""
+    me, labels = summary.get("my_party", ""), summary.get("parties") or {}
+
+    def who(pid: str) -> str:
+        return "you" if pid == me else labels.get(pid, pid)
+    top = debts[0]
+    debtor = who(top["by"])
+    line = f"{debtor[0].upper() + debtor[1:]} {'owe' if debtor == 'you' else 'owes'} {who(top['to'])} " \
+           f"{format_amount(top['amount'], top['currency'])}"
+    return line + (f" (+{len(debts) - 1})" if len(debts) > 1 else "")
 
 
 def build_rows(summaries: list[dict], unseen: dict[str, int], now: int) -> list[QueueRow]:
@@ -96,7 +131,8 @@ def build_rows(summaries: list[dict], unseen: dict[str, int], now: int) -> list[
             unseen=unseen.get(s["id"], 0),
             resolved=bool(s.get("resolved")),
             search_text=f"{s.get('title', '')} {parties} {s.get('template', '')} {s['id']} {turn} {s.get('owner', '')}".lower(),
-            owner=s.get("owner", ""),
+            owner=s.get("owner", "") or acting_person(s),
+            money=money_text(s),
         ))
     rows.sort(key=lambda r: (r.resolved, not r.mine, LIGHT_RANK.get(r.light, 3),
                              r.next_due is None, r.next_due or 0, -r.last_activity_at, r.id))

@@ -104,14 +104,8 @@ class AttachmentsScreen(Screen):
         self.app.pop_screen()
 
     def ask(self, form: Form, then) -> None:
-        def done(answers: dict | None) -> None:
-            if answers is None:
-                return
-            try:
-                then(answers)
-            except PactError as exc:
-                self.app.report(exc)
-        self.app.push_screen(FormScreen(form), done)
+        # ``then`` runs with the dialog open: a refusal is said in it, and what was typed stays (FormScreen).
+        self.app.push_screen(FormScreen(form, then))
 
     def action_attach(self) -> None:
         form = Form("Attach a file", (

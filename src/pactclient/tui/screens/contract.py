@@ -12,7 +12,6 @@ would reach the terminal).
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
@@ -23,15 +22,15 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from pactclient.display import assemble, shown, text
+from pactclient.display import assemble, text
 from pactclient.errors import PactError, RefusedOperation, UsageError
 from pactclient.model import actions, rules
-from pactclient.model.actions import parse_duration
 from pactclient.model.views import ContractView
-from pactclient.sync import bundle
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
 from pactclient.tui.screens import contract_forms as forms
+from pactclient.tui.screens import contract_hints as hints
+from pactclient.tui.screens import file_export, scorecard
 from pactclient.tui.screens import people
 from pactclient.tui.screens.form import FormScreen
 from pactclient.tui.screens.invite import InviteCodeScreen
@@ -42,7 +41,7 @@ SIGNED = Text("✔", style="green")
 STATUS_STYLE = {"done": "green", "cancelled": "dim", "in_progress": "cyan", "waiting": "yellow", "open": ""}
 TABLES = {
     "parties": ("party", "role", "name", "organisation", "device"),
-    "items": ("item", "value", "set by"),
+    "items": ("item", "value", "set by", "id"),
     "activities": ("activity", "assignee", "problem owner", "status", "due"),
     "proposals": ("proposal", "change", "by", "answers", "state"),
     "timeline": ("when", "who", "sig", "kind", "what"),
@@ -74,12 +73,14 @@ class ContractScreen(Screen):
         Binding("f", "attachments", "Files", id="contract.attachments", show=False),  # footer full: ctrl+p lists it
         # Rarely needed once peers sync directly: kept out of the footer (also "contract: export bundle").
         Binding("b", "export_bundle", "Bundle", id="contract.export_bundle", show=False),
+        Binding("e", "export_evidence", "Evidence", id="contract.export_evidence", show=False),
     ]
 
     def __init__(self, contract_id: str) -> None:
         super().__init__()
         self.contract_id = contract_id
         self.view: ContractView | None = None
+        self.in_dialog = False  # an edit submitted from a dialog: its errors go back to the dialog
 
     # -- layout ------------------------------------------------------------------------------------
 
@@ -87,6 +88,7 @@ class ContractScreen(Screen):
         yield Header()
         yield Static("", id="contract-owner")  # first: who to call is what a customer looks for
         yield Static("", id="contract-head")
+        yield Static("", id="contract-score")  # promises kept / broken per party; "Resolved" when it is
         with VerticalScroll(id="contract-body"):
             for name, columns in TABLES.items():
                 table = DataTable(id=name, cursor_type="row", classes="contract-table")
@@ -95,8 +97,8 @@ class ContractScreen(Screen):
                     # Timeline text wraps in a fixed column instead of running off the screen.
                     table.add_column(col, key=col, width=TIMELINE_TEXT_WIDTH if col == "what" else None)
                 yield table
-                if name == "activities":
-                    yield Static("", id="activity-hint")
+                if name in hints.HINT_IDS:  # why a key is not offered: shown under the focused table
+                    yield Static("", id=hints.HINT_IDS[name], classes="table-hint")
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, id="contract-footer")
 
@@ -132,13 +134,14 @@ class ContractScreen(Screen):
                              ("waiting on " + ", ".join(turn)) if turn else ("resolved" if v.resolved() else "nobody's turn"),
                              f"  ·  you are {v.label(me) if me else 'not a party'}  ·  {v.id[:8]}")
         self.query_one("#contract-head", Static).update(head)
+        self.query_one("#contract-score", Static).update(scorecard.line(v.at(now)))
         owner = self.query_one("#contract-owner", Static)
         line = people.owner_line(v, self.ws.identity.key_hex)
         owner.display = line is not None
         owner.update(line or "")
         self.fill("parties", [(pid, (pid, p.role, p.name, p.org, "joined" if p.accepted else "invited" if p.key else "open slot"))
                               for pid, p in v.parties.items()])
-        self.fill("items", [(iid, (it.label, it.display(v.parties), v.label(it.set_by) if it.set_by else f"({v.label(it.owner)} sets it)"))
+        self.fill("items", [(iid, (it.label, it.display(v.parties), v.label(it.set_by) if it.set_by else f"({v.label(it.owner)} sets it)", iid))
                             for iid, it in v.items.items()])
         rows = []
         for aid, a in v.activities.items():
@@ -219,17 +222,12 @@ class ContractScreen(Screen):
         return chosen if chosen in waiting else (waiting[0] if waiting else None)
 
     def update_hint(self) -> None:
-        lines = []
-        if why := self.why_not_item():
-            lines.append(f"i (set item) not offered: {why}")
-        if why := self.why_not_status():
-            lines.append(f"s/w/d/x not offered: {why}")
-        elif why := self.why_not_status("done"):
-            lines.append(f"s/d not offered: {why}")
-        elif why := self.why_not_status("start"):
-            lines.append(f"s not offered: {why}")
-        self.query_one("#activity-hint", Static).update(Text("\n".join(shown(line) for line in lines), style="dim"))
+        hints.paint(self)
         self.refresh_bindings()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if self.view is not None:
+            self.update_hint()  # the "not offered" line follows the focus
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # False: the key is not offered (not in the footer); pressed anyway, the action says why.
@@ -283,6 +281,8 @@ class ContractScreen(Screen):
         try:
             outcome = self.ws.act(self.contract_id, action, *args, **kwargs)
         except PactError as exc:
+            if self.in_dialog:
+                raise
             self.app.report(exc)
             return False
         self.app.note_own_write(self.contract_id)
@@ -296,6 +296,8 @@ class ContractScreen(Screen):
         try:
             outcome = edit(self.ws, self.contract_id, *args)
         except PactError as exc:
+            if self.in_dialog:
+                raise
             self.app.report(exc)
             return False
         self.app.note_own_write(self.contract_id)
@@ -304,15 +306,15 @@ class ContractScreen(Screen):
         return True
 
     def ask(self, form, then) -> None:
-        """Open a dialog; ``then(answers)`` runs if the user submits. Bad input is a notification."""
-        def done(answers: dict | None) -> None:
-            if answers is None:
-                return
+        """Open a dialog; ``then(answers)`` runs when the user submits, with the dialog still open: bad
+        input or a refused edit is shown in the dialog, which keeps what was typed (see ``FormScreen``)."""
+        def act(answers: dict):
+            self.in_dialog = True  # run_edit raises instead of reporting: the dialog shows the reason
             try:
-                then(answers)
-            except PactError as exc:
-                self.app.report(exc)
-        self.app.push_screen(FormScreen(form), done)
+                return then(answers)
+            finally:
+                self.in_dialog = False
+        self.app.push_screen(FormScreen(form, act))
 
     # -- actions -----------------------------------------------------------------------------------
 
@@ -381,9 +383,9 @@ class ContractScreen(Screen):
             return
 
         def then(ans):
-            role = ans["role"] or None
-            code = engine.invite(self.contract_id, role, parse_duration(ans["ttl"] or "24h"))
-            self.app.push_screen(InviteCodeScreen(code, self.ws, self.view.title))
+            role, ttl = forms.invite_args(ans)
+            code = engine.invite(self.contract_id, role, ttl)
+            return lambda: self.app.push_screen(InviteCodeScreen(code, self.ws, self.view.title))
         self.ask(forms.invite_form(self.view), then)
 
     def action_hand_over(self) -> None:
@@ -409,17 +411,10 @@ class ContractScreen(Screen):
         self.app.push_screen(AttachmentsScreen(self.contract_id))
 
     def action_export_bundle(self) -> None:
-        default = Path.cwd() / f"{actions.slug(self.view.title)}-{self.contract_id[:6]}.pact"  # where the user is
+        file_export.export_bundle(self)
 
-        def then(ans):
-            path = Path(ans["path"]).expanduser()
-            try:
-                count = bundle.write(self.ws, self.contract_id, path)
-            except OSError as exc:
-                self.app.notify(f"cannot write {path}: {exc.strerror or exc}", title="Export", severity="error")
-                return
-            self.app.notify(f"Wrote {count} signed changes to {path}", title="Export")
-        self.ask(forms.export_form(default), then)
+    def action_export_evidence(self) -> None:
+        file_export.export_evidence(self)
 
 
 def _wrapped_height(text) -> int:

@@ -6,11 +6,11 @@ screen shows as a notification; nothing is written in that case.
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 from pactclient.cli.common import parse_when
 from pactclient.errors import UsageError
-from pactclient.model.actions import slug
+from pactclient.model.actions import parse_duration, slug
 from pactclient.model.schema import ITEM_KINDS
 from pactclient.model.views import ContractView, Item
 from pactclient.tui.screens.form import Field, Form
@@ -51,7 +51,17 @@ def item_form(item: Item, view: ContractView) -> Form:
 
 
 def item_args(item: Item, answers: dict) -> dict:
+    """Model arguments from the item dialog. Money is checked here first, so that what is missing is
+    named by the dialog's own fields (the model's messages name the CLI's flags)."""
     if item.kind == "money":
+        if not answers["amount"]:
+            raise UsageError("Amount: say how much (e.g. 250.00)")
+        if not re.fullmatch(r"[A-Za-z]{3}", answers["currency"]):
+            raise UsageError("Currency: a three-letter code, e.g. GBP")
+        if not answers["owed_by"] or not answers["owed_to"]:
+            raise UsageError("money must say who owes whom: choose a party in both 'Owed by' and 'Owed to'")
+        if answers["owed_by"] == answers["owed_to"]:
+            raise UsageError("'Owed by' and 'Owed to' must be two different parties: a party cannot owe itself")
         return {"amount": answers["amount"], "currency": answers["currency"], "owed_by": answers["owed_by"],
                 "owed_to": answers["owed_to"]}
     return {"value": answers["value"] or None}
@@ -93,18 +103,27 @@ def note_form(decision: bool) -> Form:
     return Form("Write a message", (Field("text", "Message"),))
 
 
+def _items(view: ContractView) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{it.label} [{iid}]", iid) for iid, it in view.items.items())
+
+
+# Which fields each kind of proposal asks for (the dialog asks for the kind first, then shows only these).
+FOR_ACTIVITY = ("change_due", "change_assignee", "remove_activity")
+
+
 def propose_form(view: ContractView, activity_id: str = "") -> Form:
-    acts = _activities(view)
+    acts, items = _activities(view), _items(view)
     return Form("Propose a change", (
-        Field("kind", "Change", "change_due", PROPOSAL_CHOICES),
-        Field("activity", "Activity (for deadline, assignee, remove)", activity_id or (acts[0][1] if acts else ""), acts),
-        Field("due", "New deadline", placeholder=WHEN_HINT),
-        Field("assignee", "Party (new assignee, or owner of a new item)", "", _parties(view)),
-        Field("title", "Title or label (for a new activity or item)"),
-        Field("item_kind", "Kind of new item", "text", tuple((k, k) for k in ITEM_KINDS)),
-        Field("item", "Item id (to remove)"),
+        Field("kind", "What do you propose?", "change_due", PROPOSAL_CHOICES),
+        Field("activity", "Activity", activity_id or (acts[0][1] if acts else ""), acts, shown_for=FOR_ACTIVITY),
+        Field("title", "Title of the new activity, or label of the new item", shown_for=("add_activity", "add_item")),
+        Field("due", "New deadline", placeholder=WHEN_HINT, shown_for=("change_due", "add_activity")),
+        Field("assignee", "Party (who does it, or who sets the new item)", "", _parties(view),
+              shown_for=("change_assignee", "add_activity", "add_item")),
+        Field("item_kind", "Kind of new item", "text", tuple((k, k) for k in ITEM_KINDS), shown_for=("add_item",)),
+        Field("item", "Item to remove", items[0][1] if items else "", items, shown_for=("remove_item",)),
         Field("why", "Why (shown to the other parties)"),
-    ), "The change applies once every party has accepted it.", submit="Propose")
+    ), "The change applies once every party has accepted it.", submit="Propose", switch="kind")
 
 
 def proposal_args(answers: dict, now: int) -> tuple[str, dict, str]:
@@ -153,8 +172,20 @@ def invite_form(view: ContractView) -> Form:
     return Form("Invite a party", (
         Field("role", "Their role", open_roles[0] if open_roles else "", choices),
         Field("ttl", "Valid for", "24h", placeholder="30m, 24h, 3d"),
-    ), "You get a one-time code. The other party joins with it (`pact join CODE`, or j in their pact); "
-       "this device then adds them as a party, signed, and sends them the contract.", submit="Make code")
+    ), "Enter makes the code. You get a one-time code. The other party joins with it (`pact join CODE`, or j in their pact); "
+       "this device then adds them as a party, signed, and sends them the contract.", submit="Make code",
+        focus="ttl")  # the open slot is chosen already: Enter in "Valid for" makes the code
+
+
+def invite_args(answers: dict) -> tuple[str, int]:
+    """(role, validity in ms) from the invite dialog; a bad validity says which field and what it takes."""
+    if not answers["role"]:
+        raise UsageError("choose their role")
+    try:
+        ttl = parse_duration(answers["ttl"] or "24h")
+    except UsageError as exc:
+        raise UsageError(f"Valid for: {exc}") from None
+    return answers["role"], ttl
 
 
 def add_party_form(view: ContractView, offline: bool = False) -> Form:
@@ -169,9 +200,3 @@ def add_party_form(view: ContractView, offline: bool = False) -> Form:
         Field("why", "Why (shown to the other parties)"),
     ), why + "Adding a party is a change to the terms: once another party has signed, every party must accept it.",
         submit="Add")
-
-
-def export_form(default: Path) -> Form:
-    return Form("Export a bundle", (Field("path", "Write to file", str(default)),),
-                "The bundle holds every signed change; the other party imports it with `pact bundle import`.",
-                submit="Export")

@@ -212,6 +212,8 @@ class DevicesScreen(Screen):
             if answers is None:
                 return
             try:
+                if not answers["person"].strip():  # said with the dialog's words (the model names --person)
+                    raise UsageError("'Who will use the new device': name the person, e.g. Raj")
                 contact = {k: answers[k] for k in ("phone", "email", "hours")}
                 code = create_pairing(self.ws, answers["person"], answers["device"], contact, addresses,
                                       parse_duration(answers["ttl"] or "24h"))

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from pactclient.display import text
 from pactclient.errors import PactError
+from pactclient.tui import progress
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import QueueRow, ago, build_rows, matching, time_left
 from pactclient.tui.widgets.status_bar import StatusBar
@@ -33,6 +34,7 @@ class HomeScreen(Screen):
         Binding("j", "join", "Join with a code", id="home.join"),
         Binding("c", "connect", "Connect to a peer", id="home.connect"),
         Binding("d", "devices", "Devices", id="home.devices"),
+        Binding("i", "import_bundle", "Import a bundle", id="home.import_bundle", show=False),
         Binding("slash", "focus_filter", "Filter", id="home.filter"),
         Binding("enter", "open_contract", "Open", id="home.open", show=True),
         Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", show=False),
@@ -52,14 +54,15 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#queue", DataTable)
-        # 101 columns of cells plus one space of padding each side of 8 columns: fits 120 with the margins.
+        # 100 columns of cells plus one space of padding each side of 9 columns: fits 120 with the margins.
         table.add_column("light", key="light", width=7)
-        table.add_column("contract", key="title", width=25)
-        table.add_column("problem owner", key="owner", width=14)
-        table.add_column("whose turn", key="turn", width=16)
-        table.add_column("next deadline", key="due", width=20)
-        table.add_column("updated", key="last", width=9)
-        table.add_column("new", key="unseen", width=4)
+        table.add_column("contract", key="title", width=17)
+        table.add_column("problem owner", key="owner", width=13)
+        table.add_column("whose turn", key="turn", width=14)
+        table.add_column("next deadline", key="due", width=13)
+        table.add_column("money", key="money", width=19)
+        table.add_column("updated", key="last", width=8)
+        table.add_column("new", key="unseen", width=3)
         table.add_column("id", key="id", width=6)
         self.reload()
         table.focus()
@@ -67,7 +70,8 @@ class HomeScreen(Screen):
     def reload(self) -> None:
         ws = self.app.workspace
         summaries = ws.summaries()
-        unseen = {s["id"]: ws.store.unseen_count(s["id"]) for s in summaries}
+        me = bytes.fromhex(ws.identity.key_hex)  # this device's own edits are not news to it
+        unseen = {s["id"]: ws.store.unseen_count(s["id"], not_by=me) for s in summaries}
         self.rows = build_rows(summaries, unseen, ws.clock())
         self.paint()
 
@@ -81,7 +85,8 @@ class HomeScreen(Screen):
         for r in shown:
             due = "-" if r.next_due is None else f"{time_left(r.next_due, now)} · {r.next_due_title}"
             turn = text(r.turn, style="bold" if r.mine else "dim" if r.resolved else "")
-            table.add_row(light_cell(r.light), text(r.title), text(r.owner or "-"), turn, text(due), ago(r.last_activity_at, now),
+            table.add_row(light_cell(r.light), text(r.title), text(r.owner or "-"), turn, text(due), text(r.money or "-"),
+                          ago(r.last_activity_at, now),
                           Text(str(r.unseen), style="bold cyan") if r.unseen else "", text(r.id[:6]), key=r.id)
         if shown:
             table.move_cursor(row=min(keep, len(shown) - 1))
@@ -142,11 +147,17 @@ class HomeScreen(Screen):
                     "Paste the one-time code the other party gave you. This device connects to theirs, "
                     "proves the code, and receives the contract.", submit="Join")
 
+        def check(answers: dict) -> None:
+            # A damaged code is said in the dialog, which keeps what was pasted; the network comes after.
+            from pactclient.sync.invites import InviteCode
+
+            InviteCode.decode(answers["code"])
+
         def done(answers: dict | None) -> None:
             if answers and answers["code"]:
-                self.app.notify("Connecting to the inviter…", title="Join")
+                progress.show(self.app, "join", "joining: connecting to the inviter, proving the code…")
                 self.join(answers["code"])
-        self.app.push_screen(FormScreen(form), done)
+        self.app.push_screen(FormScreen(form, check), done)
 
     @work(thread=True, exclusive=True, group="join")
     def join(self, text: str) -> None:
@@ -161,6 +172,8 @@ class HomeScreen(Screen):
         except OSError as exc:
             self.app.call_from_thread(self.app.report, PactError(f"cannot join: {exc}"))
             return
+        finally:
+            self.app.call_from_thread(progress.show, self.app, "join", None)
         self.app.call_from_thread(self.joined, done)
 
     def action_connect(self) -> None:
@@ -173,6 +186,7 @@ class HomeScreen(Screen):
 
         def done(answers: dict | None) -> None:
             if answers and answers["address"]:
+                progress.show(self.app, "connect", f"connecting to {answers['address']}…")
                 self.connect(answers["address"])
         self.app.push_screen(FormScreen(form), done)
 
@@ -185,6 +199,8 @@ class HomeScreen(Screen):
         except PactError as exc:
             self.app.call_from_thread(self.app.report, exc)
             return
+        finally:
+            self.app.call_from_thread(progress.show, self.app, "connect", None)
         self.app.call_from_thread(self.app.notify, said, title="Peer")
 
     def joined(self, done) -> None:
@@ -192,6 +208,11 @@ class HomeScreen(Screen):
         self.reload()
         self.app.notify(f"Joined: {done.message}", title="Join")
         self.open(done.contract_id)
+
+    def action_import_bundle(self) -> None:
+        from pactclient.tui.screens.bundle_import import ask_and_import
+
+        ask_and_import(self)
 
     def action_devices(self) -> None:
         from pactclient.tui.screens.devices import DevicesScreen

@@ -21,5 +21,7 @@ class StatusBar(Static):
         if ws is not None:
             ident = ws.identity
             me = f"{ident.name}{' · ' + ident.org if ident.org else ''} · {ident.short_fingerprint}  │  "
+        # Work in progress first (pactclient.tui.progress): what the user is waiting for.
+        busy = "".join(f"⟳ {what}  │  " for what in getattr(app, "busy", {}).values())
         # Peer names come from the peers themselves: plain text, never markup.
-        self.update(text(f"{me}{app.peer_status()}"))
+        self.update(text(f"{busy}{me}{app.peer_status()}"))
