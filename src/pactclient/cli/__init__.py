@@ -15,7 +15,7 @@ import click
 from pactclient import __version__
 from pactclient.cli.common import PactGroup, home_option
 
-COMMAND_MODULES = ("contracts", "trust_cmds", "people_cmds", "net_cmds", "evidence_cmds", "tui_cmd")
+COMMAND_MODULES = ("contracts", "trust_cmds", "people_cmds", "net_cmds", "evidence_cmds", "tui_cmd", "case_cmds")
 
 
 @click.group(cls=PactGroup, invoke_without_command=True)
