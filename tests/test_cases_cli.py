@@ -126,3 +126,29 @@ def test_complaint_and_compensation_from_the_cli(tmp_path):
     send(tmp_path, bt, alice, cid)
     (esc,) = pact_json(alice, "show", cid[:8])["escalations"]
     assert esc["status"] == "answered" and "rebooked for Monday" in esc["outcome"]
+
+
+def test_effort_complaint_compensation_and_links_in_verify_and_report(tmp_path):
+    alice, bt = homes(tmp_path)
+    first = shared(tmp_path, alice, bt, "Line never installed", "--template", "installation")
+    cid = shared(tmp_path, alice, bt, "Phone line, again", "--follows", first[:8],
+                 before_join=[("propose", "CID", "due", "install", "2026-01-05T09:00")])
+    pact(alice, "effort", cid[:8], "--calls", "4", "--visits", "3", "--hours", "4", "--note", "store, then the 800 number")
+    pact(alice, "complain", cid[:8], "install", "nobody came")
+    send(tmp_path, alice, bt, cid)
+    pact(bt, "fault", "mark", "Exchange out of capacity", cid[:8])
+    evidence, page = tmp_path / "case.pact-evidence", tmp_path / "case.html"
+    pact(bt, "export", cid[:8], "-o", str(evidence), "--html", str(page))
+    data = pact_json(tmp_path / "nobody", "verify", str(evidence))
+    assert data["valid"]
+    assert data["customer_effort"]["calls"] == 4 and data["customer_effort"]["hours"] == 4.0
+    assert data["customer_effort"]["contacts_by_channel"]["store"] == 3
+    assert [c["display"] for c in data["compensation_owed"]] == ["BT owes Alice £30.00"]
+    assert data["escalations"][0]["person"] == "Installations manager"
+    assert data["links"][0]["contract"] == first and data["known_faults"][0]["name"] == "Exchange out of capacity"
+    said = pact(tmp_path / "nobody", "verify", str(evidence)).stdout
+    assert "compensation owed: BT owes Alice £30.00" in said and "customer's effort: 4 calls, 3 visits, 4.0 h" in said
+    html = page.read_text()
+    for shown in ("The customer's effort", "calls 4, visits 3, hours spent 4 h", "BT owes Alice £30.00",
+                  "Rebook the missed installation", "Exchange out of capacity", "Line never installed"):
+        assert shown in html, shown

@@ -66,7 +66,7 @@ def record_effort(doc: Document, actor: Actor, calls: int = 0, visits: int = 0, 
             raise UsageError(f"{value} {name} is more than one entry may record")
     if not (calls or visits or minutes):
         raise UsageError("record at least one call, visit or some time spent (--calls, --visits, --hours)")
-    channel = channel or ("store" if visits and not calls else "phone")
+    channel = channel or ("store" if visits and not calls else "phone")  # the channel of the calls
     if channel not in CHANNELS:
         raise UsageError(f"unknown channel {channel!r}; one of: {', '.join(CHANNELS)}")
     view = case_entries.current_view(doc, actor)
@@ -121,8 +121,10 @@ def effort_of(view: ContractView) -> EffortSummary:
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in got):
             continue
         calls, visits, minutes, count = calls + got[0], visits + got[1], minutes + got[2], count + 1
+        # Calls (or chats, emails) go by the entry's channel; a visit is always made in person, at the store.
         channel = entry.get("channel") if entry.get("channel") in CHANNELS else "phone"
-        by_channel[channel] += got[0] + got[1]
+        by_channel[channel] += got[0]
+        by_channel["store"] += got[1]
     score = view.scorecard()
     return EffortSummary(calls, visits, minutes, by_channel, count, score.resolved, score.time_to_resolution_ms,
                          score.age_ms)
