@@ -219,3 +219,24 @@ def test_templates_carry_their_rules_and_coordinator():
     for row in catalog.summaries():
         assert "Protects the customer" in row["description"], row["name"]
     assert {"complaint", "price-review", "installation"} <= {r["name"] for r in catalog.summaries()}
+
+
+def test_concurrent_complaints_every_copy_keeps_the_earliest_by_signed_time(make_party, tmp_path):
+    """Which complaint counts is read from what the entries say, not from where Automerge's list puts
+    concurrent inserts (an order its op counters decide)."""
+    _, wa = make_party(tmp_path, "Alice", "", FixedClock())
+    _, wb = make_party(tmp_path, "Raj", "BT", FixedClock())
+    _, wc = make_party(tmp_path, "Sam", "Ombuds", FixedClock())
+    cid = shared_contract([wa, wb, wc])
+    wa.clock.advance(3 * DAY)
+    wc.clock.advance(2 * DAY)  # the coordinator complains first, by its signed time
+    wa.act(cid, compensation.complain, "callback", "nobody called")
+    wc.act(cid, compensation.complain, "callback", "the customer was not called")
+    exchange(wa, wc, cid)
+    exchange(wc, wa, cid)
+    exchange(wa, wb, cid)
+    seen = []
+    for ws in (wa, wb, wc):
+        (esc,) = compensation.escalations(ws.view(cid, now=FIXED_NOW + 4 * DAY))
+        seen.append((esc.opened_by, esc.complaint, esc.due))
+    assert seen[0] == seen[1] == seen[2] and seen[0][0] == "coordinator"

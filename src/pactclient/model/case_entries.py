@@ -126,8 +126,20 @@ def entries_of(view: ContractView, kind: str) -> list[dict]:
     """The entries of ``kind`` by a party of the contract, in the order their content gives (time,
     author, text, ref): every copy lists them alike whatever order the list holds them in."""
     found = [e for e in view.raw_timeline if isinstance(e, dict) and e.get("kind") == kind
-             and e.get("author") in view.parties]
-    return sorted(found, key=lambda e: (e.get("at", 0), e.get("author", ""), e.get("text", ""), e.get("ref", "")))
+             and e.get("author") in view.parties and _written_by_author(view, e)]
+    return sorted(found, key=lambda e: (e["at"] if isinstance(e.get("at"), int) else 0, str(e.get("author", "")),
+                                        str(e.get("text", "")), str(e.get("ref", ""))))
+
+
+def _written_by_author(view: ContractView, entry: dict) -> bool:
+    """The key that wrote the entry (``device``, from the op that made it) is its author's, or one of
+    its devices': received entries are checked for this on receipt, but a contract's first change is
+    checked only for its creator, so the views check it too."""
+    device = entry.get("device")
+    if not device:
+        return True  # read without the writers' keys (a plain materialized document)
+    party = view.author_by_key(device)
+    return party is not None and party.id == entry.get("author")
 
 
 def current_view(doc: Document, actor) -> ContractView:
