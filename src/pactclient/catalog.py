@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 from pactclient.errors import FormatError, UsageError
+from pactclient.model.case_rules import check_template_rule
 
 BUILTIN_DIR = Path(__file__).parent / "templates"
 
@@ -60,6 +61,7 @@ def validate(data: dict, where: str) -> None:
     for a in data.get("activities", []):
         need(isinstance(a, dict) and isinstance(a.get("id"), str), "every activity needs an id")
         need(a.get("assignee", "") in roles, f"activity {a['id']!r} has an assignee that is not a party role")
+        check_template_rule(a, roles, need)
         ids.add(a["id"])
     for a in data.get("activities", []):
         for dep in a.get("depends_on", []):

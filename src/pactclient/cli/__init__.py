@@ -16,7 +16,7 @@ from pactclient import __version__
 from pactclient.cli.common import PactGroup, home_option
 
 COMMAND_MODULES = ("contracts", "trust_cmds", "people_cmds", "net_cmds", "evidence_cmds", "tui_cmd",
-                   "attachment_cmds")
+                   "attachment_cmds", "case_cmds")
 
 
 @click.group(cls=PactGroup, invoke_without_command=True)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pactclient import catalog
+from pactclient.cli import case_cmds
 from pactclient.cli.common import (check_output_paths, checked_names, emit_json, fmt_ms, force_deadline_option, force_option,
                                   home_of, json_option,
                                   parse_deadline, workspace)
@@ -85,13 +86,18 @@ def templates(as_json):
 @click.argument("title")
 @click.option("--template", "template_name", default=None, help="A built-in template name or a path to a .toml file.")
 @click.option("--as", "role", default=None, help="Your role in the contract (default: the template's first).")
+@click.option("--follows", default=None, metavar="ID", help="A recurrence of the earlier case ID (its template, linked).")
 @json_option
 @click.pass_context
-def new(ctx, title, template_name, role, as_json):
+def new(ctx, title, template_name, role, follows, as_json):
     """Open a new contract, from a template or blank (customer and supplier)."""
     ws = workspace(ctx)
+    earlier = case_cmds.earlier_id(ws, follows) if follows else None  # checked before anything is written
+    template_name = template_name or (case_cmds.template_of(ws, earlier) if earlier else None)
     tpl = catalog.load(template_name) if template_name else {"name": "", "parties": [{"role": "customer"}, {"role": "supplier"}]}
     cid = ws.create(title, tpl, role)
+    if earlier:
+        case_cmds.link_earlier(ws, cid, earlier, "follows")
     view = ws.view(cid)
     if as_json:
         emit_json(contract_json(view, ws))

@@ -146,6 +146,7 @@ def verify(file, tsa_ca, as_json):
 def _print_verdict(data: dict) -> None:
     """The verdict in words. Everything after VALID / INVALID comes from the file: shown as text."""
     from pactclient.evidence.attachments import lines as attachment_lines
+    from pactclient.evidence import case_report
     from pactclient.evidence.report import lateness
 
     def say(line: str) -> None:
@@ -177,6 +178,8 @@ def _print_verdict(data: dict) -> None:
         for b in data["broken_commitments"]:
             say(f"  broken: {b['title']} — {by_id.get(b['assignee'], b['assignee'])}, due {fmt_ms(b['due'])} UTC, "
                 + lateness(b["due"], b["status"], b["done_at"], data["exported_at"]))
+    for line in case_report.verify_lines(data, by_id):
+        say(line)
     for a in data.get("agreements", []):
         signed = ", ".join(by_id.get(p, p) for p in a["signed_by"]) or "nobody yet"
         say(f"agreed version {a['version']} ({a['proposal']}): countersigned by {signed}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from pactclient.cli.case_render import case_json, print_case
+from pactclient.model.effort import effort_of
 from pactclient.cli.common import fmt_ms
 from pactclient.display import assemble, text
 from pactclient.identity.device import short_fingerprint
@@ -44,7 +46,7 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
     me = view.party_by_key(ws.identity.party_key_hex)
     score = view.scorecard()
     nd = view.next_due()
-    return {
+    return {**case_json(view, ws),
         "id": view.id,
         "title": view.title,
         "template": view.template,
@@ -100,6 +102,7 @@ def contract_json(view: ContractView, ws: Workspace) -> dict:
             "resolved": score.resolved,
             "time_to_resolution_ms": score.time_to_resolution_ms,
             "contacts": score.contacts,
+            "customer_effort": effort_of(view).as_json(),  # calls, visits, hours, contacts by channel
             "per_party": {s.party: {"kept": s.kept, "broken": s.broken, "open": s.open, "offered": s.offered,
                                     "messages": s.messages}
                           for s in score.per_party},
@@ -220,6 +223,7 @@ def print_contract(console: Console, view: ContractView, ws: Workspace, all_entr
     console.print(assemble(("Scorecard", "bold"), " (promises with a deadline, per party)"))
     for line in scorecard_lines(view):
         console.print(assemble(f"  {line}"))
+    print_case(console, view, ws)
     console.print(assemble(("Timeline", "bold"), " (every entry is part of a signed change, verified on load)"))
     shown_entries = view.timeline if all_entries else view.timeline[-TIMELINE_SHOWN:]
     hidden = len(view.timeline) - len(shown_entries)

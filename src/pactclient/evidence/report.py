@@ -12,7 +12,7 @@ from html import escape as html_escape
 from automerge.core import ROOT
 
 from pactclient.display import shown
-from pactclient.evidence import attachments
+from pactclient.evidence import attachments, case_report
 from pactclient.evidence.verify import Verdict
 from pactclient.identity.device import fingerprint
 from pactclient.model import agreements
@@ -194,6 +194,7 @@ def render(v: Verdict) -> str:
     parts.append(_table(["Party", "Commitments kept", "Broken", "Open", "Messages"], [
         [e(label(s.party)), str(s.kept), f"<span class=broken>{s.broken}</span>" if s.broken else "0", str(s.open), str(s.messages)]
         for s in card.per_party]))
+    parts.extend(case_report.sections(view, e, _table, span))  # effort beside the promises; complaints, links
 
     parts.append(attachments.html(v, label, e))
     parts.append("<h2>Timeline</h2>")

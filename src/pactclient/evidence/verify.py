@@ -27,6 +27,7 @@ from automerge.core import Document
 
 from pactclient.errors import AdmissionError, FormatError, PactError
 from pactclient.evidence import attachments, fileformat
+from pactclient.evidence.case_report import case_summary
 from pactclient.evidence.export import FORMAT, READABLE_VERSIONS, agreements_of, parties_of
 from pactclient.identity.device import fingerprint, verify_signature
 from pactclient.model.actions import view_of
@@ -228,6 +229,7 @@ def summary(v: Verdict) -> dict:
             problem_owner=_owner(view),
             scorecard=[{"party": s.party, "kept": s.kept, "broken": s.broken, "open": s.open, "offered": s.offered}
                        for s in card.per_party],
+            **case_summary(view),  # links, known faults, escalations, compensation owed, the customer's effort
         )
     if v.body is not None and isinstance(v.body.get("agreements"), list):
         out["agreements"] = [

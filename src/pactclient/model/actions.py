@@ -16,6 +16,7 @@ from automerge.core import ROOT, Document
 
 from pactclient.errors import RefusedOperation, UsageError
 from pactclient.model import rules
+from pactclient.model.case_rules import template_rules
 from pactclient.model.amdoc import ReadCache, child, materialize, proposal_stamps, put_value
 from pactclient.model.money import format_debt, parse_amount
 from pactclient.model.currencies import currency_of_new_amount
@@ -144,7 +145,7 @@ def create_contract(
             "problem_owner": a.get("problem_owner", ""),
             "due": actor.now + parse_duration(due_in) if due_in else None,
             "depends_on": [slug(d) for d in a.get("depends_on", [])],
-            "created_at": actor.now,
+            "created_at": actor.now, **template_rules(a, role_to_pid),  # what breaking it triggers
         }
     with doc.transaction() as tx:
         tx.put(ROOT, "schema", *_int(SCHEMA_VERSION))

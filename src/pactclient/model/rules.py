@@ -45,6 +45,13 @@ RULES = {
     "device-revoked": "a revoked device writes nothing after the point its revocation fixes",
     "problem-owner": "a party names its own problem owner, a person certified for it",
     "attachment": "an attachment names its file by SHA-256, within the size limit, with a sane name and media type",
+    # Case entries (model.case_entries, signing.case_checks):
+    "case-entry": "a case entry (effort, link, known fault, complaint) has the fields of its kind, of their types",
+    "own-effort": "only a customer records effort, and only its own",
+    "derived-money": "compensation is computed from the template's rules, never written by a party",
+    "fault-by-supplier": "only a supplier or a coordinator marks a known fault",
+    "complaint-party": "a complaint is made by a party other than the one that broke the commitment, "
+                       "and answered by the escalation's owner",
 }
 
 

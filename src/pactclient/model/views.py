@@ -89,6 +89,7 @@ class Activity:
     outcome: str = ""
     updated_at: int | None = None
     done_at: int | None = None
+    rules: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # model.compensation
 
     @property
     def finished(self) -> bool:
@@ -278,6 +279,7 @@ class ContractView:
                 outcome=pr.get("outcome", ""),
                 updated_at=pr.get("updated_at"),
                 done_at=end.get("at") if end.get("status") == "done" else None,
+                rules={k: v for k, v in d.items() if k.startswith(("escalation_", "compensation_"))},
             )
         proposals = tuple(
             Proposal(

@@ -51,8 +51,9 @@ from typing import NamedTuple
 from automerge.core import ROOT, Document, ObjType
 
 from pactclient.model import rules
+from pactclient.model.amdoc import scalar
 from pactclient.model.schema import FIELD_TYPES, SCALAR_TYPES, fits_type
-from pactclient.signing import attachment_checks, device_checks, transitions
+from pactclient.signing import attachment_checks, case_checks, device_checks, transitions
 from pactclient.signing.change_ops import MAKE_MAP, MAKES, SET, DecodedChange, decode_change, value_of
 from pactclient.signing.proposal_checks import ProposalChecks, Refusal
 from pactclient.signing.terms_history import TERM_SECTIONS, ObjKey, Terms, TermsHistory, obj_key
@@ -177,7 +178,7 @@ class PermissionChecker(ProposalChecks):
         writer = terms.by_key.get(actor_hex) or self._introduced(change, terms) or ""
         device_writes = device_checks.new_writes()
         made: dict[ObjKey, tuple] = {}  # objects this change makes -> their paths
-        entries: dict[ObjKey, object] = {}  # new timeline entries -> the author they name
+        entries: dict[ObjKey, dict] = {}  # new timeline entries -> the fields written into them
         proposals: list[str] = []  # ids of proposals this change makes
         answers: dict[str, list] = {}  # proposal id -> [the answer this change gives, the answers map]
         progress: dict[str, transitions.ProgressWrite] = {}  # activity id -> what this change writes of it
@@ -212,9 +213,12 @@ class PermissionChecker(ProposalChecks):
                 return refusal
         if (refusal := attachment_checks.check_new_entries(decoded.ops, made)) is not None:
             return refusal
-        for author in entries.values():
-            if author != writer:
-                return Refusal("writer-named", f"a new timeline entry names {author!r} as its author, not {writer!r}")
+        for fields in entries.values():
+            if fields.get("author") != writer:
+                return Refusal("writer-named", f"a new timeline entry names {fields.get('author')!r} as its author, not {writer!r}")
+        refusal = case_checks.check_entries(entries.values(), terms, writer, self._contract_id()) if entries else None
+        if refusal is not None:
+            return refusal
         for proposal_id in proposals:
             # Set once: the bindings show only one object per key, so a second one made later would
             # hide the first from every reader; whether one existed is read at the dependencies.
@@ -284,13 +288,18 @@ class PermissionChecker(ProposalChecks):
         if len(path) == 2:
             if not (op.insert and op.action == MAKE_MAP):
                 return Refusal("timeline-append-only", "it changes or removes a timeline entry")
-            entries[op.id] = None
+            entries[op.id] = {}
             return None
         if not in_new_object:
             return Refusal("timeline-append-only", "it changes a timeline entry")
-        if len(path) == 3 and path[2] == "author" and op.obj in entries:
-            entries[op.obj] = value_of(op) if op.action == SET else None
+        if len(path) == 3 and op.obj in entries:  # every field, for the author and the case entries' rules
+            entries[op.obj][path[2]] = value_of(op) if op.action == SET else None
         return None
+
+    def _contract_id(self) -> str:
+        contract = self._sections.get("contract")
+        got = scalar(self.doc, contract, "id") if contract is not None else None
+        return got if isinstance(got, str) else ""
 
     def introduced_party(self, change) -> str | None:
         """The party ``change``'s author writes for when it is not a key in force at the change's

@@ -28,6 +28,7 @@ from pactclient.model import actions, rules
 from pactclient.model.views import ContractView
 from pactclient.tui.messages import StoreChanged
 from pactclient.tui.queue import time_left, when
+from pactclient.tui.screens import case_forms
 from pactclient.tui.screens import contract_forms as forms
 from pactclient.tui.screens import contract_hints as hints
 from pactclient.tui.screens import file_export, scorecard
@@ -51,10 +52,11 @@ TABLES = {
 # Grouped keys share one label in the footer, so that every key fits in 120 columns.
 ACTIVITY_KEYS = Binding.Group("Status", compact=True)
 ANSWER_KEYS = Binding.Group("Answer", compact=True)
+CASE_KEYS = Binding.Group("Case", compact=True)
 TIMELINE_TEXT_WIDTH = 62
 
 
-class ContractScreen(Screen):
+class ContractScreen(case_forms.CaseActions, Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="contract.back"),
         Binding("i", "set_item", "Set item", id="contract.set_item"),
@@ -71,6 +73,8 @@ class ContractScreen(Screen):
         Binding("v", "invite", "Invite", id="contract.invite"),
         Binding("o", "hand_over", "Hand over", id="contract.hand_over"),
         Binding("f", "attachments", "Files", id="contract.attachments", show=False),  # footer full: ctrl+p lists it
+        Binding("c", "complain", "Complain", id="contract.complain", group=CASE_KEYS),
+        Binding("h", "effort", "Effort", id="contract.effort", group=CASE_KEYS),
         # Rarely needed once peers sync directly: kept out of the footer (also "contract: export bundle").
         Binding("b", "export_bundle", "Bundle", id="contract.export_bundle", show=False),
         Binding("e", "export_evidence", "Evidence", id="contract.export_evidence", show=False),
@@ -99,6 +103,8 @@ class ContractScreen(Screen):
                 yield table
                 if name in hints.HINT_IDS:  # why a key is not offered: shown under the focused table
                     yield Static("", id=hints.HINT_IDS[name], classes="table-hint")
+                if name == "activities":
+                    yield Static("", id="case-panel")
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, id="contract-footer")
 
@@ -153,6 +159,7 @@ class ContractScreen(Screen):
             status += f" (after {', '.join(blocked)})" if blocked and not a.finished else ""
             rows.append((aid, (a.title, v.label(a.assignee), a.problem_owner or "-", text(status, style=STATUS_STYLE.get(a.status, "")), due_text)))
         self.fill("activities", rows)
+        case_forms.paint_panel(self.query_one("#case-panel", Static), v, self.ws, now)
         self.fill("proposals", [
             (p.id, (p.id, actions.describe_proposal(p.kind, p.payload, v), v.label(p.proposer),
                     "  ".join(f"{v.label(r)} {({'accept': '✔', 'reject': '✘'}).get(p.answer_of(r) or '', '?')}" for r in p.required),
@@ -241,6 +248,8 @@ class ContractScreen(Screen):
             return bool(self.answerable())
         if action == "hand_over":
             return not people.why_no_hand_over(self.ws, self.view, self.me())
+        if action in case_forms.CASE_ACTIONS:
+            return not case_forms.why_not(self, action)
         return True
 
     def on_key(self, event: events.Key) -> None:
@@ -248,7 +257,7 @@ class ContractScreen(Screen):
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             name, _, arg = binding.action.partition("(")
             args = (ast.literal_eval(arg[:-1]),) if arg else ()
-            if name in ("status", "set_item", "answer", "hand_over") and self.view is not None and not self.check_action(name, args):
+            if name in ("status", "set_item", "answer", "hand_over", *case_forms.CASE_ACTIONS) and self.view is not None and not self.check_action(name, args):
                 event.stop()
                 # The action itself reports the reason (it is what the command palette runs too).
                 getattr(self, f"action_{name}")(*args)
