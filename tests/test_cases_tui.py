@@ -72,6 +72,14 @@ async def test_effort_with_bad_counts_says_why_and_records_nothing(late):
         await pilot.pause()
         await fill(pilot, {"calls": "lots"})
         await pilot.pause()
+        from textual.widgets import Static
+
+        from pactclient.tui.screens.form import FormScreen
+        assert isinstance(app.screen, FormScreen)  # the dialog stays, with what was typed and why
+        error = app.screen.query_one("#form-error", Static)
+        assert error.display and "calls" in str(error.render()).lower()
+        await pilot.press("escape")
+        await pilot.pause()
         assert "Customer's effort" not in panel(app)
 
 
