@@ -196,6 +196,24 @@ async def test_propose_with_a_bad_deadline_keeps_the_dialog_and_what_was_typed(w
         assert "move the deadline of 'Find the cause' (diagnose)" in texts(app, "proposals")
 
 
+async def test_a_deadline_in_the_past_or_years_ahead_is_refused_in_the_dialog(world):
+    from pactclient.tui.screens.form import FormScreen
+
+    before = world.wa.store.change_count(world.cid)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_contract(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        await fill(pilot, {"kind": "change_due", "activity": "diagnose", "due": "2020-01-01", "why": "typo"})
+        assert isinstance(app.screen, FormScreen)
+        assert "in the past" in dialog_error(app)
+        await fill(pilot, {"due": "3000d"})
+        assert isinstance(app.screen, FormScreen)
+        assert "more than two years ahead" in dialog_error(app)
+        assert world.wa.store.change_count(world.cid) == before
+
+
 # -- 14: "unseen changes" are other people's ----------------------------------------------------------
 
 

@@ -367,7 +367,7 @@ class ContractScreen(case_forms.CaseActions, Screen):
         def then(ans):
             kind, payload, why = forms.proposal_args(ans, self.ws.clock())
             if kind == "add_activity":
-                due = forms.parse_when(ans["due"], self.ws.clock()) if ans["due"] else None
+                due = forms.deadline(ans["due"], self.ws.clock()) if ans["due"] else None
                 self.run_edit(actions.add_activity, ans["title"], ans["assignee"], due, rationale=why)
             else:
                 self.run_edit(actions.propose, kind, payload, why)

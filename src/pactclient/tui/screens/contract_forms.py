@@ -1,7 +1,7 @@
 """The dialogs of the contract screen: what each asks, and how its answers become model arguments.
 
 Turning answers into arguments raises ``UsageError`` with a one-line reason on bad input, which the
-screen shows as a notification; nothing is written in that case.
+open dialog shows; nothing is written in that case.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from pactclient.cli.common import parse_when
 from pactclient.errors import UsageError
 from pactclient.model.actions import parse_duration, slug
+from pactclient.model.deadlines import deadline_concern
 from pactclient.model.schema import ITEM_KINDS
 from pactclient.model.views import ContractView, Item
 from pactclient.tui.screens.form import Field, Form
@@ -78,10 +79,20 @@ def activity_form(view: ContractView, default_assignee: str) -> Form:
     ), "Once another party has signed, every party must accept a new activity.", submit="Propose")
 
 
+def deadline(text: str, now: int) -> int:
+    """A deadline typed in a dialog. One in the past or years ahead is refused: in a dialog it is nearly
+    always a typo, and once signed it cannot be taken back (the CLI takes it with --force)."""
+    due = parse_when(text, now)
+    concern = deadline_concern(due, now)
+    if concern:
+        raise UsageError(f"{concern}: check the date")
+    return due
+
+
 def activity_args(answers: dict, now: int) -> tuple[tuple, dict]:
     if not answers["title"]:
         raise UsageError("an activity needs a title")
-    due = parse_when(answers["due"], now) if answers["due"] else None
+    due = deadline(answers["due"], now) if answers["due"] else None
     return (answers["title"], answers["assignee"], due), {
         "detail": answers["detail"], "problem_owner": answers["problem_owner"], "rationale": answers["why"]}
 
@@ -132,7 +143,7 @@ def proposal_args(answers: dict, now: int) -> tuple[str, dict, str]:
     if kind == "change_due":
         if not answers["due"]:
             raise UsageError("say the new deadline (e.g. 3d or 2026-12-01)")
-        return kind, {"id": answers["activity"], "due": parse_when(answers["due"], now)}, why
+        return kind, {"id": answers["activity"], "due": deadline(answers["due"], now)}, why
     if kind == "change_assignee":
         if not answers["assignee"]:
             raise UsageError("choose the party that should do it")
