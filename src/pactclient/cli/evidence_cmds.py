@@ -9,7 +9,7 @@ import click
 from pactclient.cli.progress import working
 from pactclient.cli.common import check_output_paths, emit_json, fmt_ms, force_option, json_option, workspace
 from pactclient.display import shown
-from pactclient.errors import FormatError, RefusedOperation
+from pactclient.errors import FormatError
 from pactclient.files import read_bounded
 
 PROGRESS_FROM = 1000  # contracts with fewer changes export too fast for a progress bar to help
@@ -63,6 +63,7 @@ def export(ctx, contract, output, html_path, tsa, with_files, as_json, force):
     from pactclient import evidence
     from pactclient.errors import UsageError
     from pactclient.evidence import report as report_mod
+    from pactclient.evidence.making import make_evidence
 
     if not output and not html_path:
         raise UsageError("say where to write: -o FILE (evidence) and/or --html FILE (report)")
@@ -73,8 +74,6 @@ def export(ctx, contract, output, html_path, tsa, with_files, as_json, force):
         check_url(tsa)
     ws = workspace(ctx)
     cid = ws.resolve(contract)
-    _check_exporter_is_party(ws, cid)
-    countersigned = ws.countersign(cid)
     total = ws.store.change_count(cid)
     stamp = None
     if tsa:
@@ -84,15 +83,12 @@ def export(ctx, contract, output, html_path, tsa, with_files, as_json, force):
     if total >= PROGRESS_FROM:
         with Progress(console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("gathering signed changes", total=total)
-            data = evidence.encode(ws, cid, lambda done, _total: bar.update(task, completed=done), stamp,
-                                   with_files)
+            countersigned, data, verdict = make_evidence(
+                ws, cid, lambda done, _total: bar.update(task, completed=done), stamp, with_files)
     else:
-        with working("gathering the signed changes…"):
-            data = evidence.encode(ws, cid, stamp=stamp, with_files=with_files)
-    with working("checking the evidence before writing it…"):
-        verdict = evidence.verify_bytes(data)
-    if not verdict.valid:  # never hand anyone evidence that does not verify, nor say it was written
-        raise RefusedOperation("the evidence would not verify, so nothing was written: " + "; ".join(verdict.failures))
+        with working("gathering and checking the signed changes…"):
+            countersigned, data, verdict = make_evidence(ws, cid, stamp=stamp, with_files=with_files)
+    total = ws.store.change_count(cid)  # with the countersignatures just made
     files = [(Path(output), data)] if output else []
     if html_path:
         files.append((Path(html_path), report_mod.render(verdict).encode()))
@@ -113,15 +109,6 @@ def export(ctx, contract, output, html_path, tsa, with_files, as_json, force):
         if with_files and a["status"] != "included":
             click.echo(shown(f"not included: {a['name']} (its bytes are missing or altered in this home)"))
     click.echo(f"give the recipient your key fingerprint to compare: {ws.identity.fingerprint}")
-
-
-def _check_exporter_is_party(ws, cid: str) -> None:
-    """Evidence is signed by its exporter and verifies only if the exporter is a party (or a device
-    certified by one): a home that only received a bundle of the contract cannot give evidence of it."""
-    view = ws.view(cid)
-    if view.party_by_key(ws.identity.party_key_hex) is None:
-        raise RefusedOperation(f"this home is not a party of {view.title!r} ({cid[:8]}): evidence exported "
-                               "from here would not verify; ask one of its parties to export it")
 
 
 @click.command()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pactclient.errors import PactError, RefusedOperation, UsageError
+from pactclient.errors import PactError, UsageError
 from pactclient.model.actions import slug
 from pactclient.store.workspace import Workspace
 from pactclient.sync import bundle
@@ -93,15 +93,11 @@ def finish(app, said: str | None, error: PactError | None) -> None:
 def write_evidence(home: Path, clock, contract_id: str, path: Path, on_progress) -> str:
     """What ``pact export -o PATH`` does, on a workspace of its own (this runs in a worker thread)."""
     from pactclient import evidence
+    from pactclient.evidence.making import make_evidence
 
     ws = Workspace.open(home, clock)
     try:
-        countersigned = ws.countersign(contract_id)
-        data = evidence.encode(ws, contract_id, on_progress)
-        verdict = evidence.verify_bytes(data)
-        if not verdict.valid:
-            raise RefusedOperation("the evidence would not verify, so it was not written: "
-                                   + "; ".join(verdict.failures[:2]))
+        countersigned, data, verdict = make_evidence(ws, contract_id, on_progress)
         evidence.write_all([(path, data)])
         total = ws.store.change_count(contract_id)
         fingerprint = ws.identity.fingerprint
