@@ -114,6 +114,13 @@ def test_attachment_entry_checked_on_receipt(make_party, tmp_path):
         with pytest.raises(AdmissionError, match=why):
             a.receive(cid, [data], {h: sig})
         assert copy_state(a, cid) == before
+        # The same change by sync: BT's device takes it unchecked into its own copy, then syncs with Alice.
+        from test_agreed import _by_sync
+
+        people = {"bt": (bt, b), "alice": (None, a)}
+        outcome = _by_sync(people, cid, "bt", a, [(h, data, sig)], tmp_path)
+        assert isinstance(outcome, str) and "'attachment'" in outcome, outcome
+        assert copy_state(a, cid) == before
     # The well-formed one enters, and is listed (its bytes not here yet).
     h, data, sig = forged(bt, doc, entry())
     a.receive(cid, [data], {h: sig})

@@ -82,15 +82,24 @@ def _raw_entry(identity, ws, cid, entry):
       "owed_to": "supplier", "currency": "GBP"}, "derived-money"),
     ({"kind": "complaint_answer", "text": "Complaint answered: nothing to see", "ref": "callback"}, "complaint-party"),
 ])
-def test_hostile_entries_are_refused(make_party, tmp_path, entry, rule):
+@pytest.mark.parametrize("via", ["bundle", "sync"])
+def test_hostile_entries_are_refused(make_party, tmp_path, entry, rule, via):
     wa, wb, cid = two_homes(make_party, tmp_path)
     author = "supplier" if entry["kind"] != "complaint_answer" else "customer"
     writer = wb if author == "supplier" else wa
     target = wa if writer is wb else wb
     before = (target.store.change_count(cid), effort.effort_of(target.view(cid, now=FIXED_NOW)))
     blobs, sigs = _raw_entry(writer.identity, writer, cid, {"author": author, "at": FIXED_NOW + DAY, **entry})
-    with pytest.raises(AdmissionError, match=rule):
-        target.receive(cid, blobs, sigs)
+    if via == "bundle":
+        with pytest.raises(AdmissionError, match=rule):
+            target.receive(cid, blobs, sigs)
+    else:  # the writer's device takes the entry unchecked into its own copy, then syncs with the target
+        from test_agreed import _by_sync
+
+        (blob,), ((change_hash, signature),) = blobs, sigs.items()
+        people = {"writer": (writer.identity, writer), "target": (target.identity, target)}
+        outcome = _by_sync(people, cid, "writer", target, [(change_hash, blob, signature)], tmp_path)
+        assert isinstance(outcome, str) and f"'{rule}'" in outcome, outcome
     assert (target.store.change_count(cid), effort.effort_of(target.view(cid, now=FIXED_NOW))) == before
 
 
