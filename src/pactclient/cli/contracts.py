@@ -14,9 +14,10 @@ from pactclient.cli.common import (check_output_paths, checked_names, emit_json,
                                   home_of, json_option,
                                   parse_deadline, workspace)
 from pactclient.cli.progress import working
-from pactclient.cli.render import changes_json, contract_json, print_contract, summary_row
+from pactclient.cli.render import changes_json, contract_json, print_contract
 from pactclient.display import assemble, text
 from pactclient.errors import UsageError
+from pactclient.store import worklist
 from pactclient.identity.device import DeviceIdentity
 from pactclient.model import actions
 from pactclient.sync import bundle
@@ -110,29 +111,53 @@ def new(ctx, title, template_name, role, follows, as_json):
             console.print(assemble(f"  pact party add {cid[:8]} --role {p.id} --key HEX --name NAME"))
 
 
+QUEUE_PAGE = 50  # rows printed unless --limit or --all: a queue is read from the top
+
+
 @click.command(name="list")
+@click.argument("words", nargs=-1)
+@click.option("--waiting-on", type=click.Choice(["me", "them"]), help="Only contracts waiting on you, or on another party.")
+@click.option("--overdue", is_flag=True, help="Only contracts whose next deadline has passed.")
+@click.option("--light", "lights", type=click.Choice(worklist.LIGHTS), multiple=True, help="Only these lights (repeatable).")
+@click.option("--template", default="", help="Only contracts made from this template.")
+@click.option("--resolved/--open", "resolved", default=None, help="Only resolved, or only open, contracts.")
+@click.option("--limit", type=click.IntRange(1, 10**9), help=f"Print at most this many (default {QUEUE_PAGE}).")
+@click.option("--all", "show_all", is_flag=True, help="Print every matching contract.")
 @json_option
 @click.pass_context
-def list_contracts(ctx, as_json):
-    """List contracts, what needs you first (read from the summary index, no document is loaded)."""
+def list_contracts(ctx, words, waiting_on, overdue, lights, template, resolved, limit, show_all, as_json):
+    """The work queue: waiting on you first, then overdue, then the soonest deadline. WORDS narrow it to
+    titles containing every word. Read from the summary index: no document is loaded."""
     ws = workspace(ctx)
     now = ws.clock()
-    rows = [summary_row(s, now) for s in ws.summaries()]
-    rows.sort(key=lambda r: (not r["my_turn"], {"red": 0, "amber": 1, "green": 2}[r["light"]], r["next_due"] or 2**62))
+    every = [worklist.summary_row(s, now) for s in ws.summaries()]
+    wanted = worklist.QueueFilter(waiting_on or "", overdue, tuple(lights), template, resolved, " ".join(words))
+    rows = worklist.queue(every, now, wanted)
+    shown = rows if show_all else rows[:limit or (len(rows) if as_json else QUEUE_PAGE)]
     if as_json:
-        emit_json(rows)
+        emit_json(shown)
         return
-    if not rows:
+    if not every:
         console.print("No contracts yet. Start one: pact new \"Broadband fault\" --template broadband-fault")
+        return
+    count = worklist.totals(rows, now)
+    console.print(f"{count['contracts']} contract{'s' if count['contracts'] != 1 else ''}"
+                  + (f" of {len(every)}" if len(rows) != len(every) else "")
+                  + f" · {count['waiting_on_me']} waiting on you · {count['overdue']} overdue · "
+                  f"{count['red']} red · {count['amber']} amber · {count['green']} green")
+    if not rows:
+        console.print("None matches these filters.")
         return
     table = Table("id", "light", "title", "owner", "turn", "next deadline", box=None)
     colours = {"red": "red", "amber": "yellow", "green": "green"}
-    for r in rows:
+    for r in shown:
         turn = "you" if r["my_turn"] else (", ".join(r["turn_labels"]) or "-")
         due = f"{fmt_ms(r['next_due'])} {r['next_due_title']}" if r["next_due"] else "-"
         table.add_row(text(r["id"][:8]), assemble(("●", colours[r["light"]]), f" {r['light']}"), text(r["title"]),
                       text(r["owner"] or "-"), text(turn), text(due))
     console.print(table)
+    if len(shown) < len(rows):
+        console.print(f"… {len(rows) - len(shown)} more (--all, or --limit N)")
 
 
 @click.command()

@@ -13,33 +13,9 @@ from pactclient.identity.device import short_fingerprint
 from pactclient.model.scorecard_text import resolution_line, scorecard_lines
 from pactclient.model.views import ContractView
 from pactclient.signing.vouching import ChangeLinks, coverage
-from pactclient.store.workspace import Workspace, light_of
+from pactclient.store.workspace import Workspace
 
 LIGHT_COLOURS = {"red": "red", "amber": "yellow", "green": "green"}
-
-
-def summary_row(summary: dict, now: int) -> dict:
-    labels = summary.get("parties", {})
-    me = summary.get("my_party", "")
-    turn = summary.get("turn", [])
-    return {
-        "id": summary["id"],
-        "title": summary.get("title", ""),
-        "template": summary.get("template", ""),
-        "light": light_of(summary, now),
-        "my_party": me,
-        "my_turn": bool(me) and me in turn,
-        "turn": turn,
-        "turn_labels": [labels.get(p, p) for p in turn],
-        "next_due": summary.get("next_due"),
-        "next_due_title": summary.get("next_due_title", ""),
-        "open_proposals": summary.get("open_proposals", 0),
-        "last_activity_at": summary.get("last_activity_at"),
-        "resolved": summary.get("resolved", False),
-        "broken": summary.get("broken", 0),
-        "offered_to": summary.get("offered_to", []),
-        "owner": summary.get("owner", ""),
-    }
 
 
 def contract_json(view: ContractView, ws: Workspace) -> dict:
