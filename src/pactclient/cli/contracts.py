@@ -132,7 +132,7 @@ def list_contracts(ctx, words, waiting_on, overdue, lights, template, resolved, 
     now = ws.clock()
     every = [worklist.summary_row(s, now) for s in ws.summaries()]
     wanted = worklist.QueueFilter(waiting_on or "", overdue, tuple(lights), template, resolved, " ".join(words))
-    rows = worklist.queue(every, now, wanted)
+    rows = worklist.queue(every, wanted)
     shown = rows if show_all else rows[:limit or (len(rows) if as_json else QUEUE_PAGE)]
     if as_json:
         emit_json(shown)
@@ -140,7 +140,7 @@ def list_contracts(ctx, words, waiting_on, overdue, lights, template, resolved, 
     if not every:
         console.print("No contracts yet. Start one: pact new \"Broadband fault\" --template broadband-fault")
         return
-    count = worklist.totals(rows, now)
+    count = worklist.totals(rows)
     console.print(f"{count['contracts']} contract{'s' if count['contracts'] != 1 else ''}"
                   + (f" of {len(every)}" if len(rows) != len(every) else "")
                   + f" · {count['waiting_on_me']} waiting on you · {count['overdue']} overdue · "

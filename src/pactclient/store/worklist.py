@@ -24,12 +24,12 @@ class QueueFilter:
     resolved: bool | None = None  # None: both; True: only resolved; False: only open
     words: str = ""  # every word must occur in the title (case-insensitive)
 
-    def admits(self, row: dict, now: int) -> bool:
+    def admits(self, row: dict) -> bool:
         if self.waiting_on == "me" and not row["my_turn"]:
             return False
         if self.waiting_on == "them" and (row["my_turn"] or row["resolved"] or not row["turn"]):
             return False
-        if self.overdue and not is_overdue(row, now):
+        if self.overdue and not is_overdue(row):
             return False
         if self.lights and row["light"] not in self.lights:
             return False
@@ -65,25 +65,26 @@ def summary_row(summary: dict, now: int) -> dict:
     }
 
 
-def is_overdue(row: dict, now: int) -> bool:
-    return row["next_due"] is not None and row["next_due"] < now and not row["offered_to"]
+def is_overdue(row: dict) -> bool:
+    # Red means exactly this: agreed, and the next deadline passed (``light_of``); one rule, read once.
+    return row["light"] == "red"
 
 
-def order_key(row: dict, now: int) -> tuple:
-    return (not row["my_turn"], not is_overdue(row, now), row["next_due"] is None, row["next_due"] or 0,
+def order_key(row: dict) -> tuple:
+    return (not row["my_turn"], not is_overdue(row), row["next_due"] is None, row["next_due"] or 0,
             -(row["last_activity_at"] or 0), row["id"])
 
 
-def queue(rows: list[dict], now: int, wanted: QueueFilter = QueueFilter()) -> list[dict]:
-    """The rows ``wanted`` admits, in queue order."""
-    return sorted((r for r in rows if wanted.admits(r, now)), key=lambda r: order_key(r, now))
+def queue(rows: list[dict], wanted: QueueFilter = QueueFilter()) -> list[dict]:
+    """The rows ``wanted`` admits, in queue order (rows made by ``summary_row`` at the time that counts)."""
+    return sorted((r for r in rows if wanted.admits(r)), key=order_key)
 
 
-def totals(rows: list[dict], now: int) -> dict[str, int]:
+def totals(rows: list[dict]) -> dict[str, int]:
     """How many contracts, and how many red, amber, waiting on me, overdue (over the rows given)."""
     out = {"contracts": len(rows), "waiting_on_me": 0, "overdue": 0, **{light: 0 for light in LIGHTS}}
     for r in rows:
         out[r["light"]] += 1
         out["waiting_on_me"] += bool(r["my_turn"])
-        out["overdue"] += is_overdue(r, now)
+        out["overdue"] += is_overdue(r)
     return out
